@@ -1,1 +1,14 @@
+//! webattn: attention kernels for WebAssembly SIMD128 (exact FlashAttention-2 forward) behind a descriptor ABI.
+
+pub mod abi;
+pub mod check;
 pub mod desc;
+pub mod exact;
+pub mod mask;
+pub mod math;
+pub mod problem;
+pub mod simd;
+pub mod status;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! Validation of a `RawDesc` against the memory it points into. Pure arithmetic (no memory access): it decides
+//! whether every operand lies inside [lo, len) with its alignment, whether the outputs overlap anything, and whether
+//! every option is known, and turns the descriptor into byte regions for `abi.rs`. Every failure names its field
+//! through a `Status`.
+
+use crate::desc::{RawDesc, ALIGN_BOTTOM_RIGHT, ALIGN_TOP_LEFT, DESC_MAGIC, SIM_COSINE, SIM_DOT};
+use crate::problem::{Dims, Strides};
+use crate::status::Status;
+
+/// The addressable part of memory: operands must lie in [lo, len).
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    pub lo: u64,
+    pub len: u64,
+}
+
+/// A byte range [ptr, ptr + bytes) of memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub ptr: usize,
+    pub bytes: usize,
+}
+
+impl Region {
+    fn overlaps(&self, o: &Region) -> bool {
+        let (a, b) = (self.ptr as u64, o.ptr as u64);
+        a < b + o.bytes as u64 && b < a + self.bytes as u64
+    }
+}
+
+/// An operand: where it lies, how many elements the region holds, and its element strides.
+#[derive(Clone, Copy, Debug)]
+pub struct Placed {
+    pub region: Region,
+    pub len: usize,
+    pub strides: Strides,
+}
+
+/// A descriptor that passed every check (per-batch length values excepted: they live in memory).
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub dims: Dims,
+    pub q: Placed,
+    pub k: Placed,
+    pub v: Placed,
+    pub o: Placed,
+    pub mask: Option<Placed>,
+    pub bias: Option<Placed>,
+    pub q_lens: Option<Region>,
+    pub k_lens: Option<Region>,
+    pub lse: Option<Region>,
+    pub weights: Option<Region>,
+    /// Global query / key counts (nq_full / nk_full, defaulted).
+    pub nq_full: u64,
+    pub nk_full: u64,
+}
+
+/// Extents of a 4-D operand [batch, head, row, col].
+type Extents = [u64; 4];
+
+fn strides_of(o: &crate::desc::Operand) -> [u64; 3] {
+    [o.strides.batch as u64, o.strides.head as u64, o.strides.row as u64]
+}
+
+/// Places a strided operand of `elem` bytes per element (alignment `elem`).
+fn place(op: &crate::desc::Operand, ext: Extents, elem: u64, mem: Memory, bad: Status) -> Result<Placed, Status> {
+    let s = strides_of(op);
+    let mut last: u64 = ext[3] - 1;
+    for (e, st) in ext[..3].iter().zip(s) {
+        last = (e - 1).checked_mul(st).and_then(|x| x.checked_add(last)).ok_or(bad)?;
+    }
+    let count = last + 1;
+    let region = region(op.ptr, count, elem, mem, bad)?;
+    let strides = Strides { batch: s[0] as usize, head: s[1] as usize, row: s[2] as usize };
+    Ok(Placed { region, len: count as usize, strides })
+}
+
+/// A contiguous region of `count` elements of `elem` bytes at `ptr`, aligned to `elem`, inside [mem.lo, mem.len).
+fn region(ptr: u32, count: u64, elem: u64, mem: Memory, bad: Status) -> Result<Region, Status> {
+    let ptr = ptr as u64;
+    let bytes = count.checked_mul(elem).ok_or(bad)?;
+    let end = ptr.checked_add(bytes).ok_or(bad)?;
+    if ptr == 0 || ptr < mem.lo || end > mem.len || ptr % elem != 0 {
+        return Err(bad);
+    }
+    Ok(Region { ptr: ptr as usize, bytes: bytes as usize })
+}
+
+/// Whether distinct indices of a strided array (extents `ext`, strides `st`, innermost stride 1) map to distinct
+/// elements: sorted by stride, each stride must step over everything the smaller ones reach.
+fn non_overlapping(ext: Extents, st: [u64; 3]) -> bool {
+    let mut dims: Vec<(u64, u64)> = (0..3).map(|i| (st[i], ext[i])).filter(|&(_, e)| e > 1).collect();
+    dims.push((1, ext[3]));
+    dims.sort_unstable();
+    let mut reach = 0u64;
+    for (stride, e) in dims {
+        if stride <= reach {
+            return false;
+        }
+        reach += stride * (e - 1);
+    }
+    true
+}
+
+pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
+    if d.magic != DESC_MAGIC {
+        return Err(Status::BadMagic);
+    }
+    if d.flags != 0 || d.reserved != 0 {
+        return Err(Status::BadFlags);
+    }
+    let raw = [d.b, d.hq, d.hkv, d.nq, d.nk, d.dk, d.dv];
+    if raw.iter().any(|&x| x == 0) {
+        return Err(Status::BadDims);
+    }
+    let [b, hq, hkv, nq, nk, dk, dv] = raw.map(|x| x as u64);
+    // Every element count must fit u32 (and so usize on wasm32): b·hq·nq·max(dk, dv, nk) and b·hkv·nk·max(dk, dv).
+    let fits = |xs: &[u64]| xs.iter().try_fold(1u64, |a, &x| a.checked_mul(x)).map_or(false, |p| p <= u32::MAX as u64);
+    if !fits(&[b, hq, nq, dk.max(dv).max(nk)]) || !fits(&[b, hkv, nk, dk.max(dv)]) {
+        return Err(Status::BadDims);
+    }
+    if hq % hkv != 0 {
+        return Err(Status::BadHeads);
+    }
+    if !d.scale.is_finite() {
+        return Err(Status::BadScale);
+    }
+    if !(d.softcap.is_finite() && d.softcap >= 0.0) {
+        return Err(Status::BadSoftcap);
+    }
+    if d.similarity != SIM_DOT && d.similarity != SIM_COSINE {
+        return Err(Status::BadSimilarity);
+    }
+    if d.align != ALIGN_TOP_LEFT && d.align != ALIGN_BOTTOM_RIGHT {
+        return Err(Status::BadAlign);
+    }
+    if d.win_left < -1 || d.win_right < -1 {
+        return Err(Status::BadWindow);
+    }
+    let nq_full = if d.nq_full == 0 { nq } else { d.nq_full as u64 };
+    let nk_full = if d.nk_full == 0 { nk } else { d.nk_full as u64 };
+    if d.q_start as u64 + nq > nq_full || d.k_start as u64 + nk > nk_full {
+        return Err(Status::BadSplit);
+    }
+
+    let q = place(&d.q, [b, hq, nq, dk], 4, mem, Status::BadQ)?;
+    let k = place(&d.k, [b, hkv, nk, dk], 4, mem, Status::BadK)?;
+    let v = place(&d.v, [b, hkv, nk, dv], 4, mem, Status::BadV)?;
+    let o_ext = [b, hq, nq, dv];
+    let o = place(&d.o, o_ext, 4, mem, Status::BadOut)?;
+    for (p, bad) in [(&d.q, Status::BadQ), (&d.k, Status::BadK), (&d.v, Status::BadV), (&d.o, Status::BadOut)] {
+        if p.strides.row == 0 {
+            return Err(bad);
+        }
+    }
+    if !non_overlapping(o_ext, strides_of(&d.o)) {
+        return Err(Status::BadOut);
+    }
+    let optional = |op: &crate::desc::Operand, elem: u64, bad: Status| {
+        if op.ptr == 0 {
+            Ok(None)
+        } else {
+            place(op, [b, hq, nq, nk], elem, mem, bad).map(Some)
+        }
+    };
+    let mask = optional(&d.mask, 1, Status::BadMask)?;
+    let bias = optional(&d.bias, 4, Status::BadBias)?;
+    let lens = |ptr: u32, bad: Status| if ptr == 0 { Ok(None) } else { region(ptr, b, 4, mem, bad).map(Some) };
+    let q_lens = lens(d.q_lens_ptr, Status::BadQLens)?;
+    let k_lens = lens(d.k_lens_ptr, Status::BadKLens)?;
+    let out = |ptr: u32, count: u64, bad: Status| if ptr == 0 { Ok(None) } else { region(ptr, count, 4, mem, bad).map(Some) };
+    let lse = out(d.lse_ptr, b * hq * nq, Status::BadLse)?;
+    let weights = out(d.weights_ptr, b * hq * nq * nk, Status::BadWeights)?;
+
+    let inputs: Vec<Region> = [Some(q.region), Some(k.region), Some(v.region), mask.map(|m| m.region), bias.map(|m| m.region), q_lens, k_lens]
+        .into_iter()
+        .flatten()
+        .collect();
+    let outputs = [(Some(o.region), Status::BadOut), (lse, Status::BadLse), (weights, Status::BadWeights)];
+    for (n, (out, bad)) in outputs.iter().enumerate() {
+        let out = match out {
+            Some(out) => out,
+            None => continue,
+        };
+        let clash_in = inputs.iter().any(|i| i.overlaps(out));
+        let clash_out = outputs[..n].iter().any(|(o, _)| o.map_or(false, |o| o.overlaps(out)));
+        if clash_in || clash_out {
+            return Err(*bad);
+        }
+    }
+
+    let dims = Dims {
+        b: b as usize,
+        hq: hq as usize,
+        hkv: hkv as usize,
+        nq: nq as usize,
+        nk: nk as usize,
+        dk: dk as usize,
+        dv: dv as usize,
+    };
+    Ok(Checked { dims, q, k, v, o, mask, bias, q_lens, k_lens, lse, weights, nq_full, nk_full })
+}
+
+/// Per-batch lengths must not exceed the global count.
+pub fn lens_ok(lens: &[u32], global: u64) -> bool {
+    lens.iter().all(|&l| l as u64 <= global)
+}

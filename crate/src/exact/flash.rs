@@ -1,0 +1,128 @@
+//! The flash loop nest, written once: for each batch and kv head, the query heads sharing that kv head are stacked
+//! into query blocks of at most BR rows; each query block walks only the key blocks its rows may attend, keeping a
+//! running maximum and sum per row (online softmax) and an unnormalised output tile.
+
+use super::blocks::{BC, BR, NC};
+use super::microkernel::accumulate;
+use super::pack::{pack_q, pack_v};
+use super::scores::{block_scores, LogitMap};
+use super::softmax::{finish, step, M_INIT};
+use super::weights::write_weights;
+use super::workspace::Workspace;
+use super::QueryBlock;
+use crate::mask::{classify, union, BatchMask, BlockKind};
+use crate::problem::{OutOfMemory, Outputs, Problem};
+use crate::simd::F32x4;
+
+/// Computes `out` (and LSE / weights when present) for problem `p`. Only fails when its scratch cannot be allocated.
+pub fn forward(p: &Problem, out: &mut Outputs) -> Result<(), OutOfMemory> {
+    let d = p.dims;
+    let group = d.hq / d.hkv;
+    let hc_max = group.min(BR);
+    let mut ws = Workspace::new(d.dk, d.dv)?;
+    let lm = LogitMap::new(p);
+    for b in 0..d.b {
+        let bm = BatchMask::new(&p.structure, b, d.nq, d.nk);
+        let valid = bm.valid_rows();
+        for kvh in 0..d.hkv {
+            let heads_end = (kvh + 1) * group;
+            let mut h0 = kvh * group;
+            while h0 < heads_end {
+                let hc = hc_max.min(heads_end - h0);
+                let npos_max = (BR / hc).max(1);
+                let mut i0 = 0;
+                while i0 < valid {
+                    let npos = npos_max.min(valid - i0);
+                    let qb = QueryBlock { b, kvh, h0, hc, i0, npos };
+                    query_block(p, &lm, &bm, &qb, &mut ws, out);
+                    i0 += npos;
+                }
+                for h in h0..h0 + hc {
+                    for i in valid..d.nq {
+                        empty_row(p, out, b, h, i);
+                    }
+                }
+                h0 += hc;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn query_block(p: &Problem, lm: &LogitMap, bm: &BatchMask, qb: &QueryBlock, ws: &mut Workspace, out: &mut Outputs) {
+    let d = p.dims;
+    let rows = qb.rows();
+    let dvp = ws.dvp;
+    pack_q(&p.q, qb, d.dk, lm.q_mul, p.cosine, &mut ws.q);
+    for (t, span) in ws.spans[..qb.npos].iter_mut().enumerate() {
+        *span = bm.span(qb.i0 + t);
+    }
+    ws.m[..rows].fill(M_INIT);
+    ws.l[..rows].fill(0.0);
+    ws.o[..rows * dvp].fill(0.0);
+
+    let u = union(&ws.spans[..qb.npos]);
+    let mut j0 = u.lo;
+    while j0 < u.hi {
+        let kc = BC.min(u.hi - j0);
+        let kind = classify(&ws.spans[..qb.npos], j0, j0 + kc, p.mask.is_some());
+        if kind != BlockKind::Skip {
+            key_block(p, lm, qb, ws, j0, kc, kind);
+        }
+        j0 += kc;
+    }
+
+    for r in 0..rows {
+        let (h, i) = qb.row(r);
+        let (inv, lse) = finish(ws.m[r], ws.l[r]);
+        let acc = &ws.o[r * dvp..r * dvp + d.dv];
+        let at = out.o_strides.at(qb.b, h, i);
+        for (o, a) in out.o[at..at + d.dv].iter_mut().zip(acc) {
+            *o = if inv == 0.0 { 0.0 } else { a * inv };
+        }
+        if let Some(l) = out.lse.as_deref_mut() {
+            l[(qb.b * d.hq + h) * d.nq + i] = lse;
+        }
+    }
+    if let Some(w) = out.weights.as_deref_mut() {
+        write_weights(p, lm, qb, ws, w);
+    }
+}
+
+fn key_block(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0: usize, kc: usize, kind: BlockKind) {
+    let d = p.dims;
+    let rows = qb.rows();
+    let dvp = ws.dvp;
+    let kcp = block_scores(p, lm, qb, ws, j0, kc, kind);
+    for r in 0..rows {
+        let alpha = step(&mut ws.s[r * BC..r * BC + kcp], &mut ws.m[r], &mut ws.l[r]);
+        if alpha != 1.0 {
+            let a = F32x4::splat(alpha);
+            for c in ws.o[r * dvp..(r + 1) * dvp].chunks_exact_mut(4) {
+                // SAFETY: chunks_exact_mut gives 4 writable floats.
+                unsafe { F32x4::load(c.as_ptr()).mul(a).store(c.as_mut_ptr()) };
+            }
+        }
+    }
+    let (v, ldv) = if d.dv % NC == 0 {
+        (&p.v.data[p.v.strides.at(qb.b, qb.kvh, j0)..], p.v.strides.row)
+    } else {
+        pack_v(&p.v, qb.b, qb.kvh, j0, kc, d.dv, dvp, &mut ws.v);
+        (&ws.v[..], dvp)
+    };
+    accumulate(&ws.s, BC, rows, v, ldv, kc, dvp, &mut ws.o, dvp);
+}
+
+/// A padding query row: output 0, LSE −∞, weights 0.
+fn empty_row(p: &Problem, out: &mut Outputs, b: usize, h: usize, i: usize) {
+    let d = p.dims;
+    let at = out.o_strides.at(b, h, i);
+    out.o[at..at + d.dv].fill(0.0);
+    let row = (b * d.hq + h) * d.nq + i;
+    if let Some(l) = out.lse.as_deref_mut() {
+        l[row] = f32::NEG_INFINITY;
+    }
+    if let Some(w) = out.weights.as_deref_mut() {
+        w[row * d.nk..(row + 1) * d.nk].fill(0.0);
+    }
+}

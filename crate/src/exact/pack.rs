@@ -1,0 +1,59 @@
+//! Copies of the current Q, K and V blocks into the layouts the microkernels read (inputs are never modified).
+
+use super::blocks::NR;
+use super::QueryBlock;
+use crate::problem::View;
+
+/// Smallest norm of cosine similarity: x / max(|x|, 1e-12).
+const COSINE_EPS: f32 = 1e-12;
+
+fn inv_norm(x: &[f32]) -> f32 {
+    let sq: f32 = x.iter().map(|v| v * v).sum();
+    1.0 / sq.sqrt().max(COSINE_EPS)
+}
+
+/// Query rows of block `qb` into `dst` (row r at r·dk), multiplied by `mul` (and by 1/|q| for cosine).
+pub fn pack_q(q: &View<f32>, qb: &QueryBlock, dk: usize, mul: f32, cosine: bool, dst: &mut [f32]) {
+    for r in 0..qb.rows() {
+        let (h, i) = qb.row(r);
+        let src = q.row(qb.b, h, i, 0, dk);
+        let f = if cosine { mul * inv_norm(src) } else { mul };
+        for (d, s) in dst[r * dk..(r + 1) * dk].iter_mut().zip(src) {
+            *d = s * f;
+        }
+    }
+}
+
+/// Keys [j0, j0 + kc) of (b, kvh) as panels of NR keys: panel p holds, for each d, keys p·NR..p·NR+NR side by
+/// side. Keys past kc in the last panel are zero. Cosine similarity stores unit-length keys.
+#[allow(clippy::too_many_arguments)]
+pub fn pack_k(k: &View<f32>, b: usize, kvh: usize, j0: usize, kc: usize, dk: usize, cosine: bool, dst: &mut [f32]) {
+    let panels = (kc + NR - 1) / NR;
+    for p in 0..panels {
+        let panel = &mut dst[p * dk * NR..(p + 1) * dk * NR];
+        for c in 0..NR {
+            let j = p * NR + c;
+            if j >= kc {
+                for d in 0..dk {
+                    panel[d * NR + c] = 0.0;
+                }
+                continue;
+            }
+            let src = k.row(b, kvh, j0 + j, 0, dk);
+            let f = if cosine { inv_norm(src) } else { 1.0 };
+            for (d, s) in src.iter().enumerate() {
+                panel[d * NR + c] = s * f;
+            }
+        }
+    }
+}
+
+/// Values [j0, j0 + kc) of (b, kvh) into rows of width dvp (columns past dv are zero).
+#[allow(clippy::too_many_arguments)]
+pub fn pack_v(v: &View<f32>, b: usize, kvh: usize, j0: usize, kc: usize, dv: usize, dvp: usize, dst: &mut [f32]) {
+    for j in 0..kc {
+        let row = &mut dst[j * dvp..(j + 1) * dvp];
+        row[..dv].copy_from_slice(v.row(b, kvh, j0 + j, 0, dv));
+        row[dv..].fill(0.0);
+    }
+}

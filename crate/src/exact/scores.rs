@@ -1,0 +1,86 @@
+//! The logits of one (query block, key block): pack K, S = Q·Kᵀ, then softcap, bias, the log2 e factor and the
+//! masks. Shared by the flash pass and the weights pass so both see bit-identical logits.
+
+use super::blocks::{round_up, BC, NR};
+use super::microkernel::scores;
+use super::pack::pack_k;
+use super::workspace::Workspace;
+use super::QueryBlock;
+use crate::mask::BlockKind;
+use crate::math::{tanh, LOG2_E};
+use crate::problem::Problem;
+use crate::simd::F32x4;
+
+/// How raw Q·Kᵀ becomes log2-domain logits.
+#[derive(Clone, Copy, Debug)]
+pub struct LogitMap {
+    /// Folded into Q when it is packed: scale (·log2 e when nothing follows the product).
+    pub q_mul: f32,
+    /// Softcap or bias present: the logits are finished per element and multiplied by log2 e afterwards.
+    pub post: bool,
+    pub softcap: f32,
+}
+
+impl LogitMap {
+    pub fn new(p: &Problem) -> Self {
+        let post = p.softcap > 0.0 || p.bias.is_some();
+        LogitMap { q_mul: if post { p.scale } else { p.scale * LOG2_E }, post, softcap: p.softcap }
+    }
+}
+
+/// Fills rows 0..qb.rows() of `ws.s` (row stride BC) with the log2-domain logits of keys [j0, j0 + kc), −∞ where a
+/// key is not allowed and in the padding columns up to the next multiple of NR. `ws.q` must hold the packed block.
+/// Returns the padded width.
+pub fn block_scores(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0: usize, kc: usize, kind: BlockKind) -> usize {
+    let dk = p.dims.dk;
+    let rows = qb.rows();
+    pack_k(&p.k, qb.b, qb.kvh, j0, kc, dk, p.cosine, &mut ws.k);
+    let kcp = round_up(kc, NR);
+    scores(&ws.q, dk, rows, &ws.k, dk, kcp / NR, &mut ws.s, BC);
+    for r in 0..rows {
+        let (h, i) = qb.row(r);
+        let s = &mut ws.s[r * BC..r * BC + kcp];
+        if lm.post {
+            finish_logits(s, kc, lm.softcap, p.bias.map(|bias| bias.row(qb.b, h, i, j0, kc)));
+        }
+        if kind == BlockKind::Partial {
+            let span = ws.spans[r % qb.npos];
+            let lo = span.lo.clamp(j0, j0 + kc) - j0;
+            let hi = span.hi.clamp(j0 + lo, j0 + kc) - j0;
+            s[..lo].fill(f32::NEG_INFINITY);
+            s[hi..kc].fill(f32::NEG_INFINITY);
+            if let Some(mask) = p.mask {
+                let m = mask.row(qb.b, h, i, j0, kc);
+                for j in lo..hi {
+                    if m[j] == 0 {
+                        s[j] = f32::NEG_INFINITY;
+                    }
+                }
+            }
+        }
+        s[kc..].fill(f32::NEG_INFINITY);
+    }
+    kcp
+}
+
+/// s = softcap·tanh(s/softcap) (if softcap > 0), s += bias, then s ·= log2 e; `s.len()` is a multiple of 4.
+fn finish_logits(s: &mut [f32], kc: usize, softcap: f32, bias: Option<&[f32]>) {
+    if softcap > 0.0 {
+        let c = F32x4::splat(softcap);
+        for x in s.chunks_exact_mut(4) {
+            // SAFETY: chunks_exact_mut gives 4 writable floats.
+            unsafe {
+                let v = F32x4::load(x.as_ptr());
+                c.mul(tanh(v.div(c))).store(x.as_mut_ptr());
+            }
+        }
+    }
+    if let Some(bias) = bias {
+        for (x, b) in s[..kc].iter_mut().zip(bias) {
+            *x += b;
+        }
+    }
+    for x in s.iter_mut() {
+        *x *= LOG2_E;
+    }
+}

@@ -1,0 +1,6 @@
+//! Tests of the whole kernel against a float64 oracle, and of the ABI's validation.
+
+mod abi;
+mod exact;
+mod naive;
+mod rng;
