@@ -1,0 +1,10 @@
+/** Exact attention on the calling thread, in this thread's wasm instance (await init() once first). */
+import { runDescriptor } from './core/call.js';
+import { getExports } from './core/loader.js';
+import { buildDescriptor } from './spec.js';
+import type { AttentionInput, AttentionOptions, AttentionResult } from './types.js';
+
+export function attention(q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions): AttentionResult {
+  getExports('attention'); // NOT_INITIALIZED before validation: the first thing a caller must fix
+  return runDescriptor(buildDescriptor(q, k, v, options));
+}

@@ -1,0 +1,28 @@
+/** webattn public API. */
+export { init, isInitialized } from './core/loader.js';
+export type { InitSource } from './core/loader.js';
+export { attention } from './attention.js';
+export { AttentionError } from './errors.js';
+export { buildDescriptor } from './spec.js';
+export { referenceAttention } from './reference/attention.js';
+export type { ReferenceResult } from './reference/attention.js';
+export { createAttention, AttentionPool } from './pool/pool.js';
+export type { BatchItem, BatchOptions, BatchProgress, PoolOptions, RunOptions } from './pool/pool.js';
+export type { AttentionDescriptor, Strides, StridedView } from './descriptor.js';
+export type {
+  Alignment,
+  AttentionErrorCode,
+  AttentionInput,
+  AttentionOptions,
+  AttentionResult,
+  BiasInput,
+  CausalOption,
+  Layout,
+  Lengths,
+  MaskInput,
+  Similarity,
+  TensorLike,
+  WindowOption,
+} from './types.js';
+export { heatmapSvg } from './viz/heatmap.js';
+export type { ColorScale, HeatmapOptions, HeatmapShape } from './viz/heatmap.js';
