@@ -1,0 +1,213 @@
+/**
+ * The worker-pool front: `createAttention({ threads })` → `run`, `runBatch`, `dispose`.
+ * Validation happens here, on the calling thread, with the same buildDescriptor as attention(); workers only ever
+ * see valid, already-sliced tasks.
+ */
+import { buildDescriptor } from '../spec.js';
+import { AttentionError } from '../errors.js';
+import { getModule, init } from '../core/loader.js';
+import type { InitSource } from '../core/loader.js';
+import type { AttentionDescriptor } from '../descriptor.js';
+import type { AttentionInput, AttentionOptions, AttentionResult } from '../types.js';
+import { allocateResult, mergeKeyPartials, scatterBlock } from './merge.js';
+import { Scheduler, type Job } from './scheduler.js';
+import { isDecodeLike, splitProblem, type TaskRange } from './split.js';
+import { makeTaskInput, type TaskOutput } from './task.js';
+import { defaultThreadCount, nodeThreadCount, spawnWorker } from './workers.js';
+import type { Fault } from './worker-api.js';
+
+export interface PoolOptions {
+  /** Number of workers. Default: the runtime's core count. */
+  threads?: number;
+  /** A task with no answer after this many ms counts as hung: its worker is replaced and it is retried once. Default 300 000. */
+  timeoutMs?: number;
+  /** Where to load the wasm from (as for init()); default: beside the library. */
+  wasm?: InitSource;
+  /** Testing hook: make a task's attempt crash, hang or throw in its worker. */
+  injectFault?: (task: string, attempt: number) => Fault | undefined;
+}
+
+export interface BatchItem {
+  q: AttentionInput;
+  k: AttentionInput;
+  v: AttentionInput;
+  options?: AttentionOptions;
+}
+
+export interface BatchProgress {
+  /** Problems finished. */
+  done: number;
+  total: number;
+  /** Milliseconds since runBatch was called. */
+  elapsedMs: number;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+}
+
+export interface BatchOptions extends RunOptions {
+  onProgress?: (p: BatchProgress) => void;
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error('the operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+export class AttentionPool {
+  private disposed = false;
+  private calls = 0;
+
+  /** Use createAttention(). */
+  constructor(readonly threads: number, private readonly scheduler: Scheduler) {}
+
+  /** Same inputs, options and result as attention(), computed on the pool. */
+  async run(q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions, run?: RunOptions): Promise<AttentionResult> {
+    this.checkOpen();
+    return this.solve(buildDescriptor(q, k, v, options), `run #${++this.calls}`, run?.signal);
+  }
+
+  /** Many independent problems (shapes may differ); results in input order. */
+  async runBatch(items: readonly BatchItem[], opts: BatchOptions = {}): Promise<AttentionResult[]> {
+    this.checkOpen();
+    const started = now();
+    const descs = items.map((it, i) => {
+      try {
+        return buildDescriptor(it.q, it.k, it.v, it.options);
+      } catch (e) {
+        if (e instanceof AttentionError) e.message = `items[${i}]: ${e.message}`;
+        throw e;
+      }
+    });
+    const batch = ++this.calls;
+    let done = 0;
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(opts.signal!.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await Promise.all(
+        descs.map((d, i) =>
+          this.solve(d, `batch #${batch} item ${i}`, controller.signal).then((r) => {
+            done += 1;
+            opts.onProgress?.({ done, total: descs.length, elapsedMs: now() - started });
+            return r;
+          }),
+        ),
+      ).catch((e: unknown) => {
+        controller.abort(e);
+        throw e;
+      });
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Terminates the workers. Calls in flight reject; later calls throw. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.scheduler.dispose();
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) {
+      throw new AttentionError('NOT_INITIALIZED', 'pool', 'an open pool', 'a disposed pool', 'the attention pool was disposed: create a new one with createAttention()');
+    }
+  }
+
+  private solve(d: AttentionDescriptor, label: string, signal?: AbortSignal): Promise<AttentionResult> {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    const tasks = splitProblem(d);
+    const decode = isDecodeLike(d);
+    const caller = this.scheduler.addCaller();
+    const result = allocateResult(d);
+    return new Promise<AttentionResult>((resolve, reject) => {
+      let failed = false;
+      const onAbort = (): void => {
+        if (failed) return;
+        failed = true;
+        this.scheduler.cancel(caller, abortError(signal!));
+        reject(abortError(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const fail = (e: unknown): void => {
+        if (failed) return;
+        failed = true;
+        signal?.removeEventListener('abort', onAbort);
+        this.scheduler.cancel(caller, e);
+        reject(e);
+      };
+      // Key-range partials of one block are merged once all of them are in; blocks are scattered as they come.
+      const groups = new Map<string, { t: TaskRange; parts: (TaskOutput | undefined)[]; left: number }>();
+      let blocksLeft = 0;
+      const jobs: Job[] = tasks.map((t, i) => {
+        const key = `${t.b}/${t.kvHead0}/${t.row0}`;
+        let g = groups.get(key);
+        if (!g) {
+          g = { t: { ...t, key0: 0, keys: d.nk }, parts: [], left: 0 };
+          groups.set(key, g);
+          blocksLeft += 1;
+        }
+        const slot = g.parts.length;
+        g.parts.push(undefined);
+        g.left += 1;
+        const group = g;
+        return {
+          label: `${label} task ${i + 1}/${tasks.length} (batch ${t.b}, kv heads ${t.kvHead0}–${t.kvHead0 + t.kvHeads - 1}, ` +
+            `rows ${t.row0}–${t.row0 + t.rows - 1}, keys ${t.key0}–${t.key0 + t.keys - 1})`,
+          attempt: 0,
+          input: () => makeTaskInput(d, t, decode),
+          reject: fail,
+          resolve: (out) => {
+            if (failed) return;
+            group.parts[slot] = out;
+            if (--group.left > 0) return;
+            const ratio = d.hq / d.hkv;
+            const merged = mergeKeyPartials(group.parts as TaskOutput[], group.t.kvHeads * ratio, group.t.rows, d.dv);
+            scatterBlock(d, group.t, merged, result);
+            if (--blocksLeft === 0) {
+              signal?.removeEventListener('abort', onAbort);
+              this.scheduler.removeCaller(caller);
+              resolve(result);
+            }
+          },
+        };
+      });
+      this.scheduler.submit(caller, jobs);
+    });
+  }
+}
+
+/** Starts a pool of workers, each with its own instance of the compiled module. */
+export async function createAttention(opts: PoolOptions = {}): Promise<AttentionPool> {
+  const threads = opts.threads ?? (await nodeThreadCount()) ?? defaultThreadCount();
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new AttentionError('INVALID_OPTION', 'threads', 'a positive integer', String(threads));
+  }
+  const timeoutMs = opts.timeoutMs ?? 300_000;
+  if (!(timeoutMs > 0)) throw new AttentionError('INVALID_OPTION', 'timeoutMs', 'a positive number of ms', String(timeoutMs));
+  await init(opts.wasm);
+  const module = getModule();
+  const scheduler = new Scheduler(threads, {
+    timeoutMs,
+    injectFault: opts.injectFault,
+    spawn: async () => {
+      const h = await spawnWorker();
+      await h.api.init(module);
+      return h;
+    },
+  });
+  try {
+    await scheduler.ready();
+  } catch (e) {
+    scheduler.dispose();
+    throw e;
+  }
+  return new AttentionPool(threads, scheduler);
+}

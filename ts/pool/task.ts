@@ -1,0 +1,142 @@
+/**
+ * A task as it travels to a worker, and the conversions around it:
+ * main thread: full descriptor + TaskRange → TaskInput (slices copied into fresh buffers that are transferred, or —
+ * when the caller's data already lives in a SharedArrayBuffer — the shared view itself plus the slice origin);
+ * worker: TaskInput → compact descriptor for its own wasm instance;
+ * main thread: TaskOutput → scattered into the full result.
+ */
+import type { AttentionDescriptor, Strides, StridedView } from '../descriptor.js';
+import type { TaskRange } from './split.js';
+
+/** A strided block of an operand: element `offset` is the block's [0, 0, 0, 0]. */
+export interface OperandBlock<T extends Float32Array | Uint8Array> {
+  data: T;
+  strides: Strides;
+  offset: number;
+}
+
+export interface TaskInput {
+  hq: number;
+  hkv: number;
+  nq: number;
+  nk: number;
+  dk: number;
+  dv: number;
+  q: OperandBlock<Float32Array>;
+  k: OperandBlock<Float32Array>;
+  v: OperandBlock<Float32Array>;
+  mask?: OperandBlock<Uint8Array>;
+  bias?: OperandBlock<Float32Array>;
+  queryLength?: number;
+  keyLength?: number;
+  scale: number;
+  softcap: number;
+  similarity: AttentionDescriptor['similarity'];
+  align: AttentionDescriptor['align'];
+  winLeft: number;
+  winRight: number;
+  qStart: number;
+  kStart: number;
+  nqFull: number;
+  nkFull: number;
+  returnLse: boolean;
+  returnWeights: boolean;
+}
+
+/** Compact BHND results of one task: output [hq, nq, dv], lse [hq, nq], weights [hq, nq, nk]. */
+export interface TaskOutput {
+  output: Float32Array;
+  lse?: Float32Array;
+  weights?: Float32Array;
+}
+
+const isShared = (a: ArrayBufferView): boolean =>
+  typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
+
+/** Strides of a gathered [heads, rows, cols] block: compact, except that broadcast (stride 0) dims stay size 1. */
+function gatheredStrides(s: Strides, heads: number, rows: number, cols: number): Strides {
+  const r = s.row === 0 ? 1 : rows;
+  return { batch: 0, head: s.head === 0 ? 0 : r * cols, row: s.row === 0 ? 0 : cols };
+}
+
+/** Copies the [heads, rows, cols] block at `offset` of a strided view into a compact array. */
+export function gatherBlock<T extends Float32Array | Uint8Array>(
+  src: T, s: Strides, offset: number, heads: number, rows: number, cols: number,
+): OperandBlock<T> {
+  const h = s.head === 0 ? 1 : heads;
+  const r = s.row === 0 ? 1 : rows;
+  const out = new (src.constructor as { new (n: number): T })(h * r * cols);
+  for (let hi = 0; hi < h; hi++) {
+    for (let ri = 0; ri < r; ri++) {
+      const from = offset + hi * s.head + ri * s.row;
+      out.set(src.subarray(from, from + cols), (hi * r + ri) * cols);
+    }
+  }
+  return { data: out, strides: gatheredStrides(s, heads, rows, cols), offset: 0 };
+}
+
+function block<T extends Float32Array | Uint8Array>(
+  view: StridedView<T>, b: number, head0: number, row0: number, col0: number,
+  heads: number, rows: number, cols: number, transfer: ArrayBuffer[],
+): OperandBlock<T> {
+  const s = view.strides;
+  const offset = b * s.batch + head0 * s.head + row0 * s.row + col0;
+  if (isShared(view.data)) return { data: view.data, strides: { ...s, batch: 0 }, offset };
+  const g = gatherBlock(view.data, s, offset, heads, rows, cols);
+  transfer.push(g.data.buffer as ArrayBuffer);
+  return g;
+}
+
+/** The TaskInput of range `t` of problem `d`, and the buffers to transfer with it. */
+export function makeTaskInput(d: AttentionDescriptor, t: TaskRange, forceLse: boolean): { input: TaskInput; transfer: ArrayBuffer[] } {
+  const ratio = d.hq / d.hkv;
+  const hq0 = t.kvHead0 * ratio;
+  const hq = t.kvHeads * ratio;
+  const transfer: ArrayBuffer[] = [];
+  const input: TaskInput = {
+    hq, hkv: t.kvHeads, nq: t.rows, nk: t.keys, dk: d.dk, dv: d.dv,
+    q: block(d.q, t.b, hq0, t.row0, 0, hq, t.rows, d.dk, transfer),
+    k: block(d.k, t.b, t.kvHead0, t.key0, 0, t.kvHeads, t.keys, d.dk, transfer),
+    v: block(d.v, t.b, t.kvHead0, t.key0, 0, t.kvHeads, t.keys, d.dv, transfer),
+    scale: d.scale, softcap: d.softcap, similarity: d.similarity, align: d.align,
+    winLeft: d.winLeft, winRight: d.winRight,
+    qStart: d.qStart + t.row0, kStart: d.kStart + t.key0, nqFull: d.nqFull, nkFull: d.nkFull,
+    returnLse: d.returnLse || forceLse, returnWeights: d.returnWeights,
+  };
+  if (d.mask) input.mask = block(d.mask, t.b, hq0, t.row0, t.key0, hq, t.rows, t.keys, transfer);
+  if (d.bias) input.bias = block(d.bias, t.b, hq0, t.row0, t.key0, hq, t.rows, t.keys, transfer);
+  if (d.queryLengths) input.queryLength = d.queryLengths[t.b];
+  if (d.keyLengths) input.keyLength = d.keyLengths[t.b];
+  return { input, transfer };
+}
+
+const compact = (heads: number, rows: number, cols: number): Strides => ({ batch: heads * rows * cols, head: rows * cols, row: cols });
+
+/** The block as a view this worker may hand to its kernel: as is when already gathered, else gathered here. */
+function ownBlock<T extends Float32Array | Uint8Array>(o: OperandBlock<T>, heads: number, rows: number, cols: number): StridedView<T> {
+  const g = gatheredStrides(o.strides, heads, rows, cols);
+  const size = (g.head === 0 ? 1 : heads) * (g.row === 0 ? 1 : rows) * cols;
+  const gathered = o.offset === 0 && o.strides.head === g.head && o.strides.row === g.row && o.data.length === size;
+  const view = gathered ? o : gatherBlock(o.data, o.strides, o.offset, heads, rows, cols);
+  return { data: view.data, strides: view.strides };
+}
+
+/** Worker side: the descriptor of a task, every operand compact and local to this worker. */
+export function taskDescriptor(t: TaskInput): AttentionDescriptor {
+  const d: AttentionDescriptor = {
+    b: 1, hq: t.hq, hkv: t.hkv, nq: t.nq, nk: t.nk, dk: t.dk, dv: t.dv, layout: 'BHND',
+    q: ownBlock(t.q, t.hq, t.nq, t.dk),
+    k: ownBlock(t.k, t.hkv, t.nk, t.dk),
+    v: ownBlock(t.v, t.hkv, t.nk, t.dv),
+    o: compact(t.hq, t.nq, t.dv),
+    scale: t.scale, softcap: t.softcap, similarity: t.similarity, align: t.align,
+    winLeft: t.winLeft, winRight: t.winRight,
+    returnLse: t.returnLse, returnWeights: t.returnWeights,
+    qStart: t.qStart, kStart: t.kStart, nqFull: t.nqFull, nkFull: t.nkFull,
+  };
+  if (t.mask) d.mask = ownBlock(t.mask, t.hq, t.nq, t.nk);
+  if (t.bias) d.bias = ownBlock(t.bias, t.hq, t.nq, t.nk);
+  if (t.queryLength !== undefined) d.queryLengths = Uint32Array.of(t.queryLength);
+  if (t.keyLength !== undefined) d.keyLengths = Uint32Array.of(t.keyLength);
+  return d;
+}

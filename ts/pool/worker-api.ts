@@ -1,0 +1,11 @@
+/** What a pool worker offers over comlink (implemented in worker.ts). */
+import type { TaskInput, TaskOutput } from './task.js';
+
+/** Test hook: what a task should do to its worker instead of running (see PoolOptions.injectFault). */
+export type Fault = 'crash' | 'hang' | 'throw';
+
+export interface WorkerApi {
+  /** Instantiates the (already compiled) module in this worker. */
+  init(module: WebAssembly.Module): Promise<void>;
+  run(task: TaskInput, fault?: Fault): TaskOutput;
+}

@@ -1,0 +1,46 @@
+/** Pool worker entry: one wasm instance per worker, tasks in, compact results out (their buffers transferred). */
+import * as Comlink from 'comlink';
+import { init } from '../core/loader.js';
+import { runDescriptor } from '../core/call.js';
+import { IS_BROWSER_BUILD } from '../core/runtime.js';
+import { taskDescriptor, type TaskInput, type TaskOutput } from './task.js';
+import type { Fault, WorkerApi } from './worker-api.js';
+
+function injected(fault: Fault): never {
+  if (fault === 'crash') {
+    if (typeof process !== 'undefined' && typeof process.exit === 'function' && !IS_BROWSER_BUILD) process.exit(3);
+    close();
+  }
+  if (fault === 'hang') {
+    for (;;) { /* spin until the pool's timeout terminates this worker */ }
+  }
+  throw new Error('injected worker fault');
+}
+
+const api: WorkerApi = {
+  async init(module) {
+    await init(module);
+  },
+  run(task: TaskInput, fault?: Fault): TaskOutput {
+    if (fault) injected(fault);
+    const r = runDescriptor(taskDescriptor(task));
+    const out: TaskOutput = { output: r.output };
+    const transfer = [r.output.buffer as ArrayBuffer];
+    if (r.lse) { out.lse = r.lse; transfer.push(r.lse.buffer as ArrayBuffer); }
+    if (r.weights) { out.weights = r.weights; transfer.push(r.weights.buffer as ArrayBuffer); }
+    return Comlink.transfer(out, transfer);
+  },
+};
+
+async function endpoint(): Promise<Comlink.Endpoint> {
+  if (!IS_BROWSER_BUILD && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined') {
+    const { parentPort } = await import('node:worker_threads');
+    if (parentPort) {
+      const { default: nodeEndpoint } = await import('comlink/dist/esm/node-adapter.mjs');
+      return nodeEndpoint(parentPort as unknown as Parameters<typeof nodeEndpoint>[0]);
+    }
+  }
+  return globalThis as unknown as Comlink.Endpoint;
+}
+
+Comlink.expose(api, await endpoint());
