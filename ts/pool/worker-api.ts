@@ -7,5 +7,5 @@ export type Fault = 'crash' | 'hang' | 'throw';
 export interface WorkerApi {
   /** Instantiates the (already compiled) module in this worker. */
   init(module: WebAssembly.Module): Promise<void>;
-  run(task: TaskInput, fault?: Fault): TaskOutput;
+  run(task: TaskInput, fault?: Fault): TaskOutput | Promise<TaskOutput>;
 }

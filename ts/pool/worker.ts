@@ -6,10 +6,15 @@ import { IS_BROWSER_BUILD } from '../core/runtime.js';
 import { taskDescriptor, type TaskInput, type TaskOutput } from './task.js';
 import type { Fault, WorkerApi } from './worker-api.js';
 
-function injected(fault: Fault): never {
+declare const Deno: unknown;
+
+/** Test-only faults. A web worker "crashes" with an uncaught error (its `error` event), Node's by exiting. */
+function injected(fault: Fault): Promise<never> {
   if (fault === 'crash') {
-    if (typeof process !== 'undefined' && typeof process.exit === 'function' && !IS_BROWSER_BUILD) process.exit(3);
-    close();
+    const nodeWorker = !IS_BROWSER_BUILD && typeof Deno === 'undefined' && typeof process !== 'undefined' && !!process.versions?.node;
+    if (nodeWorker) process.exit(3);
+    setTimeout(() => { throw new Error('injected worker crash'); }, 0);
+    return new Promise<never>(() => {});
   }
   if (fault === 'hang') {
     for (;;) { /* spin until the pool's timeout terminates this worker */ }
@@ -21,8 +26,8 @@ const api: WorkerApi = {
   async init(module) {
     await init(module);
   },
-  run(task: TaskInput, fault?: Fault): TaskOutput {
-    if (fault) injected(fault);
+  run(task: TaskInput, fault?: Fault): TaskOutput | Promise<TaskOutput> {
+    if (fault) return injected(fault);
     const r = runDescriptor(taskDescriptor(task));
     const out: TaskOutput = { output: r.output };
     const transfer = [r.output.buffer as ArrayBuffer];
