@@ -1,5 +1,5 @@
 /** webattn public API. */
-export { init, isInitialized } from './core/loader.js';
+export { init, isInitialized, memoryBytes } from './core/loader.js';
 export type { InitSource } from './core/loader.js';
 export { attention } from './attention.js';
 export { AttentionError } from './errors.js';
@@ -7,6 +7,7 @@ export { buildDescriptor } from './spec.js';
 export { referenceAttention } from './reference/attention.js';
 export type { ReferenceResult } from './reference/attention.js';
 export { createAttention, AttentionPool } from './pool/pool.js';
+export { PoolTaskError } from './pool/scheduler.js';
 export type { BatchItem, BatchOptions, BatchProgress, PoolOptions, RunOptions } from './pool/pool.js';
 export type { AttentionDescriptor, Strides, StridedView } from './descriptor.js';
 export type {
@@ -26,3 +27,5 @@ export type {
 } from './types.js';
 export { heatmapSvg } from './viz/heatmap.js';
 export type { ColorScale, HeatmapOptions, HeatmapShape } from './viz/heatmap.js';
+export { attentionDistance, attentionRollout, headEntropy, headImportance, rowEntropy, topK } from './viz/analysis.js';
+export type { WeightsArray, WeightsShape } from './viz/analysis.js';

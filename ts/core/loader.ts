@@ -102,3 +102,8 @@ async function load(source: InitSource): Promise<Loaded> {
   }
   return { module, exports: k };
 }
+
+/** Bytes of this thread's wasm linear memory (it grows to fit the largest call and never shrinks). */
+export function memoryBytes(): number {
+  return getExports().memory.buffer.byteLength;
+}
