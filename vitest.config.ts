@@ -8,6 +8,30 @@ import { playwright } from '@vitest/browser-playwright';
 import { CHROMIUM_ARGS, findChromium } from './test/browser/chromium.mjs';
 
 const include = ['test/**/*.test.ts'];
+/** coi.test.ts asserts isolation, so it runs only in the isolated project. */
+const exclude = ['test/coi.test.ts', '**/node_modules/**'];
+
+function browserProject(name: string, files: string[], headers?: Record<string, string>) {
+  return {
+    // Pre-bundle comlink before the first page load, so Vite does not reload the page mid-run to optimise it.
+    optimizeDeps: { include: ['comlink'] },
+    server: headers ? { headers } : {},
+    test: {
+      name,
+      include: files,
+      exclude: headers ? [] : exclude,
+      browser: {
+        enabled: true,
+        headless: true,
+        screenshotFailures: false,
+        provider: playwright({
+          launchOptions: { executablePath: findChromium() ?? '/usr/bin/chromium', args: CHROMIUM_ARGS },
+        }),
+        instances: [{ browser: 'chromium' as const }],
+      },
+    },
+  };
+}
 
 export default defineConfig({
   test: {
@@ -15,25 +39,14 @@ export default defineConfig({
     hookTimeout: 60_000,
     projects: [
       {
-        test: { name: 'node', include, environment: 'node' },
+        test: { name: 'node', include, exclude, environment: 'node' },
       },
-      {
-        // Pre-bundle comlink before the first page load, so Vite does not reload the page mid-run to optimise it.
-        optimizeDeps: { include: ['comlink'] },
-        test: {
-          name: 'browser',
-          include,
-          browser: {
-            enabled: true,
-            headless: true,
-            screenshotFailures: false,
-            provider: playwright({
-              launchOptions: { executablePath: findChromium() ?? '/usr/bin/chromium', args: CHROMIUM_ARGS },
-            }),
-            instances: [{ browser: 'chromium' }],
-          },
-        },
-      },
+      browserProject('browser', include),
+      // The pool again in a cross-origin-isolated page (COOP/COEP): SharedArrayBuffer exists, workers read views.
+      browserProject('browser-coi', ['test/pool.test.ts', 'test/coi.test.ts'], {
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Embedder-Policy': 'require-corp',
+      }),
     ],
   },
 });
