@@ -16,13 +16,17 @@ export interface BenchArgs {
   json?: string;
   svg?: string;
   memory: boolean;
+  /** Thread counts for the pool scaling report (--threads [list]); undefined = no scaling report. */
+  threads?: number[];
   /** Run the timing table (false with --memory alone). */
   table: boolean;
 }
 
-const USAGE = `usage: tsx bench/bench.ts [--shapes small|all] [--impl a,b] [--json FILE] [--svg FILE] [--memory]
+const USAGE = `usage: tsx bench/bench.ts [--shapes small|all] [--impl a,b] [--json FILE] [--svg FILE] [--memory] [--threads [1,2,…]]
   impls: ${ALL_IMPLS.join(', ')}
   --memory  webattn's wasm memory after N=65536, H=1, D=64 (causal and not); alone it skips the timing table
+  --threads thread scaling of the worker pool vs onnxruntime-web with as many threads (default 1..cores); alone it
+            skips the timing table
   no arguments: every shape and impl, then the memory report`;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
@@ -31,6 +35,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let json: string | undefined;
   let svg: string | undefined;
   let memory = false;
+  let threads: number[] | undefined;
   let other = false;
   const value = (i: number): string => {
     const v = argv[i + 1];
@@ -49,11 +54,18 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     else if (a === '--json') { json = value(i++); other = true; }
     else if (a === '--svg') { svg = value(i++); other = true; }
     else if (a === '--memory') memory = true;
+    else if (a === '--threads') {
+      const next = argv[i + 1];
+      if (next !== undefined && /^\d+(,\d+)*$/.test(next)) { threads = next.split(',').map(Number); i++; }
+      else threads = [];
+      if (threads.some((t) => t < 1)) throw new Error(`--threads: counts must be ≥ 1\n${USAGE}`);
+    }
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else throw new Error(`unknown argument '${a}'\n${USAGE}`);
   }
   if (shapeSet !== 'small' && shapeSet !== 'all') throw new Error(`--shapes: expected small or all, got ${shapeSet}`);
   const base = shapeSet === 'small' ? BASE_SHAPES.slice(0, 1) : BASE_SHAPES;
   const shapes = base.flatMap((s) => [{ ...s, causal: false }, { ...s, causal: true }]);
-  return { shapes, impls, json, svg, memory: memory || argv.length === 0, table: !memory || other };
+  const alone = memory || threads !== undefined;
+  return { shapes, impls, json, svg, memory: memory || argv.length === 0, threads, table: !alone || other };
 }

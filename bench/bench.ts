@@ -93,6 +93,10 @@ async function main(): Promise<void> {
       for (const l of lines) console.log(tableLine(l, webattnMs));
     }
   }
+  if (args.threads) {
+    const { defaultThreadCounts, reportThreads } = await import('./threads.js');
+    rows.push(...(await reportThreads(args.threads.length ? args.threads : defaultThreadCounts())));
+  }
   if (args.json) {
     writeFileSync(args.json, JSON.stringify(rows, null, 2) + '\n');
     console.log(`wrote ${rows.length} rows to ${args.json}`);

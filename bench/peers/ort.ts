@@ -10,6 +10,13 @@ import { buildSingleNodeModel } from '../onnx-model.js';
 import type { Inputs, Peer, Prepared, Shape } from './peer.js';
 
 let configured = false;
+let threadCount = 1;
+
+/** Threads for ORT's wasm backend; only before the first session (ORT fixes it when its wasm loads). */
+export function setOrtThreads(n: number): void {
+  if (configured) throw new Error('setOrtThreads: onnxruntime-web is already initialised');
+  threadCount = n;
+}
 
 function configure(): void {
   if (configured) return;
@@ -17,7 +24,7 @@ function configure(): void {
   // The package's main entry sits in dist/, next to the .wasm/.mjs files ORT loads at session creation.
   const dist = dirname(require.resolve('onnxruntime-web'));
   ort.env.wasm.wasmPaths = pathToFileURL(join(dist, '/')).href;
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = threadCount;
   ort.env.wasm.simd = true;
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
@@ -41,7 +48,7 @@ export function attentionModel(s: Shape): Uint8Array {
 
 export const ortPeer: Peer = {
   impl: 'onnxruntime-web',
-  describe: () => `onnxruntime-web ${ort.env.versions.web ?? '?'} wasm, numThreads=1, simd, op Attention (opset 23, domain "")`,
+  describe: () => `onnxruntime-web ${ort.env.versions.web ?? '?'} wasm, numThreads=${threadCount}, simd, op Attention (opset 23, domain "")`,
   threads: () => ort.env.wasm.numThreads ?? 1,
   async prepare(s: Shape, x: Inputs): Promise<Prepared> {
     configure();

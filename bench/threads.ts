@@ -1,0 +1,74 @@
+/**
+ * Thread scaling (`npm run bench -- --threads [1,2,…]`): webattn's worker pool with t workers against onnxruntime-web
+ * wasm with numThreads = t (each ORT thread count in its own process: ORT fixes it at load), on (1,12,1024,64) and
+ * (1,12,512,64), non-causal. Prints GFLOP/s, webattn's speed-up over its own 1-thread figure, and the ratio to ORT.
+ */
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { createAttention } from '../ts/index.js';
+import { makeInputs } from './inputs.js';
+import { LIBRARY_POLICY, measureShape } from './measure.js';
+import { flops, type Prepared, type Shape } from './peers/peer.js';
+import type { Row } from './report.js';
+
+const SHAPES: Shape[] = [
+  { b: 1, h: 12, nq: 1024, nk: 1024, d: 64, causal: false },
+  { b: 1, h: 12, nq: 512, nk: 512, d: 64, causal: false },
+];
+
+export function defaultThreadCounts(): number[] {
+  return Array.from({ length: Math.max(1, availableParallelism()) }, (_, i) => i + 1);
+}
+
+async function poolPrepared(threads: number, s: Shape): Promise<{ prepared: Prepared; dispose(): void }> {
+  const pool = await createAttention({ threads });
+  const x = makeInputs(s);
+  const q = { data: x.q, shape: [s.b, s.h, s.nq, s.d] };
+  const k = { data: x.k, shape: [s.b, s.h, s.nk, s.d] };
+  const v = { data: x.v, shape: [s.b, s.h, s.nk, s.d] };
+  return {
+    prepared: { run: async () => (await pool.run(q, k, v, { causal: s.causal })).output, dispose: async () => {} },
+    dispose: () => pool.dispose(),
+  };
+}
+
+function ortMs(threads: number, s: Shape): number | undefined {
+  const args = ['--import', 'tsx', new URL('./ort-child.ts', import.meta.url).pathname,
+    String(threads), String(s.b), String(s.h), String(s.nq), String(s.d), s.causal ? '1' : '0'];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').pop();
+  try {
+    return (JSON.parse(line ?? '') as { ms: number }).ms;
+  } catch {
+    console.error(`onnxruntime-web with ${threads} threads failed: ${r.stderr.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+export async function reportThreads(counts: number[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  console.log(`\n== thread scaling: webattn pool vs onnxruntime-web wasm (numThreads = t), ${availableParallelism()} cores ==`);
+  console.log('shape (B,H,N,D)    t   webattn GFLOP/s  speed-up vs t=1   ORT GFLOP/s  webattn/ORT');
+  for (const s of SHAPES) {
+    let base: number | undefined;
+    for (const t of counts) {
+      const { prepared, dispose } = await poolPrepared(t, s);
+      const [m] = await measureShape([{ impl: 'webattn', prepared, policy: LIBRARY_POLICY }]);
+      dispose();
+      const gf = flops(s) / m!.medianMs / 1e6;
+      base ??= gf;
+      const om = ortMs(t, s);
+      const ogf = om === undefined ? undefined : flops(s) / om / 1e6;
+      rows.push({ impl: 'webattn', B: s.b, H: s.h, Nq: s.nq, Nk: s.nk, D: s.d, causal: s.causal, threads: t, ms: m!.medianMs, gflops: gf });
+      if (om !== undefined && ogf !== undefined) {
+        rows.push({ impl: 'onnxruntime-web', B: s.b, H: s.h, Nq: s.nq, Nk: s.nk, D: s.d, causal: s.causal, threads: t, ms: om, gflops: ogf });
+      }
+      console.log(
+        `(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + ` ${String(t).padStart(2)}  ${gf.toFixed(2).padStart(15)}` +
+          `  ${(gf / base).toFixed(2).padStart(15)}x  ${ogf === undefined ? '        n/a' : ogf.toFixed(2).padStart(11)}` +
+          `  ${ogf === undefined ? 'n/a' : (gf / ogf).toFixed(2) + 'x'}`,
+      );
+    }
+  }
+  return rows;
+}
