@@ -25,4 +25,11 @@ pub enum Status {
     BadSplit = 19,
     BadFlags = 20,
     OutOfMemory = 21,
+    /// Decode (crate/src/abi/decode.rs): a cache pointer, dtype, capacity or scale table is invalid.
+    BadCache = 22,
+    /// Decode: cache positions inconsistent (start > end, end - start > capacity, end < nq) or a query needs a key
+    /// the cache no longer holds (evicted by the ring buffer).
+    BadCacheRange = 23,
+    /// Decode: the sinks buffer is out of bounds or misaligned.
+    BadSinks = 24,
 }

@@ -28,6 +28,9 @@ export const STATUS = {
   BAD_SPLIT: 19,
   BAD_FLAGS: 20,
   OUT_OF_MEMORY: 21,
+  BAD_CACHE: 22,
+  BAD_CACHE_RANGE: 23,
+  BAD_SINKS: 24,
 } as const;
 
 export type StatusCode = (typeof STATUS)[keyof typeof STATUS];
@@ -55,4 +58,7 @@ export const STATUS_INFO: Record<number, { argument: string; code: AttentionErro
   19: { argument: 'split', code: 'KERNEL_ERROR', what: 'q_start/k_start/nq_full/nk_full inconsistent' },
   20: { argument: 'descriptor', code: 'KERNEL_ERROR', what: 'reserved flags are not zero' },
   21: { argument: 'memory', code: 'OUT_OF_MEMORY', what: 'the kernel could not allocate its scratch' },
+  22: { argument: 'cache', code: 'INVALID_OPTION', what: 'KV cache pointers, dtype, capacity or scales invalid' },
+  23: { argument: 'cache', code: 'INVALID_OPTION', what: 'cache positions inconsistent, or a query needs an evicted key' },
+  24: { argument: 'sinks', code: 'INVALID_OPTION', what: 'sinks buffer out of bounds or misaligned' },
 };
