@@ -15,13 +15,13 @@ export interface OperandBlock<T extends Float32Array | Uint8Array> {
   offset: number;
 }
 
-export interface TaskInput {
-  hq: number;
-  hkv: number;
-  nq: number;
-  nk: number;
-  dk: number;
-  dv: number;
+/** The scalar fields a task carries over from the call's descriptor unchanged. */
+type CarriedFields =
+  | 'hq' | 'hkv' | 'nq' | 'nk' | 'dk' | 'dv' | 'scale' | 'softcap' | 'similarity' | 'align' | 'winLeft' | 'winRight'
+  | 'qStart' | 'kStart' | 'nqFull' | 'nkFull' | 'returnLse' | 'returnWeights';
+
+/** One task: the problem of one batch entry's block of heads / rows / keys, operands as strided blocks. */
+export interface TaskInput extends Pick<AttentionDescriptor, CarriedFields> {
   q: OperandBlock<Float32Array>;
   k: OperandBlock<Float32Array>;
   v: OperandBlock<Float32Array>;
@@ -29,18 +29,6 @@ export interface TaskInput {
   bias?: OperandBlock<Float32Array>;
   queryLength?: number;
   keyLength?: number;
-  scale: number;
-  softcap: number;
-  similarity: AttentionDescriptor['similarity'];
-  align: AttentionDescriptor['align'];
-  winLeft: number;
-  winRight: number;
-  qStart: number;
-  kStart: number;
-  nqFull: number;
-  nkFull: number;
-  returnLse: boolean;
-  returnWeights: boolean;
 }
 
 /** Compact BHND results of one task: output [hq, nq, dv], lse [hq, nq], weights [hq, nq, nk]. */
