@@ -4,6 +4,7 @@ pub mod abi;
 pub mod check;
 pub mod desc;
 pub mod exact;
+pub mod gemm;
 pub mod mask;
 pub mod math;
 pub mod problem;
