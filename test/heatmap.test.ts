@@ -3,54 +3,14 @@ import { heatmapSvg, scaleColor } from '../ts/viz/heatmap.js';
 import type { ColorScale } from '../ts/viz/heatmap.js';
 import { AttentionError } from '../ts/errors.js';
 import { Rng } from './rng.js';
-
-/** Minimal XML well-formedness check: balanced tags, quoted attributes, only the five named entities or numeric
- * ones, no stray '<' or '&' in text. Returns the first problem or '' when well formed. */
-function xmlProblem(xml: string): string {
-  const stack: string[] = [];
-  let i = 0;
-  const entity = /^&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/;
-  const checkText = (t: string, at: number): string => {
-    for (let k = t.indexOf('&'); k >= 0; k = t.indexOf('&', k + 1)) {
-      if (!entity.test(t.slice(k))) return `bad entity at ${at + k}`;
-    }
-    return '';
-  };
-  while (i < xml.length) {
-    const lt = xml.indexOf('<', i);
-    const text = xml.slice(i, lt < 0 ? xml.length : lt);
-    const p = checkText(text, i);
-    if (p) return p;
-    if (lt < 0) break;
-    const gt = xml.indexOf('>', lt);
-    if (gt < 0) return `unclosed tag at ${lt}`;
-    const tag = xml.slice(lt + 1, gt);
-    if (tag.startsWith('/')) {
-      const name = tag.slice(1).trim();
-      if (stack.pop() !== name) return `mismatched </${name}> at ${lt}`;
-    } else {
-      const m = /^([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+="[^"<]*")*)\s*(\/?)$/.exec(tag);
-      if (!m) return `malformed tag <${tag.slice(0, 40)}> at ${lt}`;
-      const attrs = m[2]!.match(/"[^"]*"/g) ?? [];
-      for (const a of attrs) if (checkText(a, lt)) return `bad entity in attribute at ${lt}`;
-      if (!m[3]) stack.push(m[1]!);
-    }
-    i = gt + 1;
-  }
-  return stack.length ? `unclosed <${stack[stack.length - 1]}>` : '';
-}
-
-interface Cell { x: number; y: number; fill: string }
+import { cellsIn, xmlProblem } from './xml.js';
+import type { Cell } from './xml.js';
 
 /** The cells drawn: every "M x y h…z" subpath of the paths inside <g class="cells">. */
 function cells(svg: string): Cell[] {
   const group = /<g class="cells"[^>]*>([\s\S]*?)<\/g>/.exec(svg);
   expect(group).toBeTruthy();
-  const out: Cell[] = [];
-  for (const p of group![1]!.matchAll(/<path fill="([^"]+)"[^>]* d="([^"]+)"\/>/g)) {
-    for (const m of p[2]!.matchAll(/M([\d.]+) ([\d.]+)h/g)) out.push({ x: Number(m[1]), y: Number(m[2]), fill: p[1]! });
-  }
-  return out;
+  return cellsIn(group![1]!);
 }
 
 /** Relative luminance of #rrggbb (WCAG). */
@@ -152,6 +112,18 @@ describe('heatmapSvg', () => {
     expect(shown).toBeGreaterThan(n / 8);
     expect(svg).toMatch(/fill="url\(#wa-nan\)"/);
     expect(xmlProblem(svg)).toBe('');
+  });
+
+  it('draws the chosen head of a [H, rows, cols] array, and asks for one when there are several', () => {
+    const heads = 3;
+    const all = new Rng(11).fill(new Float32Array(heads * rows * cols), 0, 1);
+    for (let h = 0; h < heads; h++) {
+      const one = heatmapSvg(all.subarray(h * rows * cols, (h + 1) * rows * cols), [rows, cols]);
+      expect(heatmapSvg(all, [rows, cols], { head: h })).toBe(one);
+    }
+    expect(heatmapSvg(all, [rows, cols], { head: 1 })).not.toBe(heatmapSvg(all, [rows, cols], { head: 2 }));
+    expect(() => heatmapSvg(all, [rows, cols])).toThrow(/head: expected a head index in \[0, 2\]/);
+    expect(() => heatmapSvg(all, [rows, cols], { head: 3 })).toThrow(/head: expected an integer in \[0, 2\], got 3/);
   });
 
   it('rejects a shape that does not match the data, and wrong label counts', () => {

@@ -27,5 +27,11 @@ export type {
 } from './types.js';
 export { heatmapSvg } from './viz/heatmap.js';
 export type { ColorScale, HeatmapOptions, HeatmapShape } from './viz/heatmap.js';
+export { headViewSvg } from './viz/headview.js';
+export type { HeadViewOptions, HeadViewShape } from './viz/headview.js';
+export { maskPattern } from './viz/pattern.js';
+export type { PatternSelection, PatternShape } from './viz/pattern.js';
+export { maskPatternSvg } from './viz/maskview.js';
+export type { MaskPatternOptions } from './viz/maskview.js';
 export { attentionDistance, attentionRollout, headEntropy, headImportance, rowEntropy, topK } from './viz/analysis.js';
 export type { WeightsArray, WeightsShape } from './viz/analysis.js';
