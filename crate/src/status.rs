@@ -32,4 +32,10 @@ pub enum Status {
     BadCacheRange = 23,
     /// Decode: the sinks buffer is out of bounds or misaligned.
     BadSinks = 24,
+    /// Variants (crate/src/abi/variants.rs): unknown kind, or an option the kind does not support (causal linformer).
+    BadVariant = 25,
+    /// Variants: feature / projected-row count invalid for the kind.
+    BadFeatures = 26,
+    /// Variants: a projection matrix pointer is out of bounds, misaligned, overlapping the output, or set when unused.
+    BadProjection = 27,
 }

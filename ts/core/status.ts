@@ -31,6 +31,9 @@ export const STATUS = {
   BAD_CACHE: 22,
   BAD_CACHE_RANGE: 23,
   BAD_SINKS: 24,
+  BAD_VARIANT: 25,
+  BAD_FEATURES: 26,
+  BAD_PROJECTION: 27,
 } as const;
 
 export type StatusCode = (typeof STATUS)[keyof typeof STATUS];
@@ -61,4 +64,7 @@ export const STATUS_INFO: Record<number, { argument: string; code: AttentionErro
   22: { argument: 'cache', code: 'INVALID_OPTION', what: 'KV cache pointers, dtype, capacity or scales invalid' },
   23: { argument: 'cache', code: 'INVALID_OPTION', what: 'cache positions inconsistent, or a query needs an evicted key' },
   24: { argument: 'sinks', code: 'INVALID_OPTION', what: 'sinks buffer out of bounds or misaligned' },
+  25: { argument: 'variant.kind', code: 'INVALID_OPTION', what: 'unknown variant kind, or an option it does not support' },
+  26: { argument: 'variant.features', code: 'INVALID_OPTION', what: 'feature / projected-row count invalid for the variant' },
+  27: { argument: 'variant.projection', code: 'INVALID_OPTION', what: 'projection matrix out of bounds, misaligned or overlapping the output' },
 };
