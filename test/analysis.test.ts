@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { attentionDistance, attentionRollout, headEntropy, headImportance, rowEntropy, topK } from '../ts/viz/analysis.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  attentionDistance, attentionRollout, headAblationMask, headEntropy, headImportance, rowEntropy, topK,
+} from '../ts/viz/analysis.js';
 import { AttentionError } from '../ts/errors.js';
+import { attention, init, referenceAttention } from '../ts/index.js';
+import { Rng } from './rng.js';
 
 const close = (a: number, b: number, tol = 1e-12): boolean => Math.abs(a - b) <= tol;
 
@@ -86,5 +90,49 @@ describe('attention analysis', () => {
 
   it('rejects arrays that do not match their shape', () => {
     expect(() => rowEntropy(new Float32Array(5), { heads: 1, rows: 2, cols: 3 })).toThrow(/6 elements/);
+  });
+
+  describe('head importance on a real attention layer', () => {
+    beforeAll(async () => {
+      await init();
+    });
+
+    it('ablating a head with headAblationMask removes exactly its share of the projected output', () => {
+      // A layer: causal GQA attention (wasm kernel) followed by a seeded output projection y = Σ_h O_h W_h.
+      const [hq, hkv, n, d, out] = [4, 2, 12, 8, 6];
+      const rng = new Rng(21);
+      const t = (h: number) => ({ data: rng.fill(new Float32Array(h * n * d)), shape: [1, h, n, d] });
+      const [q, k, v] = [t(hq), t(hkv), t(hkv)];
+      const wo = rng.fill(new Float64Array(hq * d * out));
+      const project = (o: ArrayLike<number>, only?: number): Float64Array => {
+        const y = new Float64Array(n * out);
+        for (let h = 0; h < hq; h++) {
+          if (only !== undefined && h !== only) continue;
+          for (let i = 0; i < n; i++) {
+            for (let c = 0; c < d; c++) {
+              const x = o[(h * n + i) * d + c]!;
+              for (let e = 0; e < out; e++) y[i * out + e]! += x * wo[(h * d + c) * out + e]!;
+            }
+          }
+        }
+        return y;
+      };
+      const imp = headImportance(hq, (ablated) =>
+        project(attention(q, k, v, { causal: true, mask: headAblationMask(ablated, n) }).output));
+
+      // Independent expectation from the float64 reference: ‖O_h W_h‖ / ‖Σ_h O_h W_h‖.
+      const o = referenceAttention(q, k, v, { causal: true }).output;
+      const norm = (y: Float64Array): number => Math.sqrt(y.reduce((s2, x) => s2 + x * x, 0));
+      const total = norm(project(o));
+      for (let h = 0; h < hq; h++) expect(Math.abs(imp[h]! - norm(project(o, h)) / total)).toBeLessThan(1e-5);
+      expect(new Set(Array.from(imp, (x) => x.toFixed(3))).size).toBe(hq); // heads differ
+    });
+
+    it('headAblationMask is [H, 1, Nk] and zero only for ablated heads', () => {
+      const m = headAblationMask([false, true, false], 4);
+      expect('shape' in m && m.shape).toEqual([3, 1, 4]);
+      expect(Array.from(m.data)).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1]);
+      expect(() => headAblationMask([], 4)).toThrow(/ablated/);
+    });
   });
 });

@@ -33,5 +33,7 @@ export { maskPattern } from './viz/pattern.js';
 export type { PatternSelection, PatternShape } from './viz/pattern.js';
 export { maskPatternSvg } from './viz/maskview.js';
 export type { MaskPatternOptions } from './viz/maskview.js';
-export { attentionDistance, attentionRollout, headEntropy, headImportance, rowEntropy, topK } from './viz/analysis.js';
+export {
+  attentionDistance, attentionRollout, headAblationMask, headEntropy, headImportance, rowEntropy, topK,
+} from './viz/analysis.js';
 export type { WeightsArray, WeightsShape } from './viz/analysis.js';

@@ -3,6 +3,7 @@
  * or any such array): entropy, attention distance, top-k, rollout across layers, head importance by ablation.
  */
 import { AttentionError } from '../errors.js';
+import type { MaskInput } from '../types.js';
 
 export type WeightsArray = Float32Array | Float64Array;
 
@@ -154,4 +155,17 @@ export function headImportance(heads: number, forward: (ablated: readonly boolea
     out[h] = Math.sqrt(d) / norm;
   }
   return out;
+}
+
+/**
+ * A mask that removes whole heads: shape [H, 1, Nk] (broadcast over query rows, so it costs H·Nk bytes, never
+ * Nq×Nk), zero for every key of an ablated head. An ablated head attends nothing, so its output rows are 0 — the
+ * head's contribution is gone. Pass it as `mask` to `attention()` inside the `forward` of `headImportance`.
+ */
+export function headAblationMask(ablated: readonly boolean[], keys: number): MaskInput {
+  if (ablated.length < 1) throw new AttentionError('INVALID_DIM', 'ablated', 'one flag per head (at least one)', '0 flags');
+  if (!Number.isInteger(keys) || keys < 1) throw new AttentionError('INVALID_DIM', 'keys', 'a positive integer', String(keys));
+  const data = new Uint8Array(ablated.length * keys);
+  ablated.forEach((off, h) => { if (!off) data.fill(1, h * keys, (h + 1) * keys); });
+  return { data, shape: [ablated.length, 1, keys] };
 }
