@@ -37,3 +37,5 @@ export {
   attentionDistance, attentionRollout, headAblationMask, headEntropy, headImportance, rowEntropy, topK,
 } from './viz/analysis.js';
 export type { WeightsArray, WeightsShape } from './viz/analysis.js';
+export { matmul } from './layer/gemm.js';
+export type { MatmulOptions, MatmulResult } from './layer/gemm.js';
