@@ -1,0 +1,292 @@
+/**
+ * The webgpu backend: the same descriptor as the wasm path (buildDescriptor), run by the WGSL kernels. Buffers are
+ * pooled per role and grow on demand, bind groups are cached per buffer set, pipelines are compiled once per kernel
+ * variant; calls are serialised on the device queue. Device loss and out-of-memory become AttentionErrors.
+ */
+import { buildDescriptor } from '../spec.js';
+import { AttentionError } from '../errors.js';
+import type { AttentionDescriptor } from '../descriptor.js';
+import type { AttentionInput, AttentionOptions, AttentionResult } from '../types.js';
+import type { AcquiredDevice } from './device.js';
+import { BUFFER_USAGE, MAP_MODE_READ } from './gpu-types.js';
+import type { GpuBindGroupLike, GpuBufferLike, GpuDeviceLike, GpuDeviceLostInfoLike } from './gpu-types.js';
+import { descriptorParams, encodeParams, type Params } from './params.js';
+import { Pipelines } from './pipelines.js';
+import { grid2d, planFor } from './plan.js';
+import { BINDING, WORKGROUP, type BindingName } from './shaders/common.wgsl.js';
+import { GpuTensor, readUpload, validationView, type WebGpuInput } from './tensor.js';
+
+const STORAGE_IN = BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_DST;
+const MIN_BYTES = 16;
+
+export interface WebGpuStats {
+  /** Shader modules compiled (one per kernel variant; constant after warm-up). */
+  shaderCompilations: number;
+  bindGroupsCreated: number;
+  buffersCreated: number;
+  calls: number;
+}
+
+export class WebGpuAttention {
+  readonly backend = 'webgpu' as const;
+  private readonly pipelines: Pipelines;
+  private readonly pool = new Map<string, GpuBufferLike>();
+  private readonly bindGroups = new Map<string, GpuBindGroupLike>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
+  private queue: Promise<unknown> = Promise.resolve();
+  private lost?: GpuDeviceLostInfoLike;
+  private disposed = false;
+  private readonly counts = { bindGroupsCreated: 0, buffersCreated: 0, calls: 0 };
+
+  /** Use createWebGpuAttention(). */
+  constructor(private readonly acquired: AcquiredDevice) {
+    this.pipelines = new Pipelines(acquired.device);
+    acquired.device.lost.then((info) => { this.lost = info; }, () => undefined);
+  }
+
+  get device(): GpuDeviceLike { return this.acquired.device; }
+  /** The adapter, in words (vendor, architecture, device). */
+  get adapter(): string { return this.acquired.description; }
+  /** True on CPU adapters (SwiftShader, lavapipe/llvmpipe): correct, but slower than the wasm backend. */
+  get software(): boolean { return this.acquired.software; }
+  get stats(): WebGpuStats { return { shaderCompilations: this.pipelines.compiled, ...this.counts }; }
+  /** Why the device was lost, once it has been. */
+  get lostReason(): string | undefined { return this.lost ? `${this.lost.reason}: ${this.lost.message}` : undefined; }
+
+  /** Copies a q, k or v tensor to the GPU for repeated use (pass the GpuTensor to run() instead of the array). */
+  upload(x: AttentionInput, argument = 'tensor'): GpuTensor {
+    this.checkUsable();
+    const { data, dims } = readUpload(x, argument);
+    const bytes = Math.max(MIN_BYTES, data.byteLength);
+    this.checkSize(argument, bytes, true);
+    const buffer = this.device.createBuffer({ size: bytes, usage: STORAGE_IN, label: `webattn ${argument}` });
+    this.counts.buffersCreated += 1;
+    this.device.queue.writeBuffer(buffer, 0, data);
+    return new GpuTensor(buffer, dims, data.length, this);
+  }
+
+  /** Same options and result as attention(); q, k, v may be GpuTensors. */
+  run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): Promise<AttentionResult> {
+    try {
+      this.checkUsable();
+      const d = buildDescriptor(validationView(q, 'q', this), validationView(k, 'k', this), validationView(v, 'v', this), options);
+      const job = this.queue.then(() => this.execute(d, { q, k, v }));
+      this.queue = job.catch(() => undefined);
+      return job;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Frees the pooled buffers and (unless the caller passed it) the device. Later calls throw. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const b of this.pool.values()) b.destroy();
+    this.pool.clear();
+    this.bindGroups.clear();
+    if (this.acquired.owned) this.device.destroy();
+  }
+
+  private lostError(): AttentionError {
+    const why = this.lostReason ?? 'unknown reason';
+    return new AttentionError('KERNEL_ERROR', 'device', 'a live GPU device', `a lost device (${why})`,
+      `device: the WebGPU device was lost (${why}); create a new backend with createWebGpuAttention()`);
+  }
+
+  private checkUsable(): void {
+    if (this.disposed) {
+      throw new AttentionError('NOT_INITIALIZED', 'webgpu', 'an open backend', 'a disposed backend',
+        'webgpu: the backend was disposed: create a new one with createWebGpuAttention()');
+    }
+    if (this.lost) throw this.lostError();
+  }
+
+  private checkSize(role: string, bytes: number, storage: boolean): void {
+    const l = this.device.limits;
+    const max = storage ? Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize) : l.maxBufferSize;
+    if (bytes > max) {
+      throw new AttentionError('OUT_OF_MEMORY', role, `at most ${max} bytes (this device's buffer limit)`, `${bytes} bytes`,
+        `${role}: needs a GPU buffer of ${bytes} bytes, over this device's limit of ${max} bytes (use the wasm backend)`);
+    }
+  }
+
+  private id(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) { id = this.nextId++; this.ids.set(o, id); }
+    return id;
+  }
+
+  /** The pooled buffer of `role`, grown (to a power of two, within the limits) when `bytes` do not fit. */
+  private buffer(role: string, bytes: number, usage: number, storage = true): GpuBufferLike {
+    bytes = Math.max(MIN_BYTES, Math.ceil(bytes / 4) * 4);
+    this.checkSize(role, bytes, storage);
+    const have = this.pool.get(role);
+    if (have && have.size >= bytes) return have;
+    const l = this.device.limits;
+    const cap = storage ? Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize) : l.maxBufferSize;
+    const size = Math.min(Math.max(bytes, 2 ** Math.ceil(Math.log2(bytes))), Math.floor(cap / 4) * 4);
+    have?.destroy();
+    const b = this.device.createBuffer({ size, usage, label: `webattn ${role}` });
+    this.counts.buffersCreated += 1;
+    this.pool.set(role, b);
+    this.bindGroups.clear(); // entries naming the old buffer are stale
+    return b;
+  }
+
+  private upload2(role: string, data: Float32Array): GpuBufferLike {
+    const b = this.buffer(role, data.byteLength, STORAGE_IN);
+    if (data.byteLength > 0) this.device.queue.writeBuffer(b, 0, data);
+    return b;
+  }
+
+  private input(role: 'q' | 'k' | 'v', x: WebGpuInput, data: Float32Array): GpuBufferLike {
+    return x instanceof GpuTensor ? x.buffer : this.upload2(role, data);
+  }
+
+  private bindGroup(label: string, buffers: Record<BindingName, GpuBufferLike>): GpuBindGroupLike {
+    const names = Object.keys(BINDING) as BindingName[];
+    const key = `${label}:${names.map((n) => this.id(buffers[n])).join(',')}`;
+    let g = this.bindGroups.get(key);
+    if (!g) {
+      if (this.bindGroups.size > 64) this.bindGroups.clear();
+      g = this.device.createBindGroup({
+        layout: this.pipelines.layout,
+        entries: names.map((n) => ({ binding: BINDING[n], resource: { buffer: buffers[n] } })),
+        label: `webattn ${label}`,
+      });
+      this.counts.bindGroupsCreated += 1;
+      this.bindGroups.set(key, g);
+    }
+    return g;
+  }
+
+  private params(role: string, p: Params): GpuBufferLike {
+    const words = encodeParams(p);
+    const b = this.buffer(`params-${role}`, words.byteLength, BUFFER_USAGE.UNIFORM | BUFFER_USAGE.COPY_DST, false);
+    this.device.queue.writeBuffer(b, 0, words);
+    return b;
+  }
+
+  private async execute(d: AttentionDescriptor, src: { q: WebGpuInput; k: WebGpuInput; v: WebGpuInput }): Promise<AttentionResult> {
+    this.checkUsable();
+    this.counts.calls += 1;
+    const dev = this.device;
+    const rows = d.b * d.hq * d.nq;
+    const outElems = rows * d.dv;
+    const shape: [number, number, number, number] = d.layout === 'BNHD' ? [d.b, d.nq, d.hq, d.dv] : [d.b, d.hq, d.nq, d.dv];
+    const output = d.out ?? new Float32Array(outElems);
+    if (outElems === 0) {
+      const r: AttentionResult = { output, shape };
+      if (d.returnLse) r.lse = new Float32Array(rows).fill(-Infinity);
+      if (d.returnWeights) r.weights = new Float32Array(rows * d.nk);
+      return r;
+    }
+
+    const plan = planFor(d);
+    const maxDim = dev.limits.maxComputeWorkgroupsPerDimension;
+    const groupsX = plan.nQBlocks * plan.nSplits;
+    if (groupsX > maxDim) throw new AttentionError('INVALID_DIM', 'q', `at most ${maxDim} query blocks on this device`, `Nq = ${d.nq}`);
+    if (d.hq > maxDim) throw new AttentionError('INVALID_DIM', 'q', `at most ${maxDim} heads on this device`, `Hq = ${d.hq}`);
+    if (d.b > maxDim) throw new AttentionError('INVALID_DIM', 'q', `a batch of at most ${maxDim} on this device`, `B = ${d.b}`);
+
+    dev.pushErrorScope('out-of-memory');
+    dev.pushErrorScope('validation');
+    let read: GpuBufferLike;
+    const outBytes = 4 * (outElems + rows);
+    const weightsAt = Math.ceil(outBytes / 8) * 8;
+    const weightsBytes = d.returnWeights ? 4 * rows * d.nk : 0;
+    try {
+      const q = this.input('q', src.q, d.q.data);
+      const k = this.input('k', src.k, d.k.data);
+      const v = this.input('v', src.v, d.v.data);
+      const dummy = this.buffer('dummy', MIN_BYTES, STORAGE_IN);
+      const bias = d.bias ? this.upload2('bias', d.bias.data) : dummy;
+      const maskByte = 8 * d.b;
+      const meta = new Uint32Array(2 * d.b + (d.mask ? Math.ceil(d.mask.data.length / 4) : 0));
+      for (let b = 0; b < d.b; b++) {
+        meta[b] = d.queryLengths ? d.queryLengths[b]! : d.nqFull;
+        meta[d.b + b] = d.keyLengths ? d.keyLengths[b]! : d.nkFull;
+      }
+      if (d.mask) new Uint8Array(meta.buffer, maskByte, d.mask.data.length).set(d.mask.data);
+      const metaBuf = this.buffer('meta', meta.byteLength, STORAGE_IN);
+      dev.queue.writeBuffer(metaBuf, 0, meta);
+      const out = this.buffer('out', outBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
+      read = this.buffer('read', weightsAt + weightsBytes, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST, false);
+
+      const base = descriptorParams(d, maskByte);
+      const inputs = { q, k, v, bias, meta: metaBuf };
+      const enc = dev.createCommandEncoder({ label: 'webattn' });
+      const pass = enc.beginComputePass({ label: 'webattn attention' });
+      const flash = await this.pipelines.get({ kind: 'flash', config: plan.config });
+      const flashParams = { ...base, n_qblocks: plan.nQBlocks, n_splits: plan.nSplits, split_len: plan.splitLen, lse_base: outElems };
+      if (plan.nSplits > 1) {
+        const partBytes = 4 * plan.nSplits * rows * (d.dv + 1);
+        const aux = this.buffer('partials', partBytes, BUFFER_USAGE.STORAGE);
+        const merge = await this.pipelines.get({ kind: 'merge' });
+        pass.setPipeline(flash);
+        pass.setBindGroup(0, this.bindGroup('split', {
+          params: this.params('flash', { ...flashParams, lse_base: plan.nSplits * rows * d.dv }), ...inputs, out: aux, aux: dummy,
+        }));
+        pass.dispatchWorkgroups(groupsX, d.hq, d.b);
+        const [gx, gy] = grid2d(Math.ceil(rows / WORKGROUP), maxDim);
+        pass.setPipeline(merge);
+        pass.setBindGroup(0, this.bindGroup('merge', {
+          params: this.params('merge', { ...flashParams, grid_x: gx, aux_lse: plan.nSplits * rows * d.dv }), ...inputs, out, aux,
+        }));
+        pass.dispatchWorkgroups(gx, gy);
+      } else {
+        pass.setPipeline(flash);
+        pass.setBindGroup(0, this.bindGroup('flash', { params: this.params('flash', flashParams), ...inputs, out, aux: dummy }));
+        pass.dispatchWorkgroups(groupsX, d.hq, d.b);
+      }
+      let weights: GpuBufferLike | undefined;
+      if (d.returnWeights) {
+        weights = this.buffer('weights', weightsBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
+        const [gx, gy] = grid2d(Math.ceil(rows / WORKGROUP), maxDim);
+        pass.setPipeline(await this.pipelines.get({ kind: 'weights' }));
+        pass.setBindGroup(0, this.bindGroup('weights', {
+          params: this.params('weights', { ...base, grid_x: gx }), ...inputs, out: weights, aux: dummy,
+        }));
+        pass.dispatchWorkgroups(gx, gy);
+      }
+      pass.end();
+      enc.copyBufferToBuffer(out, 0, read, 0, outBytes);
+      if (weights) enc.copyBufferToBuffer(weights, 0, read, weightsAt, weightsBytes);
+      dev.queue.submit([enc.finish()]);
+    } finally {
+      const validation = await dev.popErrorScope().catch(() => null);
+      const oom = await dev.popErrorScope().catch(() => null);
+      if (this.lost) throw this.lostError();
+      if (oom) {
+        throw new AttentionError('OUT_OF_MEMORY', 'webgpu', 'GPU memory for the buffers of this call', 'out of memory',
+          `webgpu: the GPU ran out of memory (${oom.message}); use smaller problems or the wasm backend`);
+      }
+      if (validation) {
+        throw new AttentionError('KERNEL_ERROR', 'webgpu', 'a valid WebGPU submission', 'a validation error',
+          `webgpu: the device rejected the submission: ${validation.message}`);
+      }
+    }
+
+    const total = weightsAt + weightsBytes;
+    try {
+      await read.mapAsync(MAP_MODE_READ, 0, total);
+    } catch (e) {
+      await Promise.resolve();
+      if (this.lost) throw this.lostError();
+      throw new AttentionError('KERNEL_ERROR', 'webgpu', 'results read back', 'mapAsync failed',
+        `webgpu: reading the results back failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    try {
+      const range = read.getMappedRange(0, total);
+      output.set(new Float32Array(range, 0, outElems));
+      const r: AttentionResult = { output, shape };
+      if (d.returnLse) r.lse = new Float32Array(range, 4 * outElems, rows).slice();
+      if (d.returnWeights) r.weights = new Float32Array(range, weightsAt, rows * d.nk).slice();
+      return r;
+    } finally {
+      read.unmap();
+    }
+  }
+}

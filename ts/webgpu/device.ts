@@ -1,0 +1,105 @@
+/**
+ * Finding a WebGPU device: `navigator.gpu` (browsers, Deno), or a `GPU` object the caller passes (Node's `webgpu`
+ * package: `create([...])`), or a device the caller already has. Requests the limits the kernels need (7 storage
+ * buffers per stage, the adapter's largest buffers) and says clearly what is missing.
+ */
+import { AttentionError } from '../errors.js';
+import type { GpuAdapterLike, GpuDeviceLike, GpuLike } from './gpu-types.js';
+
+export interface WebGpuDeviceOptions {
+  /** A `GPU` object (default: `navigator.gpu`). In Node: `create([...])` of the `webgpu` package. */
+  gpu?: GpuLike;
+  /** An adapter to use instead of requesting one. */
+  adapter?: GpuAdapterLike;
+  /** A device to use as is (it must allow 7 storage buffers per shader stage). Not destroyed by dispose(). */
+  device?: GpuDeviceLike;
+  powerPreference?: 'low-power' | 'high-performance';
+  /** Passed to requestAdapter: 'compatibility' for OpenGL ES backends (Dawn in Node on Debian 12). */
+  featureLevel?: 'core' | 'compatibility';
+}
+
+/** Storage buffers one kernel binds: q, k, v, bias, meta, out, aux. */
+export const STORAGE_BUFFERS = 7;
+
+export interface AcquiredDevice {
+  device: GpuDeviceLike;
+  /** "vendor architecture device/description" of the adapter, for messages and `backendInfo`. */
+  description: string;
+  /** The adapter is a CPU implementation (SwiftShader, llvmpipe/lavapipe, WARP…): correct but slower than wasm. */
+  software: boolean;
+  /** Destroy the device on dispose (false when the caller passed it). */
+  owned: boolean;
+}
+
+/** `navigator.gpu` where the runtime has one. */
+export function defaultGpu(): GpuLike | undefined {
+  const nav = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator;
+  return nav?.gpu ?? undefined;
+}
+
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|warp|basic render/i;
+
+function describe(a: GpuAdapterLike | undefined): { description: string; software: boolean } {
+  const info = a?.info;
+  const description = info
+    ? [info.vendor, info.architecture, info.device, info.description].filter((x) => x).join(' ') || 'unknown adapter'
+    : 'unknown adapter';
+  const fallback = (a as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true ||
+    (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
+  return { description, software: fallback || SOFTWARE.test(description) };
+}
+
+/** Why no adapter could be had, or undefined when one can: used by 'auto' and by the tests' skip messages. */
+export async function requestAdapter(opts: WebGpuDeviceOptions = {}): Promise<GpuAdapterLike | string> {
+  if (opts.adapter) return opts.adapter;
+  const gpu = opts.gpu ?? defaultGpu();
+  if (!gpu) return 'this runtime has no WebGPU (no navigator.gpu; in Node pass { gpu: create([...]) } from the `webgpu` package)';
+  const request: { powerPreference?: 'low-power' | 'high-performance'; featureLevel?: string } = {};
+  if (opts.powerPreference) request.powerPreference = opts.powerPreference;
+  if (opts.featureLevel) request.featureLevel = opts.featureLevel;
+  let adapter: GpuAdapterLike | null;
+  try {
+    adapter = await gpu.requestAdapter(request);
+  } catch (e) {
+    return `requestAdapter() threw: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return adapter ?? 'requestAdapter() returned null (no usable GPU or software adapter)';
+}
+
+export async function acquireDevice(opts: WebGpuDeviceOptions = {}): Promise<AcquiredDevice> {
+  if (opts.device) {
+    checkDeviceLimits(opts.device);
+    return { device: opts.device, ...describe(opts.adapter), owned: false };
+  }
+  const adapter = await requestAdapter(opts);
+  if (typeof adapter === 'string') {
+    throw new AttentionError('NOT_INITIALIZED', 'webgpu', 'a WebGPU adapter', 'none', `webgpu: no adapter: ${adapter}`);
+  }
+  const al = adapter.limits;
+  if (al.maxStorageBuffersPerShaderStage < STORAGE_BUFFERS) {
+    throw new AttentionError('NOT_INITIALIZED', 'webgpu', `an adapter with ≥ ${STORAGE_BUFFERS} storage buffers per shader stage`,
+      String(al.maxStorageBuffersPerShaderStage));
+  }
+  const requiredLimits: Record<string, number> = {
+    maxStorageBuffersPerShaderStage: Math.min(al.maxStorageBuffersPerShaderStage, 8),
+    maxStorageBufferBindingSize: al.maxStorageBufferBindingSize,
+    maxBufferSize: al.maxBufferSize,
+    maxComputeInvocationsPerWorkgroup: Math.min(al.maxComputeInvocationsPerWorkgroup, 256),
+    maxComputeWorkgroupSizeX: Math.min(al.maxComputeWorkgroupSizeX, 256),
+  };
+  let device: GpuDeviceLike;
+  try {
+    device = await adapter.requestDevice({ requiredLimits, label: 'webattn' });
+  } catch (e) {
+    throw new AttentionError('NOT_INITIALIZED', 'webgpu', 'a WebGPU device', 'none',
+      `webgpu: requestDevice() failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return { device, ...describe(adapter), owned: true };
+}
+
+function checkDeviceLimits(device: GpuDeviceLike): void {
+  if (device.limits.maxStorageBuffersPerShaderStage < STORAGE_BUFFERS) {
+    throw new AttentionError('INVALID_OPTION', 'device', `a device created with maxStorageBuffersPerShaderStage ≥ ${STORAGE_BUFFERS}`,
+      String(device.limits.maxStorageBuffersPerShaderStage));
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * WGSL shared by every kernel of the webgpu backend: the bindings (one bind group layout for all pipelines), the
+ * uniform Params block, and the per-element semantics of the descriptor — which (query, key) pairs are allowed
+ * (lengths, causal/window with either alignment, boolean mask) and how a similarity becomes a logit (scale,
+ * softcap, additive bias). Exactly the rules of crate/src/desc.rs and ts/reference/attention.ts.
+ */
+import { paramsStruct } from '../params.js';
+
+/** Binding numbers of the one bind group layout (group 0). */
+export const BINDING = { params: 0, q: 1, k: 2, v: 3, bias: 4, meta: 5, out: 6, aux: 7 } as const;
+export type BindingName = keyof typeof BINDING;
+
+/** Threads per workgroup of every kernel (WebGPU compatibility mode guarantees 128). */
+export const WORKGROUP = 64;
+
+export function commonWgsl(): string {
+  return /* wgsl */ `
+${paramsStruct()}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> QM: array<f32>;
+@group(0) @binding(2) var<storage, read> KM: array<f32>;
+@group(0) @binding(3) var<storage, read> VM: array<f32>;
+@group(0) @binding(4) var<storage, read> BIAS: array<f32>;
+// Per-batch query lengths [B], key lengths [B], then the mask bytes packed 4 to a word (little endian).
+@group(0) @binding(5) var<storage, read> META: array<u32>;
+@group(0) @binding(6) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(7) var<storage, read> AUX: array<f32>;
+
+// Masked logits are NEG (finite, so NEG - NEG is 0, never NaN); anything at or below LIVE contributes nothing.
+const NEG: f32 = -3.0e38;
+const LIVE: f32 = -1.0e38;
+const COSINE_EPS: f32 = 1e-12;
+
+fn neg_inf() -> f32 { return bitcast<f32>(0xff800000u); }
+fn q_len(b: u32) -> u32 { return META[b]; }
+fn k_len(b: u32) -> u32 { return META[P.b + b]; }
+
+// Global query gi may see global key gj: inside both lengths and inside the window around its diagonal
+// (causal is win_right = 0; bottom-right alignment moves the diagonal by kLen - qLen).
+fn pos_ok(gi: u32, gj: u32, ql: u32, kl: u32) -> bool {
+  if (gi >= ql || gj >= kl) { return false; }
+  let diag = i32(gi) + select(0, i32(kl) - i32(ql), P.bottom_right != 0u);
+  if (P.win_left >= 0 && i32(gj) < diag - P.win_left) { return false; }
+  if (P.win_right >= 0 && i32(gj) > diag + P.win_right) { return false; }
+  return true;
+}
+
+// The boolean mask (broadcast through its strides; nonzero = attend) at local row i, local key j.
+fn mask_ok(b: u32, h: u32, i: u32, j: u32) -> bool {
+  if (P.has_mask == 0u) { return true; }
+  let byte = P.mask_byte + b * P.m_sb + h * P.m_sh + i * P.m_sr + j;
+  return ((META[byte >> 2u] >> ((byte & 3u) * 8u)) & 0xffu) != 0u;
+}
+
+// similarity -> logit: scale, then softcap c·tanh(s/c), then the additive bias. NEG when it contributes nothing.
+fn finish_logit(sim: f32, b: u32, h: u32, i: u32, j: u32) -> f32 {
+  var s = sim * P.scale;
+  if (P.softcap > 0.0) {
+    // tanh saturates to 1 in f32 beyond 15; clamping keeps exp-based tanh implementations away from inf/inf.
+    s = P.softcap * tanh(clamp(s / P.softcap, -15.0, 15.0));
+  }
+  if (P.has_bias != 0u) { s = s + BIAS[b * P.b_sb + h * P.b_sh + i * P.b_sr + j]; }
+  if (s <= LIVE) { s = NEG; }
+  return s;
+}
+`;
+}

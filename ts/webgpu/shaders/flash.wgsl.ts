@@ -1,0 +1,201 @@
+/**
+ * FlashAttention-2 forward in WGSL. A workgroup owns BR query rows of one (batch, query head); it walks the key
+ * blocks of its key range, staging BC keys × DC columns of K (then of V) in workgroup memory, and keeps the online
+ * softmax state (running max m, running sum l, the output row) in registers. LANES = 64 / BR threads share a row:
+ * each computes KPT = BC / LANES logits of the block and owns the output columns lane, lane + LANES, …
+ *
+ * The same kernel, specialised with `split`, is the decode kernel: the key range is cut into n_splits ranges, one
+ * workgroup per (query block, range), and each writes its normalised partial output and partial LSE to a scratch
+ * buffer that merge.wgsl.ts combines by log-sum-exp.
+ */
+import { WORKGROUP, commonWgsl } from './common.wgsl.js';
+
+export interface FlashConfig {
+  /** Query rows per workgroup (divides 64). */
+  br: number;
+  /** Keys per block (a multiple of 64 / br). */
+  bc: number;
+  /** Head-dimension columns staged at a time (a multiple of 64 / br). */
+  dc: number;
+  /** Output columns covered by the register accumulator: Dv rounded up to a multiple of dc. */
+  dvPad: number;
+  /** Write partial results for an LSE merge (decode) instead of the final output. */
+  split: boolean;
+}
+
+export function flashWgsl(c: FlashConfig): string {
+  const lanes = WORKGROUP / c.br;
+  const kpt = c.bc / lanes;
+  const dvt = c.dvPad / lanes;
+  if (!Number.isInteger(lanes) || !Number.isInteger(kpt) || c.dc % lanes !== 0 || c.dvPad % c.dc !== 0) {
+    throw new Error(`flashWgsl: inconsistent config ${JSON.stringify(c)}`);
+  }
+  const write = c.split
+    ? /* wgsl */ `
+    // Partial result of key range \`split\`: normalised output row and its LSE, row index R = split·rows + row.
+    let prow = split * P.rows + (b * P.hq + h) * P.nq + i;
+    for (var x = 0u; x < DVT; x++) {
+      let col = lane + LANES * x;
+      if (col < P.dv) { OUT[prow * P.dv + col] = o[x] * inv; }
+    }
+    if (lane == 0u) { OUT[P.lse_base + prow] = lse; }`
+    : /* wgsl */ `
+    let obase = b * P.o_sb + h * P.o_sh + i * P.o_sr;
+    for (var x = 0u; x < DVT; x++) {
+      let col = lane + LANES * x;
+      if (col < P.dv) { OUT[obase + col] = o[x] * inv; }
+    }
+    if (lane == 0u && P.want_lse != 0u) { OUT[P.lse_base + (b * P.hq + h) * P.nq + i] = lse; }`;
+
+  return /* wgsl */ `${commonWgsl()}
+const BR: u32 = ${c.br}u;
+const BC: u32 = ${c.bc}u;
+const DC: u32 = ${c.dc}u;
+const LANES: u32 = ${lanes}u;
+const KPT: u32 = ${kpt}u;
+const DVT: u32 = ${dvt}u;
+
+var<workgroup> sq: array<f32, ${c.br * c.dc}>;
+var<workgroup> skv: array<f32, ${c.bc * c.dc}>;
+var<workgroup> ss: array<f32, ${c.br * c.bc}>;
+
+fn stage_q(b: u32, h: u32, i0: u32, c0: u32, t: u32) {
+  for (var idx = t; idx < BR * DC; idx += ${WORKGROUP}u) {
+    let i = i0 + idx / DC;
+    let col = c0 + idx % DC;
+    var x = 0.0;
+    if (i < P.nq && col < P.dk) { x = QM[b * P.q_sb + h * P.q_sh + i * P.q_sr + col]; }
+    sq[idx] = x;
+  }
+}
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let qb = wg.x % P.n_qblocks;
+  let split = wg.x / P.n_qblocks;
+  let h = wg.y;
+  let b = wg.z;
+  let kvh = h / P.group;
+  let r = t / LANES;
+  let lane = t % LANES;
+  let i0 = qb * BR;
+  let i = i0 + r;
+  let gi = P.q_start + i;
+  let ql = q_len(b);
+  let kl = k_len(b);
+
+  // Keys [lo, hi) of this workgroup: its split range, clipped by the key length and by the window of its rows.
+  var lo = i32(split * P.split_len);
+  var hi = i32(min(P.nk, (split + 1u) * P.split_len));
+  let gi0 = P.q_start + i0;
+  let gi1 = min(P.q_start + min(P.nq, i0 + BR), ql);
+  if (gi1 <= gi0) {
+    hi = lo;
+  } else {
+    let shift = select(0, i32(kl) - i32(ql), P.bottom_right != 0u);
+    let ks = i32(P.k_start);
+    hi = min(hi, i32(kl) - ks);
+    if (P.win_right >= 0) { hi = min(hi, i32(gi1) + shift + P.win_right - ks); }
+    if (P.win_left >= 0) { lo = max(lo, i32(gi0) + shift - P.win_left - ks); }
+  }
+
+  var m = NEG;
+  var l = 0.0;
+  var o: array<f32, DVT>;
+  for (var x = 0u; x < DVT; x++) { o[x] = 0.0; }
+  var qn = 0.0;
+  let q_once = P.dk <= DC;
+  if (q_once) {
+    stage_q(b, h, i0, 0u, t);
+    workgroupBarrier();
+    if (P.cosine != 0u) {
+      for (var c = 0u; c < DC; c++) { let x = sq[r * DC + c]; qn += x * x; }
+    }
+  }
+
+  for (var j0 = lo; j0 < hi; j0 += i32(BC)) {
+    let ju = u32(j0);
+    // S = Q·Kᵀ for this key block, DC columns at a time.
+    var s: array<f32, KPT>;
+    var kn: array<f32, KPT>;
+    for (var x = 0u; x < KPT; x++) { s[x] = 0.0; kn[x] = 0.0; }
+    var qn_blk = 0.0;
+    for (var c0 = 0u; c0 < P.dk; c0 += DC) {
+      workgroupBarrier();
+      if (!q_once) { stage_q(b, h, i0, c0, t); }
+      for (var idx = t; idx < BC * DC; idx += ${WORKGROUP}u) {
+        let j = ju + idx / DC;
+        let col = c0 + idx % DC;
+        var x = 0.0;
+        if (j < u32(hi) && col < P.dk) { x = KM[b * P.k_sb + kvh * P.k_sh + j * P.k_sr + col]; }
+        skv[idx] = x;
+      }
+      workgroupBarrier();
+      for (var c = 0u; c < DC; c++) {
+        let qv = sq[r * DC + c];
+        qn_blk += qv * qv;
+        for (var x = 0u; x < KPT; x++) {
+          let kv = skv[(lane + LANES * x) * DC + c];
+          s[x] += qv * kv;
+          kn[x] += kv * kv;
+        }
+      }
+    }
+    if (!q_once) { qn = qn_blk; }
+
+    // Logits (NEG where not allowed), shared through ss; then the row max.
+    for (var x = 0u; x < KPT; x++) {
+      let jj = lane + LANES * x;
+      let j = ju + jj;
+      var logit = NEG;
+      if (i < P.nq && j < u32(hi) && pos_ok(gi, P.k_start + j, ql, kl) && mask_ok(b, h, i, j)) {
+        var sim = s[x];
+        if (P.cosine != 0u) { sim = sim / (max(sqrt(qn), COSINE_EPS) * max(sqrt(kn[x]), COSINE_EPS)); }
+        logit = finish_logit(sim, b, h, i, j);
+      }
+      ss[r * BC + jj] = logit;
+    }
+    workgroupBarrier();
+    var mx = m;
+    for (var jj = 0u; jj < BC; jj++) { mx = max(mx, ss[r * BC + jj]); }
+    let alpha = exp(m - mx);
+    m = mx;
+    workgroupBarrier();
+    for (var x = 0u; x < KPT; x++) {
+      let jj = lane + LANES * x;
+      let logit = ss[r * BC + jj];
+      ss[r * BC + jj] = select(0.0, exp(logit - mx), logit > LIVE);
+    }
+    l = l * alpha;
+    for (var x = 0u; x < DVT; x++) { o[x] = o[x] * alpha; }
+
+    // O += P·V, DC value columns at a time.
+    for (var c0 = 0u; c0 < P.dv; c0 += DC) {
+      workgroupBarrier();
+      for (var idx = t; idx < BC * DC; idx += ${WORKGROUP}u) {
+        let j = ju + idx / DC;
+        let col = c0 + idx % DC;
+        var x = 0.0;
+        if (j < u32(hi) && col < P.dv) { x = VM[b * P.v_sb + kvh * P.v_sh + j * P.v_sr + col]; }
+        skv[idx] = x;
+      }
+      workgroupBarrier();
+      let x0 = c0 / LANES;
+      for (var jj = 0u; jj < BC; jj++) {
+        let p = ss[r * BC + jj];
+        if (c0 == 0u) { l += p; }
+        for (var x = 0u; x < DC / LANES; x++) {
+          o[x0 + x] += p * skv[jj * DC + lane + LANES * x];
+        }
+      }
+    }
+  }
+
+  if (i < P.nq) {
+    let ok = l > 0.0;
+    let inv = select(0.0, 1.0 / l, ok);
+    let lse = select(neg_inf(), m + log(l), ok);${write}
+  }
+}
+`;
+}

@@ -1,0 +1,54 @@
+/**
+ * The softmax weights [B, Hq, Nq, Nk] (only when the caller asks for them: the one N×N output). One thread per
+ * query row: a first pass over the keys keeps the online (max, sum), a second writes exp(s − max) / sum, 0 for
+ * keys that are not allowed and for rows with no allowed key.
+ */
+import { WORKGROUP, commonWgsl } from './common.wgsl.js';
+
+export function weightsWgsl(): string {
+  return /* wgsl */ `${commonWgsl()}
+fn logit_at(b: u32, h: u32, kvh: u32, i: u32, j: u32, gi: u32, ql: u32, kl: u32, qn: f32) -> f32 {
+  if (!pos_ok(gi, P.k_start + j, ql, kl) || !mask_ok(b, h, i, j)) { return NEG; }
+  let qo = b * P.q_sb + h * P.q_sh + i * P.q_sr;
+  let ko = b * P.k_sb + kvh * P.k_sh + j * P.k_sr;
+  var dot = 0.0;
+  var kn = 0.0;
+  for (var c = 0u; c < P.dk; c++) {
+    let kv = KM[ko + c];
+    dot += QM[qo + c] * kv;
+    kn += kv * kv;
+  }
+  if (P.cosine != 0u) { dot = dot / (max(sqrt(qn), COSINE_EPS) * max(sqrt(kn), COSINE_EPS)); }
+  return finish_logit(dot, b, h, i, j);
+}
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let row = (wg.y * P.grid_x + wg.x) * ${WORKGROUP}u + t;
+  if (row >= P.rows) { return; }
+  let i = row % P.nq;
+  let h = (row / P.nq) % P.hq;
+  let b = row / (P.nq * P.hq);
+  let kvh = h / P.group;
+  let gi = P.q_start + i;
+  let ql = q_len(b);
+  let kl = k_len(b);
+  var qn = 0.0;
+  let qo = b * P.q_sb + h * P.q_sh + i * P.q_sr;
+  for (var c = 0u; c < P.dk; c++) { qn += QM[qo + c] * QM[qo + c]; }
+
+  var m = NEG;
+  var l = 0.0;
+  for (var j = 0u; j < P.nk; j++) {
+    let x = logit_at(b, h, kvh, i, j, gi, ql, kl, qn);
+    if (x > LIVE) {
+      if (x > m) { l = l * exp(m - x) + 1.0; m = x; } else { l += exp(x - m); }
+    }
+  }
+  for (var j = 0u; j < P.nk; j++) {
+    let x = logit_at(b, h, kvh, i, j, gi, ql, kl, qn);
+    OUT[row * P.nk + j] = select(0.0, exp(x - m) / l, x > LIVE && l > 0.0);
+  }
+}
+`;
+}
