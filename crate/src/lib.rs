@@ -10,6 +10,7 @@ pub mod math;
 pub mod problem;
 pub mod simd;
 pub mod status;
+pub mod variants;
 
 #[cfg(test)]
 mod tests;

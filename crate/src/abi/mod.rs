@@ -5,6 +5,7 @@
 //! and only then builds slices and runs the kernel. Bad input gives a status code, never a trap.
 
 pub mod gemm;
+pub mod variants;
 
 use std::alloc::{alloc, dealloc, Layout};
 
