@@ -2,6 +2,7 @@
 
 pub mod abi;
 pub mod check;
+pub mod decode;
 pub mod desc;
 pub mod exact;
 pub mod gemm;

@@ -4,6 +4,7 @@
 //! `memory`). `wa_attention` reads a `RawDesc` at `desc_ptr`, checks every field against linear memory (`check.rs`),
 //! and only then builds slices and runs the kernel. Bad input gives a status code, never a trap.
 
+pub mod decode;
 pub mod gemm;
 pub mod variants;
 

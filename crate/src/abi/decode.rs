@@ -1,0 +1,101 @@
+//! `wa_decode`: the decode entry of the wasm ABI. Reads a `DecodeDesc`, checks every field against linear memory
+//! (`decode/check.rs`), and only then makes slices and runs the kernel. Bad input gives a status code, never a trap.
+
+use super::memory;
+use crate::check::{Memory, Region};
+use crate::decode::check::check_decode;
+use crate::decode::desc::{DecodeDesc, DECODE_MAGIC, DECODE_WORDS, DEFAULT_SPLIT, DTYPE_F16, DTYPE_F32};
+use crate::decode::{decode, CacheData, DecodeOutputs, DecodeProblem, F16};
+use crate::status::Status;
+
+#[no_mangle]
+pub extern "C" fn wa_decode_magic() -> u32 {
+    DECODE_MAGIC
+}
+
+#[no_mangle]
+pub extern "C" fn wa_decode_words() -> u32 {
+    DECODE_WORDS as u32
+}
+
+/// Decodes as described by the `DecodeDesc` at `desc_ptr`; returns a `Status` code (0 = ok).
+///
+/// # Safety
+/// Every region the descriptor names must be memory the caller owns and does not touch during the call (in wasm:
+/// blocks from `wa_alloc`). Bounds, alignment and overlaps are checked; ownership cannot be.
+#[no_mangle]
+pub unsafe extern "C" fn wa_decode(desc_ptr: u32) -> i32 {
+    decode_in(0, memory(), desc_ptr) as i32
+}
+
+/// `wa_decode` over the memory that starts at address `base` (descriptor pointers are offsets from `base`).
+///
+/// # Safety
+/// Addresses base + [mem.lo, mem.len) must be readable and writable and not referenced elsewhere during the call.
+pub unsafe fn decode_in(base: usize, mem: Memory, desc_ptr: u32) -> Status {
+    match run(base, mem, desc_ptr) {
+        Ok(()) => Status::Ok,
+        Err(s) => s,
+    }
+}
+
+unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
+    let dp = desc_ptr as u64;
+    if dp < mem.lo || dp % 4 != 0 || dp + (DECODE_WORDS as u64) * 4 > mem.len {
+        return Err(Status::BadMagic);
+    }
+    // A copy: the call never reads the descriptor's memory again.
+    let d: DecodeDesc = core::ptr::read((base + desc_ptr as usize) as *const DecodeDesc);
+    let c = check_decode(&d, mem)?;
+    let cache = match d.dtype {
+        DTYPE_F32 => CacheData::F32 { k: slice(base, c.k), v: slice(base, c.v) },
+        DTYPE_F16 => CacheData::F16 { k: slice::<F16>(base, c.k), v: slice::<F16>(base, c.v) },
+        _ => match (c.k_scale, c.v_scale) {
+            (Some(ks), Some(vs)) => CacheData::I8 {
+                k: slice(base, c.k),
+                v: slice(base, c.v),
+                k_scale: slice(base, ks),
+                v_scale: slice(base, vs),
+            },
+            _ => return Err(Status::BadCache),
+        },
+    };
+    let problem = DecodeProblem {
+        hq: d.hq as usize,
+        hkv: d.hkv as usize,
+        nq: d.nq as usize,
+        dk: d.dk as usize,
+        dv: d.dv as usize,
+        capacity: d.capacity as usize,
+        start: d.start as u64,
+        end: d.end as u64,
+        q: slice(base, c.q),
+        q_head: d.q_head as usize,
+        q_row: d.q_row as usize,
+        scale: d.scale,
+        causal: d.causal == 1,
+        win_left: if d.win_left < 0 { None } else { Some(d.win_left as u64) },
+        sinks: c.sinks.map(|r| slice::<f32>(base, r)),
+        split: if d.split == 0 { DEFAULT_SPLIT as usize } else { d.split as usize },
+        cache,
+    };
+    let mut out = DecodeOutputs {
+        o: slice_mut(base, c.o),
+        o_head: d.o_head as usize,
+        o_row: d.o_row as usize,
+        lse: c.lse.map(|r| slice_mut(base, r)),
+    };
+    decode(&problem, &mut out).map_err(|_| Status::OutOfMemory)
+}
+
+/// # Safety
+/// `r` was checked to lie in memory and to be aligned for `T`; it must not overlap any `&mut` slice in use.
+unsafe fn slice<'a, T>(base: usize, r: Region) -> &'a [T] {
+    core::slice::from_raw_parts((base + r.ptr) as *const T, r.bytes / core::mem::size_of::<T>())
+}
+
+/// # Safety
+/// `r` was checked to lie in memory, to be 4-byte aligned and to overlap no other region in use.
+unsafe fn slice_mut<'a>(base: usize, r: Region) -> &'a mut [f32] {
+    core::slice::from_raw_parts_mut((base + r.ptr) as *mut f32, r.bytes / 4)
+}

@@ -1,0 +1,135 @@
+//! Validation of a `DecodeDesc` against the memory it points into: pure arithmetic, no memory access. Every failure
+//! names its field through a `Status`; on success the byte regions that `abi/decode.rs` may turn into slices.
+
+use super::desc::{DecodeDesc, DECODE_MAGIC, DTYPE_F16, DTYPE_F32, DTYPE_I8, MAX_QUERIES};
+use crate::check::{Memory, Region};
+use crate::status::Status;
+
+/// A descriptor that passed every check.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckedDecode {
+    pub k: Region,
+    pub v: Region,
+    pub k_scale: Option<Region>,
+    pub v_scale: Option<Region>,
+    pub q: Region,
+    pub o: Region,
+    pub lse: Option<Region>,
+    pub sinks: Option<Region>,
+}
+
+fn overlaps(a: &Region, b: &Region) -> bool {
+    let (x, y) = (a.ptr as u64, b.ptr as u64);
+    x < y + b.bytes as u64 && y < x + a.bytes as u64
+}
+
+/// `count` elements of `elem` bytes at `ptr`, aligned to `elem`, inside [mem.lo, mem.len).
+fn region(ptr: u32, count: u64, elem: u64, mem: Memory, bad: Status) -> Result<Region, Status> {
+    let p = ptr as u64;
+    let bytes = count.checked_mul(elem).ok_or(bad)?;
+    let end = p.checked_add(bytes).ok_or(bad)?;
+    if p == 0 || p < mem.lo || end > mem.len || p % elem != 0 {
+        return Err(bad);
+    }
+    Ok(Region { ptr: p as usize, bytes: bytes as usize })
+}
+
+/// Elements spanned by a [heads, rows, cols] operand with strides (head, row, 1); None on overflow.
+fn extent(heads: u64, rows: u64, cols: u64, head: u64, row: u64) -> Option<u64> {
+    (heads - 1).checked_mul(head)?.checked_add((rows - 1).checked_mul(row)?)?.checked_add(cols)
+}
+
+/// Distinct (head, row, col) map to distinct elements (needed for the output only).
+fn distinct(heads: u64, rows: u64, cols: u64, head: u64, row: u64) -> bool {
+    let mut dims: Vec<(u64, u64)> = [(head, heads), (row, rows)].iter().copied().filter(|&(_, e)| e > 1).collect();
+    dims.push((1, cols));
+    dims.sort_unstable();
+    let mut reach = 0u64;
+    for (stride, e) in dims {
+        if stride <= reach {
+            return false;
+        }
+        reach += stride * (e - 1);
+    }
+    true
+}
+
+/// The lowest position any query may read: (end − nq) − win_left with a window, else 0.
+pub fn lowest_needed(d: &DecodeDesc) -> u64 {
+    let first = (d.end - d.nq) as u64;
+    if d.win_left < 0 {
+        0
+    } else {
+        first.saturating_sub(d.win_left as u64)
+    }
+}
+
+pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status> {
+    if d.magic != DECODE_MAGIC {
+        return Err(Status::BadMagic);
+    }
+    if d.flags != 0 || d.reserved != 0 {
+        return Err(Status::BadFlags);
+    }
+    if [d.hq, d.hkv, d.nq, d.dk, d.dv].iter().any(|&x| x == 0) || d.nq > MAX_QUERIES {
+        return Err(Status::BadDims);
+    }
+    if d.hq % d.hkv != 0 {
+        return Err(Status::BadHeads);
+    }
+    if !d.scale.is_finite() {
+        return Err(Status::BadScale);
+    }
+    if d.causal > 1 {
+        return Err(Status::BadAlign);
+    }
+    if d.win_left < -1 {
+        return Err(Status::BadWindow);
+    }
+    let [hq, hkv, nq, dk, dv, cap] = [d.hq, d.hkv, d.nq, d.dk, d.dv, d.capacity].map(|x| x as u64);
+    if cap == 0 || d.dtype > DTYPE_I8 {
+        return Err(Status::BadCache);
+    }
+    if d.start > d.end || (d.end - d.start) as u64 > cap || d.end < d.nq || lowest_needed(d) < d.start as u64 {
+        return Err(Status::BadCacheRange);
+    }
+    let elem = match d.dtype {
+        DTYPE_F32 => 4,
+        DTYPE_F16 => 2,
+        _ => 1,
+    };
+    let count = |x: u64| hkv.checked_mul(cap).and_then(|n| n.checked_mul(x)).ok_or(Status::BadCache);
+    let k = region(d.k_ptr, count(dk)?, elem, mem, Status::BadCache)?;
+    let v = region(d.v_ptr, count(dv)?, elem, mem, Status::BadCache)?;
+    let (k_scale, v_scale) = if d.dtype == DTYPE_I8 {
+        (
+            Some(region(d.k_scale_ptr, hkv * cap, 4, mem, Status::BadCache)?),
+            Some(region(d.v_scale_ptr, hkv * cap, 4, mem, Status::BadCache)?),
+        )
+    } else if d.k_scale_ptr != 0 || d.v_scale_ptr != 0 {
+        return Err(Status::BadCache);
+    } else {
+        (None, None)
+    };
+    let (qh, qr, oh, or) = (d.q_head as u64, d.q_row as u64, d.o_head as u64, d.o_row as u64);
+    let q_len = extent(hq, nq, dk, qh, qr).ok_or(Status::BadQ)?;
+    let q = region(d.q_ptr, q_len, 4, mem, Status::BadQ)?;
+    let o_len = extent(hq, nq, dv, oh, or).ok_or(Status::BadOut)?;
+    let o = region(d.o_ptr, o_len, 4, mem, Status::BadOut)?;
+    if !distinct(hq, nq, dv, oh, or) {
+        return Err(Status::BadOut);
+    }
+    let lse = if d.lse_ptr == 0 { None } else { Some(region(d.lse_ptr, hq * nq, 4, mem, Status::BadLse)?) };
+    let sinks = if d.sinks_ptr == 0 { None } else { Some(region(d.sinks_ptr, hq, 4, mem, Status::BadSinks)?) };
+
+    let inputs: Vec<Region> = [Some(k), Some(v), k_scale, v_scale, Some(q), sinks].iter().flatten().copied().collect();
+    if inputs.iter().any(|r| overlaps(r, &o)) {
+        return Err(Status::BadOut);
+    }
+    if let Some(l) = lse {
+        if inputs.iter().any(|r| overlaps(r, &l)) || overlaps(&o, &l) {
+            return Err(Status::BadLse);
+        }
+    }
+    Ok(CheckedDecode { k, v, k_scale, v_scale, q, o, lse, sinks })
+}

@@ -1,0 +1,71 @@
+//! The decode descriptor: the record `ts/decode/descriptor.ts` writes into wasm memory for `wa_decode`, separate from
+//! the exact kernel's `RawDesc`. Words are u32 unless noted; pointers are byte offsets into wasm memory (0 = absent),
+//! strides count elements.
+//!
+//! Semantics (shared with the float64 reference in `ts/decode/reference.ts`). The cache holds the tokens at absolute
+//! positions [start, end); position p lives in slot p mod capacity of K [hkv, capacity, dk] and V [hkv, capacity, dv]
+//! (a linear cache never wraps: end ≤ capacity; a ring buffer does). Query row i < nq of query head h sits at position
+//! qp = end − nq + i (the last nq tokens: bottom-right alignment) and reads kv head h / (hq / hkv). Key p is allowed iff
+//!   start ≤ p < end  and  (not causal or p ≤ qp)  and  (win_left < 0 or p ≥ qp − win_left).
+//! k = dtype f32: K[p]; f16: the half value; int8: K[p] · k_scale[kvh, slot] (V likewise).
+//! s_p = scale · q·k_p;  o = Σ_p softmax(s)_p v_p,  where the softmax denominator also holds exp(sinks[h]) when sinks
+//! are given (attention sinks: a per-head logit with no value);  lse = ln(Σ_p exp(s_p) [+ exp(sinks[h])]).
+//! A row with no allowed key (and no sink) gives o = 0 and lse = −∞; with a sink, o = 0 and lse = sinks[h].
+//! Every key a query may see must still be in the cache: (end − nq) − win_left ≥ start (or start = 0 without a window).
+
+/// "WAD1".
+pub const DECODE_MAGIC: u32 = 0x5741_4431;
+pub const DECODE_WORDS: usize = 28;
+
+pub const DTYPE_F32: u32 = 0;
+pub const DTYPE_F16: u32 = 1;
+pub const DTYPE_I8: u32 = 2;
+
+/// At most this many new queries per call (decoding and speculative verification; longer blocks use attention()).
+pub const MAX_QUERIES: u32 = 16;
+/// Keys per split when `split` is 0.
+pub const DEFAULT_SPLIT: u32 = 1024;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DecodeDesc {
+    pub magic: u32,
+    pub hq: u32,
+    pub hkv: u32,
+    pub nq: u32,
+    pub dk: u32,
+    pub dv: u32,
+    pub dtype: u32,
+    pub capacity: u32,
+    /// Absolute positions held: [start, end).
+    pub start: u32,
+    pub end: u32,
+    pub k_ptr: u32,
+    pub v_ptr: u32,
+    /// int8 only: f32 [hkv, capacity] per-token-per-head scales; 0 otherwise.
+    pub k_scale_ptr: u32,
+    pub v_scale_ptr: u32,
+    /// f32 q [hq, nq, dk] with element strides (head, row).
+    pub q_ptr: u32,
+    pub q_head: u32,
+    pub q_row: u32,
+    /// f32 o [hq, nq, dv] with element strides (head, row).
+    pub o_ptr: u32,
+    pub o_head: u32,
+    pub o_row: u32,
+    /// f32 [hq, nq] contiguous, 0 = not wanted.
+    pub lse_ptr: u32,
+    /// f32 [hq] sink logits (natural-log domain, not scaled), 0 = none.
+    pub sinks_ptr: u32,
+    pub scale: f32,
+    /// 0 = every held key, 1 = causal (key position ≤ query position).
+    pub causal: u32,
+    /// −1 = unbounded.
+    pub win_left: i32,
+    /// Keys per split (partial results merged by log-sum-exp); 0 = DEFAULT_SPLIT.
+    pub split: u32,
+    pub flags: u32,
+    pub reserved: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<DecodeDesc>() == DECODE_WORDS * 4);

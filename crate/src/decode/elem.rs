@@ -1,0 +1,159 @@
+//! Cache element types and their conversion to f32 lanes: f32 as is, f16 (IEEE binary16, stored as u16 bits) and
+//! int8 (times a per-token scale applied by the caller). On wasm32 + simd128 a load converts 4 elements with a few
+//! SIMD instructions; elsewhere a scalar path with the same results, so `cargo test` checks the same arithmetic.
+
+use crate::simd::F32x4;
+
+pub trait Elem: Copy {
+    /// Four consecutive elements as f32.
+    ///
+    /// # Safety
+    /// `p..p+4` must be readable.
+    unsafe fn load4(p: *const Self) -> F32x4;
+    fn to_f32(self) -> f32;
+    /// The slice itself when the elements already are f32 (read in place, never copied).
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        let _ = s;
+        None
+    }
+}
+
+impl Elem for f32 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f32) -> F32x4 {
+        F32x4::load(p)
+    }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn as_f32(s: &[f32]) -> Option<&[f32]> {
+        Some(s)
+    }
+}
+
+/// An IEEE binary16 value held as its bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct F16(pub u16);
+
+/// 2^112: moves a half's exponent bias (15) to f32's (127) once its bits sit in f32 position (<< 13). Exact for
+/// normal and subnormal halves alike, because the multiplication renormalises.
+const HALF_TO_F32_BIAS: f32 = 5.192_296_9e33;
+
+/// Scalar binary16 → f32 (exact: every half is an f32).
+#[inline(always)]
+pub fn f16_to_f32(h: u16) -> f32 {
+    let h = h as u32;
+    let magnitude = f32::from_bits((h & 0x7fff) << 13) * HALF_TO_F32_BIAS;
+    let special = if h & 0x7c00 == 0x7c00 { 0x7f80_0000 } else { 0 };
+    f32::from_bits(magnitude.to_bits() | special | ((h & 0x8000) << 16))
+}
+
+impl Elem for F16 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    unsafe fn load4(p: *const F16) -> F32x4 {
+        use core::arch::wasm32::*;
+        let h = u32x4_load_extend_u16x4(p as *const u16);
+        let magnitude = f32x4_mul(i32x4_shl(v128_and(h, u32x4_splat(0x7fff)), 13), f32x4_splat(HALF_TO_F32_BIAS));
+        let exp = u32x4_splat(0x7c00);
+        let special = v128_and(i32x4_eq(v128_and(h, exp), exp), u32x4_splat(0x7f80_0000));
+        let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
+        from_v128(v128_or(v128_or(magnitude, special), sign))
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[inline(always)]
+    unsafe fn load4(p: *const F16) -> F32x4 {
+        let h = core::ptr::read_unaligned(p as *const [u16; 4]);
+        F32x4::new(f16_to_f32(h[0]), f16_to_f32(h[1]), f16_to_f32(h[2]), f16_to_f32(h[3]))
+    }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f16_to_f32(self.0)
+    }
+}
+
+impl Elem for i8 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    unsafe fn load4(p: *const i8) -> F32x4 {
+        use core::arch::wasm32::*;
+        let b = v128_load32_zero(p as *const u32);
+        from_v128(f32x4_convert_i32x4(i32x4_extend_low_i16x8(i16x8_extend_low_i8x16(b))))
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[inline(always)]
+    unsafe fn load4(p: *const i8) -> F32x4 {
+        let b = core::ptr::read_unaligned(p as *const [i8; 4]);
+        F32x4::new(b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32)
+    }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+}
+
+/// A v128 as the crate's F32x4 (through a local array: the compiler keeps it in a register).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn from_v128(x: core::arch::wasm32::v128) -> F32x4 {
+    let mut t = [0f32; 4];
+    core::arch::wasm32::v128_store(t.as_mut_ptr() as *mut core::arch::wasm32::v128, x);
+    F32x4::load(t.as_ptr())
+}
+
+/// dst[i] = src[i] · scale for one row (f32 rows are never copied: the kernel reads them in place).
+#[inline(always)]
+pub fn convert_row<E: Elem>(src: &[E], scale: f32, dst: &mut [f32]) {
+    let n = dst.len();
+    debug_assert!(src.len() >= n);
+    let s = F32x4::splat(scale);
+    let n4 = n / 4 * 4;
+    let mut d = 0;
+    while d < n4 {
+        // SAFETY: d + 4 ≤ n ≤ both lengths.
+        unsafe { E::load4(src.as_ptr().add(d)).mul(s).store(dst.as_mut_ptr().add(d)) };
+        d += 4;
+    }
+    for d in n4..n {
+        dst[d] = src[d].to_f32() * scale;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_conversion_is_exact_on_every_class() {
+        let cases: [(u16, f32); 9] = [
+            (0x0000, 0.0),
+            (0x3c00, 1.0),
+            (0xc000, -2.0),
+            (0x7bff, 65504.0),
+            (0x0001, 5.960_464_5e-8), // smallest subnormal, 2^-24
+            (0x03ff, 6.097_555e-5),   // largest subnormal
+            (0x0400, 6.103_515_6e-5), // smallest normal, 2^-14
+            (0x7c00, f32::INFINITY),
+            (0xfc00, f32::NEG_INFINITY),
+        ];
+        for (h, want) in cases {
+            assert_eq!(f16_to_f32(h), want, "{h:#06x}");
+            let v = [F16(h); 4];
+            // SAFETY: 4 readable elements.
+            assert_eq!(unsafe { F16::load4(v.as_ptr()) }.lane0(), want, "{h:#06x} (vector)");
+        }
+        assert!(f16_to_f32(0x7e00).is_nan());
+        assert_eq!(f16_to_f32(0x8000).to_bits(), 0x8000_0000);
+    }
+
+    #[test]
+    fn int8_rows_convert_with_their_scale() {
+        let src: [i8; 7] = [-128, -127, -1, 0, 1, 64, 127];
+        let mut dst = [0f32; 7];
+        convert_row(&src, 0.5, &mut dst);
+        assert_eq!(dst, [-64.0, -63.5, -0.5, 0.0, 0.5, 32.0, 63.5]);
+    }
+}

@@ -1,0 +1,290 @@
+//! The split-key loop: for each kv head, for each split of the key range, tiles of KC keys → logits for all stacked
+//! query rows (dot products on f32 lanes) → masks → online softmax → P·V into the split's accumulator. f16 / int8
+//! tiles are converted (and scaled) once into f32 scratch; f32 tiles are read in place.
+
+use super::elem::{convert_row, Elem};
+use super::merge::{merge_row, Partials};
+use super::{CacheData, DecodeOutputs, DecodeProblem};
+use crate::math::{exp2, exp2_scalar, LOG2_E};
+use crate::problem::OutOfMemory;
+use crate::simd::F32x4;
+
+/// Keys per tile: the tile's K and V (converted: 2 · 64 · D · 4 bytes) and the logits stay in L1/L2.
+pub const KC: usize = 64;
+
+/// Start value of running maxima: the lowest finite float, so m − m' is never −∞ − (−∞).
+pub const M_INIT: f32 = f32::MIN;
+
+fn zeros(n: usize) -> Result<Vec<f32>, OutOfMemory> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| OutOfMemory)?;
+    v.resize(n, 0.0);
+    Ok(v)
+}
+
+/// Runs the decode problem; the only failure is running out of memory for the scratch.
+pub fn decode(p: &DecodeProblem, out: &mut DecodeOutputs) -> Result<(), OutOfMemory> {
+    match p.cache {
+        CacheData::F32 { k, v } => run(p, k, v, None, None, out),
+        CacheData::F16 { k, v } => run(p, k, v, None, None, out),
+        CacheData::I8 { k, v, k_scale, v_scale } => run(p, k, v, Some(k_scale), Some(v_scale), out),
+    }
+}
+
+struct Scratch {
+    /// Stacked query rows (rows × dk), pre-multiplied by scale · log2 e.
+    q: Vec<f32>,
+    /// Logits then probabilities (rows × KC).
+    s: Vec<f32>,
+    /// Converted K and V tiles (KC × dk, KC × dv).
+    kt: Vec<f32>,
+    vt: Vec<f32>,
+    /// Per-row factor of this tile (2^(m − m')) and whether the row saw any key in it.
+    alpha: Vec<f32>,
+    live: Vec<bool>,
+}
+
+fn run<E: Elem>(
+    p: &DecodeProblem, k: &[E], v: &[E], ks: Option<&[f32]>, vs: Option<&[f32]>, out: &mut DecodeOutputs,
+) -> Result<(), OutOfMemory> {
+    let (dk, dv, nq, cap) = (p.dk, p.dv, p.nq, p.capacity);
+    let group = p.hq / p.hkv;
+    let rows = group * nq;
+    // The union of the rows' spans: row 0 starts lowest, the last row ends at `end`.
+    let lo = p.key_span(0).0;
+    let hi = p.end;
+    let split = p.split.max(1) as u64;
+    let nsplit = if hi > lo { ((hi - lo + split - 1) / split) as usize } else { 0 };
+    let area = |a: usize, b: usize| a.checked_mul(b).ok_or(OutOfMemory);
+    let convert = E::as_f32(&k[..0]).is_none() || ks.is_some();
+    let mut sc = Scratch {
+        q: zeros(area(rows, dk)?)?,
+        s: zeros(area(rows, KC)?)?,
+        kt: zeros(if convert { KC * dk } else { 0 })?,
+        vt: zeros(if convert { KC * dv } else { 0 })?,
+        alpha: zeros(rows)?,
+        live: vec![false; rows],
+    };
+    let mut parts = Partials::new(nsplit, rows, dv)?;
+    let spans: Vec<(u64, u64)> = (0..nq).map(|i| p.key_span(i)).collect();
+    let qmul = p.scale * LOG2_E;
+
+    for kvh in 0..p.hkv {
+        for r in 0..rows {
+            let (h, i) = (kvh * group + r / nq, r % nq);
+            let src = &p.q[h * p.q_head + i * p.q_row..][..dk];
+            for (dst, x) in sc.q[r * dk..(r + 1) * dk].iter_mut().zip(src) {
+                *dst = x * qmul;
+            }
+        }
+        for s in 0..nsplit {
+            let a = lo + s as u64 * split;
+            let b = (a + split).min(hi);
+            let (m, l, acc) = parts.split_mut(s);
+            m.fill(M_INIT);
+            l.fill(0.0);
+            acc.fill(0.0);
+            let mut t = a;
+            while t < b {
+                let slot = (t % cap as u64) as usize;
+                let n = (KC as u64).min(b - t).min((cap - slot) as u64) as usize;
+                let row0 = kvh * cap + slot;
+                let kt = tile(&k[row0 * dk..(row0 + n) * dk], ks.map(|x| &x[row0..row0 + n]), dk, &mut sc.kt);
+                scores(&sc.q, rows, dk, kt, n, &mut sc.s);
+                for r in 0..rows {
+                    let srow = &mut sc.s[r * KC..(r + 1) * KC];
+                    sc.live[r] = mask(srow, n, t, spans[r % nq]);
+                    sc.alpha[r] = if sc.live[r] { softmax_step(&mut srow[..round4(n)], &mut m[r], &mut l[r]) } else { 1.0 };
+                }
+                let vt = tile(&v[row0 * dv..(row0 + n) * dv], vs.map(|x| &x[row0..row0 + n]), dv, &mut sc.vt);
+                for r in 0..rows {
+                    if sc.live[r] {
+                        accumulate(&sc.s[r * KC..r * KC + n], vt, dv, sc.alpha[r], &mut acc[r * dv..(r + 1) * dv]);
+                    }
+                }
+                t += n as u64;
+            }
+        }
+        for r in 0..rows {
+            let (h, i) = (kvh * group + r / nq, r % nq);
+            let sink = p.sinks.map(|x| x[h] * LOG2_E);
+            let o = &mut out.o[h * out.o_head + i * out.o_row..][..dv];
+            let lse = merge_row(&parts, r, sink, o);
+            if let Some(l) = out.lse.as_deref_mut() {
+                l[h * nq + i] = lse;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn round4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// The f32 rows of a tile of `n = src.len() / width` keys: in place for unscaled f32, else converted into `buf`.
+#[inline(always)]
+fn tile<'t, E: Elem>(src: &'t [E], scales: Option<&[f32]>, width: usize, buf: &'t mut [f32]) -> &'t [f32] {
+    if scales.is_none() {
+        if let Some(f) = E::as_f32(src) {
+            return f;
+        }
+    }
+    let n = src.len() / width;
+    for j in 0..n {
+        let scale = scales.map_or(1.0, |s| s[j]);
+        convert_row(&src[j * width..(j + 1) * width], scale, &mut buf[j * width..(j + 1) * width]);
+    }
+    &buf[..n * width]
+}
+
+/// s[r·KC + j] = q_r · k_j for j < n (keys in groups of four share each q load).
+fn scores(q: &[f32], rows: usize, dk: usize, k: &[f32], n: usize, s: &mut [f32]) {
+    let n4 = n / 4 * 4;
+    for r in 0..rows {
+        let qr = &q[r * dk..(r + 1) * dk];
+        let sr = &mut s[r * KC..r * KC + n];
+        let mut j = 0;
+        while j < n4 {
+            let d4 = dot4(qr, &k[j * dk..(j + 4) * dk], dk);
+            sr[j..j + 4].copy_from_slice(&d4);
+            j += 4;
+        }
+        for j in n4..n {
+            sr[j] = dot1(qr, &k[j * dk..(j + 1) * dk]);
+        }
+    }
+}
+
+/// The dot products of q with the four consecutive rows of `k` (each `dk` long).
+#[inline(always)]
+fn dot4(q: &[f32], k: &[f32], dk: usize) -> [f32; 4] {
+    debug_assert!(q.len() >= dk && k.len() >= 4 * dk);
+    let dk4 = dk / 4 * 4;
+    let mut a = [F32x4::splat(0.0); 4];
+    let mut d = 0;
+    let (qp, kp) = (q.as_ptr(), k.as_ptr());
+    while d < dk4 {
+        // SAFETY: d + 4 ≤ dk, so every load lies inside q and inside the four rows of k.
+        unsafe {
+            let x = F32x4::load(qp.add(d));
+            a[0] = a[0].add(x.mul(F32x4::load(kp.add(d))));
+            a[1] = a[1].add(x.mul(F32x4::load(kp.add(dk + d))));
+            a[2] = a[2].add(x.mul(F32x4::load(kp.add(2 * dk + d))));
+            a[3] = a[3].add(x.mul(F32x4::load(kp.add(3 * dk + d))));
+        }
+        d += 4;
+    }
+    let mut r = [a[0].hsum(), a[1].hsum(), a[2].hsum(), a[3].hsum()];
+    for d in dk4..dk {
+        for (x, rx) in r.iter_mut().enumerate() {
+            *rx += q[d] * k[x * dk + d];
+        }
+    }
+    r
+}
+
+#[inline(always)]
+fn dot1(q: &[f32], k: &[f32]) -> f32 {
+    let dk = k.len();
+    let dk4 = dk / 4 * 4;
+    let mut a = F32x4::splat(0.0);
+    let mut d = 0;
+    while d < dk4 {
+        // SAFETY: d + 4 ≤ dk ≤ both lengths.
+        unsafe { a = a.add(F32x4::load(q.as_ptr().add(d)).mul(F32x4::load(k.as_ptr().add(d)))) };
+        d += 4;
+    }
+    let mut r = a.hsum();
+    for d in dk4..dk {
+        r += q[d] * k[d];
+    }
+    r
+}
+
+/// −∞ for the keys of tile [t, t + n) outside the row's span [lo, hi), and for the padding up to a multiple of 4.
+/// Returns whether any key of the tile is allowed.
+#[inline(always)]
+fn mask(s: &mut [f32], n: usize, t: u64, span: (u64, u64)) -> bool {
+    let (lo, hi) = span;
+    let end = t + n as u64;
+    if lo >= end || hi <= t || lo >= hi {
+        return false;
+    }
+    let a = (lo.max(t) - t) as usize;
+    let b = (hi.min(end) - t) as usize;
+    s[..a].fill(f32::NEG_INFINITY);
+    s[b..round4(n)].fill(f32::NEG_INFINITY);
+    true
+}
+
+/// One online-softmax step on a row of logits (log2 domain, a multiple of 4 long, −∞ where not allowed): turns them
+/// into 2^(s − m') in place and updates (m, l); returns 2^(m − m').
+#[inline(always)]
+fn softmax_step(s: &mut [f32], m: &mut f32, l: &mut f32) -> f32 {
+    let mut mx = F32x4::splat(f32::NEG_INFINITY);
+    for c in s.chunks_exact(4) {
+        // SAFETY: 4 readable floats.
+        mx = mx.pmax(unsafe { F32x4::load(c.as_ptr()) });
+    }
+    let row_max = mx.hmax();
+    let m_new = if row_max > *m { row_max } else { *m };
+    let mv = F32x4::splat(m_new);
+    let mut sum = F32x4::splat(0.0);
+    for c in s.chunks_exact_mut(4) {
+        // SAFETY: 4 readable and writable floats.
+        unsafe {
+            let e = exp2(F32x4::load(c.as_ptr()).sub(mv));
+            e.store(c.as_mut_ptr());
+            sum = sum.add(e);
+        }
+    }
+    let alpha = if m_new == *m { 1.0 } else { exp2_scalar(*m - m_new) };
+    *l = *l * alpha + sum.hsum();
+    *m = m_new;
+    alpha
+}
+
+/// acc ← acc·alpha + Σ_j p_j v_j over the tile's rows of V (`dv` wide), in column blocks of 32, then 4, then 1.
+fn accumulate(p: &[f32], v: &[f32], dv: usize, alpha: f32, acc: &mut [f32]) {
+    let mut d = 0;
+    while d + 32 <= dv {
+        block::<8>(p, v, dv, d, alpha, acc);
+        d += 32;
+    }
+    while d + 4 <= dv {
+        block::<1>(p, v, dv, d, alpha, acc);
+        d += 4;
+    }
+    for c in d..dv {
+        let mut x = acc[c] * alpha;
+        for (j, pj) in p.iter().enumerate() {
+            x += pj * v[j * dv + c];
+        }
+        acc[c] = x;
+    }
+}
+
+#[inline(always)]
+fn block<const W: usize>(p: &[f32], v: &[f32], dv: usize, d: usize, alpha: f32, acc: &mut [f32]) {
+    debug_assert!(d + 4 * W <= dv && v.len() >= p.len() * dv && acc.len() >= dv);
+    let mut a = [F32x4::splat(0.0); W];
+    let al = F32x4::splat(alpha);
+    // SAFETY: columns d..d + 4W lie inside acc (dv long) and inside every row of v (asserted above).
+    unsafe {
+        for (w, x) in a.iter_mut().enumerate() {
+            *x = F32x4::load(acc.as_ptr().add(d + 4 * w)).mul(al);
+        }
+        for (j, pj) in p.iter().enumerate() {
+            let pv = F32x4::splat(*pj);
+            let row = v.as_ptr().add(j * dv + d);
+            for (w, x) in a.iter_mut().enumerate() {
+                *x = x.add(pv.mul(F32x4::load(row.add(4 * w))));
+            }
+        }
+        for (w, x) in a.iter().enumerate() {
+            x.store(acc.as_mut_ptr().add(d + 4 * w));
+        }
+    }
+}

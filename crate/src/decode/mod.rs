@@ -1,0 +1,80 @@
+//! Decoding against a KV cache (flash-decoding): a few new queries (1…16) against a long cache of keys held in f32,
+//! f16 or int8. The key range is split into fixed-size parts; each part runs an online softmax over tiles of keys
+//! and leaves a partial (m, l, O); the parts are merged by log-sum-exp, with an optional per-head attention sink in
+//! the denominator. Query heads sharing a kv head (GQA / MQA) are stacked as rows, so each K/V tile is read once per
+//! kv head. Semantics: `desc.rs`.
+
+pub mod check;
+pub mod desc;
+pub mod elem;
+mod kernel;
+mod merge;
+
+#[cfg(test)]
+mod tests;
+
+pub use elem::F16;
+pub use kernel::decode;
+
+/// The cache contents, head-major: K [hkv, capacity, dk], V [hkv, capacity, dv]; int8 scales [hkv, capacity].
+#[derive(Clone, Copy, Debug)]
+pub enum CacheData<'a> {
+    F32 { k: &'a [f32], v: &'a [f32] },
+    F16 { k: &'a [F16], v: &'a [F16] },
+    I8 { k: &'a [i8], v: &'a [i8], k_scale: &'a [f32], v_scale: &'a [f32] },
+}
+
+/// A validated decode call (built by abi/decode.rs from wasm memory, or by tests from vectors). Every index the
+/// dimensions reach lies inside the slices.
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeProblem<'a> {
+    pub hq: usize,
+    pub hkv: usize,
+    pub nq: usize,
+    pub dk: usize,
+    pub dv: usize,
+    pub capacity: usize,
+    /// Absolute positions held by the cache: [start, end).
+    pub start: u64,
+    pub end: u64,
+    /// q [hq, nq, dk] with element strides (head, row).
+    pub q: &'a [f32],
+    pub q_head: usize,
+    pub q_row: usize,
+    pub scale: f32,
+    pub causal: bool,
+    pub win_left: Option<u64>,
+    /// Per query head sink logit (natural log).
+    pub sinks: Option<&'a [f32]>,
+    /// Keys per split (≥ 1).
+    pub split: usize,
+    pub cache: CacheData<'a>,
+}
+
+impl<'a> DecodeProblem<'a> {
+    /// Position of query row i.
+    #[inline(always)]
+    pub fn query_pos(&self, i: usize) -> u64 {
+        self.end - self.nq as u64 + i as u64
+    }
+
+    /// Allowed key positions [lo, hi) of query row i.
+    #[inline(always)]
+    pub fn key_span(&self, i: usize) -> (u64, u64) {
+        let qp = self.query_pos(i);
+        let lo = match self.win_left {
+            Some(w) => qp.saturating_sub(w).max(self.start),
+            None => self.start,
+        };
+        let hi = if self.causal { qp + 1 } else { self.end };
+        (lo, hi)
+    }
+}
+
+/// o [hq, nq, dv] with element strides (head, row); lse [hq, nq] contiguous.
+pub struct DecodeOutputs<'a> {
+    pub o: &'a mut [f32],
+    pub o_head: usize,
+    pub o_row: usize,
+    pub lse: Option<&'a mut [f32]>,
+}
