@@ -9,6 +9,14 @@ export type { ReferenceResult } from './reference/attention.js';
 export { createAttention, AttentionPool } from './pool/pool.js';
 export { PoolTaskError } from './pool/scheduler.js';
 export type { BatchItem, BatchOptions, BatchProgress, PoolOptions, RunOptions } from './pool/pool.js';
+export { createWebGpuAttention, AutoAttention, AUTO_MIN_FLOPS } from './webgpu/create.js';
+export type { AutoOptions, BackendChoice, CreateAttentionOptions, WebGpuAttentionOptions } from './webgpu/create.js';
+export { WebGpuAttention } from './webgpu/backend.js';
+export type { WebGpuBatchItem, WebGpuBatchOptions, WebGpuFallbackOptions, WebGpuStats } from './webgpu/backend.js';
+export { GpuTensor } from './webgpu/tensor.js';
+export type { WebGpuInput } from './webgpu/tensor.js';
+export type { WebGpuDeviceOptions } from './webgpu/device.js';
+export type { GpuAdapterLike, GpuDeviceLike, GpuLike } from './webgpu/gpu-types.js';
 export type { AttentionDescriptor, Strides, StridedView } from './descriptor.js';
 export type {
   Alignment,

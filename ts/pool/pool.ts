@@ -15,6 +15,8 @@ import { isDecodeLike, splitProblem, type TaskRange } from './split.js';
 import { makeTaskInput, type TaskOutput } from './task.js';
 import { defaultThreadCount, nodeThreadCount, spawnWorker } from './workers.js';
 import type { Fault } from './worker-api.js';
+import { createGpuBackend, type AutoAttention, type CreateAttentionOptions } from '../webgpu/create.js';
+import type { WebGpuAttention } from '../webgpu/backend.js';
 
 export interface PoolOptions {
   /** Number of workers. Default: the runtime's core count. */
@@ -184,8 +186,14 @@ export class AttentionPool {
   }
 }
 
-/** Starts a pool of workers, each with its own instance of the compiled module. */
-export async function createAttention(opts: PoolOptions = {}): Promise<AttentionPool> {
+/** Starts a pool of workers, each with its own instance of the compiled module. With `backend: 'webgpu'` a WebGPU
+ * backend instead (the pool when there is no adapter and `fallback: 'wasm'`); with 'auto', a router between the two
+ * (see ts/webgpu/create.ts). */
+export async function createAttention(opts: CreateAttentionOptions & { backend: 'webgpu' }): Promise<WebGpuAttention | AttentionPool>;
+export async function createAttention(opts: CreateAttentionOptions & { backend: 'auto' }): Promise<AutoAttention>;
+export async function createAttention(opts?: PoolOptions & { backend?: 'wasm' }): Promise<AttentionPool>;
+export async function createAttention(opts: CreateAttentionOptions = {}): Promise<AttentionPool | WebGpuAttention | AutoAttention> {
+  if (opts.backend === 'webgpu' || opts.backend === 'auto') return createGpuBackend(opts, (o) => createAttention({ ...o, backend: 'wasm' }));
   const threads = opts.threads ?? (await nodeThreadCount()) ?? defaultThreadCount();
   if (!Number.isInteger(threads) || threads < 1) {
     throw new AttentionError('INVALID_OPTION', 'threads', 'a positive integer', String(threads));

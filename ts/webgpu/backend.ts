@@ -4,6 +4,8 @@
  * variant; calls are serialised on the device queue. Device loss and out-of-memory become AttentionErrors.
  */
 import { buildDescriptor } from '../spec.js';
+import { attention } from '../attention.js';
+import { init, type InitSource } from '../core/loader.js';
 import { AttentionError } from '../errors.js';
 import type { AttentionDescriptor } from '../descriptor.js';
 import type { AttentionInput, AttentionOptions, AttentionResult } from '../types.js';
@@ -27,8 +29,37 @@ export interface WebGpuStats {
   calls: number;
 }
 
+/** What may happen instead of an error when the GPU fails. */
+export interface WebGpuFallbackOptions {
+  /** 'wasm': when the device is lost or out of memory (or, at creation, when there is no adapter), compute on the
+   * wasm backend instead of throwing. Inputs passed as GpuTensors cannot fall back (their data lives on the GPU).
+   * Default 'none': every GPU failure is an AttentionError. */
+  fallback?: 'wasm' | 'none';
+  /** Where the fallback loads the wasm from (as for init()). */
+  wasm?: InitSource;
+}
+
+export interface WebGpuBatchItem {
+  q: WebGpuInput;
+  k: WebGpuInput;
+  v: WebGpuInput;
+  options?: AttentionOptions;
+}
+
+export interface WebGpuBatchOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: { done: number; total: number; elapsedMs: number }) => void;
+}
+
+/** Device loss and GPU out-of-memory: the failures the wasm fallback covers. */
+export function isGpuFailure(e: unknown): boolean {
+  return e instanceof AttentionError && (e.code === 'OUT_OF_MEMORY' || (e.code === 'KERNEL_ERROR' && e.argument === 'device'));
+}
+
 export class WebGpuAttention {
   readonly backend = 'webgpu' as const;
+  /** Which backend computed the last result: 'wasm' after a fallback. */
+  lastBackend: 'webgpu' | 'wasm' = 'webgpu';
   private readonly pipelines: Pipelines;
   private readonly pool = new Map<string, GpuBufferLike>();
   private readonly bindGroups = new Map<string, GpuBindGroupLike>();
@@ -40,7 +71,7 @@ export class WebGpuAttention {
   private readonly counts = { bindGroupsCreated: 0, buffersCreated: 0, calls: 0 };
 
   /** Use createWebGpuAttention(). */
-  constructor(private readonly acquired: AcquiredDevice) {
+  constructor(private readonly acquired: AcquiredDevice, private readonly fallback: WebGpuFallbackOptions = {}) {
     this.pipelines = new Pipelines(acquired.device);
     acquired.device.lost.then((info) => { this.lost = info; }, () => undefined);
   }
@@ -67,7 +98,44 @@ export class WebGpuAttention {
   }
 
   /** Same options and result as attention(); q, k, v may be GpuTensors. */
-  run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): Promise<AttentionResult> {
+  async run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): Promise<AttentionResult> {
+    try {
+      const r = await this.runGpu(q, k, v, options);
+      this.lastBackend = 'webgpu';
+      return r;
+    } catch (e) {
+      const arrays = !(q instanceof GpuTensor || k instanceof GpuTensor || v instanceof GpuTensor);
+      if (this.fallback.fallback !== 'wasm' || !arrays || !isGpuFailure(e)) throw e;
+      await init(this.fallback.wasm);
+      this.lastBackend = 'wasm';
+      return attention(q, k, v, options);
+    }
+  }
+
+  /** Many problems, one after another on the device; results in input order. */
+  async runBatch(items: readonly WebGpuBatchItem[], opts: WebGpuBatchOptions = {}): Promise<AttentionResult[]> {
+    const started = performance.now();
+    const out: AttentionResult[] = [];
+    for (const [i, it] of items.entries()) {
+      if (opts.signal?.aborted) {
+        const reason: unknown = opts.signal.reason;
+        if (reason instanceof Error) throw reason;
+        const e = new Error('the operation was aborted');
+        e.name = 'AbortError';
+        throw e;
+      }
+      try {
+        out.push(await this.run(it.q, it.k, it.v, it.options));
+      } catch (e) {
+        if (e instanceof AttentionError) e.message = `items[${i}]: ${e.message}`;
+        throw e;
+      }
+      opts.onProgress?.({ done: i + 1, total: items.length, elapsedMs: performance.now() - started });
+    }
+    return out;
+  }
+
+  private runGpu(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): Promise<AttentionResult> {
     try {
       this.checkUsable();
       const d = buildDescriptor(validationView(q, 'q', this), validationView(k, 'k', this), validationView(v, 'v', this), options);
