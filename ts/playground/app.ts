@@ -1,0 +1,169 @@
+/**
+ * The playground page: reads the controls, runs attention on the sentence with the chosen variant, draws the
+ * heatmap, mask pattern, head view and per-head entropy / distance, then times the variant on every backend
+ * available on this page. `document.body.dataset.state` is 'ready' once the pictures are drawn and
+ * `dataset.timing` 'done' once the timings are in (the tests wait for these).
+ */
+import type { AttentionInput, AttentionOptions } from '../types.js';
+import type { AttentionPool } from '../pool/pool.js';
+import { VARIANTS, variantById } from './variants.js';
+import { HEAD_DIM, embed, randomInputs, tokenize } from './tokens.js';
+
+// The built browser bundle, served by server.ts; a non-literal specifier keeps the type-check independent of dist/.
+const BUNDLE: string = '/dist/browser/index.js';
+const lib = (await import(BUNDLE)) as typeof import('../index.js');
+
+const MAX_TOKENS = 64;
+const TIMING_DIM = 64;
+const REPEATS = 3;
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const escape = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+interface Backend {
+  id: string;
+  label: string;
+  /** Largest N it is timed at (the float64 reference is slow). */
+  maxN: number;
+  run(q: AttentionInput, k: AttentionInput, v: AttentionInput, o: AttentionOptions): unknown;
+}
+
+let pool: Promise<AttentionPool> | undefined;
+const threads = Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2));
+
+/** The backends timed on this page, one entry each (WebGPU joins here once the SDK exports it). */
+const BACKENDS: readonly Backend[] = [
+  { id: 'wasm', label: 'wasm, page thread', maxN: Infinity, run: (q, k, v, o) => lib.attention(q, k, v, o) },
+  {
+    id: 'pool', label: `pool, ${threads} workers`, maxN: Infinity,
+    run: async (q, k, v, o) => (await (pool ??= lib.createAttention({ threads }))).run(q, k, v, o),
+  },
+  { id: 'reference', label: 'float64 JS reference', maxN: 512, run: (q, k, v, o) => lib.referenceAttention(q, k, v, o) },
+];
+
+const state = { variant: VARIANTS[0]!.id, generation: 0 };
+
+function params(): { tokens: string[]; heads: number; window: number; head: number; timingN: number } {
+  const tokens = tokenize(($('sentence') as HTMLInputElement).value).slice(0, MAX_TOKENS);
+  const heads = Number(($('heads') as HTMLSelectElement).value);
+  const window = Math.max(0, Math.floor(Number(($('window') as HTMLInputElement).value) || 0));
+  const headSelect = $('head') as HTMLSelectElement;
+  if (headSelect.options.length !== heads) {
+    const keep = Math.min(Number(headSelect.value) || 0, heads - 1);
+    headSelect.innerHTML = Array.from({ length: heads }, (_, h) => `<option value="${h}">${h}</option>`).join('');
+    headSelect.value = String(keep);
+  }
+  return { tokens, heads, window, head: Number(headSelect.value), timingN: Number(($('timing-n') as HTMLSelectElement).value) };
+}
+
+function drawVariants(): void {
+  $('variants').innerHTML = VARIANTS.map((v) =>
+    `<button type="button" data-variant="${escape(v.id)}" aria-pressed="${v.id === state.variant}">${escape(v.label)}</button>`).join('');
+  $('note').textContent = variantById(state.variant).note;
+}
+
+function render(): void {
+  const gen = ++state.generation;
+  document.body.dataset.state = 'rendering';
+  document.body.dataset.timing = 'pending';
+  document.body.dataset.variant = state.variant;
+  $('error').textContent = '';
+  drawVariants();
+  const p = params();
+  if (p.tokens.length === 0) {
+    $('error').textContent = 'Type a sentence (tokens are split on whitespace).';
+    document.body.dataset.state = 'ready';
+    return;
+  }
+  const n = p.tokens.length;
+  const variant = variantById(state.variant);
+  const options = variant.options({ tokens: n, window: p.window });
+  const { q, k, v } = embed(p.tokens, p.heads);
+  const { weights } = lib.attention(q, k, v, { ...options, returnWeights: true });
+  const w = weights!;
+  const shape = { heads: p.heads, rows: n, cols: n };
+  const entropy = lib.headEntropy(w, shape);
+  const distance = lib.attentionDistance(w, shape);
+
+  $('heatmap').innerHTML = lib.heatmapSvg(w, [n, n], {
+    head: p.head, rowLabels: p.tokens, colLabels: p.tokens, range: [0, 1], cellSize: Math.max(8, Math.min(22, Math.floor(440 / n))),
+    title: `${variant.label}, head ${p.head}: query rows × key columns`,
+  });
+  $('mask').innerHTML = lib.maskPatternSvg({ rows: n, cols: n }, options, {
+    rowLabels: p.tokens, colLabels: p.tokens, cellSize: Math.max(6, Math.min(16, Math.floor(320 / n))),
+    title: `pairs computed: ${variant.label}`,
+  });
+  $('headview').innerHTML = lib.headViewSvg(w, shape, {
+    range: [0, 1], columns: Math.min(p.heads, 4),
+    headTitles: Array.from(entropy, (e, h) => `head ${h}  H=${e.toFixed(2)}`),
+  });
+  const maxEntropy = Math.log(n) || 1;
+  $('heads-table').innerHTML = '<tr><th>head</th><th>mean entropy (nats)</th><th></th><th>mean distance</th></tr>'
+    + Array.from(entropy, (e, h) => `<tr><td>${h}</td><td class="num">${e.toFixed(3)}</td>`
+      + `<td><span class="bar" style="width:${Math.round((100 * e) / maxEntropy)}px"></span></td>`
+      + `<td class="num">${distance[h]!.toFixed(2)}</td></tr>`).join('')
+    + `<tr><td colspan="4" class="muted">ln N = ${maxEntropy.toFixed(3)} is uniform attention over all ${n} tokens</td></tr>`;
+  document.body.dataset.state = 'ready';
+  void time(gen, variant.options({ tokens: p.timingN, window: p.window }), p.heads, p.timingN);
+}
+
+/** Median of REPEATS calls after one warm-up, per backend; stops if the page was redrawn meanwhile. */
+async function time(gen: number, options: AttentionOptions, heads: number, n: number): Promise<void> {
+  $('timing-shape').textContent = `[1, ${heads}, ${n}, ${TIMING_DIM}] seeded inputs (the sentence's embedding is ${HEAD_DIM}-wide), median of ${REPEATS}`;
+  const { q, k, v } = randomInputs(n, heads, TIMING_DIM);
+  // Useful FLOPs: 4·D per computed (query, key) pair and head, so masked variants are not credited for skipped pairs.
+  const pairs = lib.maskPattern({ rows: n, cols: n }, options).reduce((s, x) => s + x, 0);
+  const flops = 4 * heads * pairs * TIMING_DIM;
+  const rows: string[] = [];
+  const table = $('timings');
+  table.innerHTML = '<tr><th>backend</th><th>ms</th><th>GFLOP/s</th></tr>';
+  for (const b of BACKENDS) {
+    if (n > b.maxN) continue;
+    await new Promise((r) => setTimeout(r, 0)); // let the page paint between backends
+    if (gen !== state.generation) return;
+    await b.run(q, k, v, options);
+    const times: number[] = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const t0 = performance.now();
+      await b.run(q, k, v, options);
+      times.push(performance.now() - t0);
+    }
+    if (gen !== state.generation) return;
+    const ms = times.sort((a, c) => a - c)[Math.floor(REPEATS / 2)]!;
+    rows.push(`<tr data-backend="${b.id}"><td>${escape(b.label)}</td><td class="num">${ms.toFixed(2)}</td>`
+      + `<td class="num">${(flops / ms / 1e6).toFixed(2)}</td></tr>`);
+    table.innerHTML = '<tr><th>backend</th><th>ms</th><th>GFLOP/s</th></tr>' + rows.join('');
+  }
+  document.body.dataset.timing = 'done';
+}
+
+function safely(f: () => void): () => void {
+  return () => {
+    try {
+      f();
+    } catch (e) {
+      document.body.dataset.state = 'error';
+      $('error').textContent = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      console.error(e);
+    }
+  };
+}
+
+let typing: ReturnType<typeof setTimeout> | undefined;
+$('sentence').addEventListener('input', () => {
+  clearTimeout(typing);
+  typing = setTimeout(safely(render), 200);
+});
+for (const id of ['heads', 'window', 'head', 'timing-n']) $(id).addEventListener('change', safely(render));
+$('variants').addEventListener('click', (e) => {
+  const id = (e.target as HTMLElement).closest('button')?.dataset.variant;
+  if (!id || id === state.variant) return;
+  state.variant = id;
+  safely(render)();
+});
+window.addEventListener('unhandledrejection', (e) => {
+  $('error').textContent = String(e.reason);
+});
+
+await lib.init();
+safely(render)();

@@ -1,0 +1,30 @@
+/**
+ * The attention variants the playground offers: one entry each, data only. Adding a variant is one line here: an
+ * id, a label, and the `attention()` options it stands for (from the sentence length and the page's parameters).
+ */
+import type { AttentionOptions } from '../types.js';
+
+/** Parameters a variant may use, set on the page. */
+export interface VariantParams {
+  /** Tokens in the sentence. */
+  tokens: number;
+  /** Sliding window half-width (keys on each side, or back only when causal). */
+  window: number;
+}
+
+export interface Variant {
+  id: string;
+  label: string;
+  /** One line shown under the picker. */
+  note: string;
+  options(p: VariantParams): AttentionOptions;
+}
+
+export const VARIANTS: readonly Variant[] = [
+  { id: 'exact', label: 'exact', note: 'every query attends every key', options: () => ({}) },
+  { id: 'causal', label: 'causal', note: 'query i attends keys j ≤ i', options: () => ({ causal: true }) },
+  { id: 'window', label: 'sliding window', note: 'keys within ±w of the query', options: (p) => ({ window: { left: p.window, right: p.window } }) },
+  { id: 'causal-window', label: 'causal + window', note: 'the last w + 1 keys up to the query', options: (p) => ({ causal: true, window: { left: p.window } }) },
+];
+
+export const variantById = (id: string): Variant => VARIANTS.find((v) => v.id === id) ?? VARIANTS[0]!;
