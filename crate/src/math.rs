@@ -1,6 +1,7 @@
 //! Vectorised exp2 and tanh (the scalar libm calls are slow and not vectorised).
 
 use crate::simd::F32x4;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 pub const LOG2_E: f32 = core::f32::consts::LOG2_E;
 pub const LN_2: f64 = core::f64::consts::LN_2;
@@ -20,12 +21,48 @@ const EXP2_C: [f32; 7] = [
     0.000_153_707_05,
 ];
 
-/// 2^x per lane. x ≤ −127 (−∞ included) gives exactly 0 (results below 2^−126.5 flush to 0), x ≥ 127.5 gives +∞,
-/// NaN stays NaN. Never produces NaN from a non-NaN input.
+/// The clamp bounds of exp2 (−127.0 and 128.0 as bits), read at run time rather than known at compile time: with a
+/// constant operand LLVM turns `pmax`/`pmin` into the IEEE `f32x4.max`/`f32x4.min`, which V8 lowers to about eight
+/// x86 instructions each instead of one `maxps`/`minps` (nobody ever stores to these).
+static EXP2_LO: AtomicU32 = AtomicU32::new(0xc2fe_0000);
+static EXP2_HI: AtomicU32 = AtomicU32::new(0x4300_0000);
+
+/// A vectorised 2^x with its clamp bounds in registers; build it once outside a loop (`Exp2::new()`) and call
+/// `eval` / `eval_nonpos` inside.
+#[derive(Clone, Copy)]
+pub struct Exp2 {
+    lo: F32x4,
+    hi: F32x4,
+}
+
+impl Exp2 {
+    #[inline(always)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Exp2 {
+            lo: F32x4::splat(f32::from_bits(EXP2_LO.load(Ordering::Relaxed))),
+            hi: F32x4::splat(f32::from_bits(EXP2_HI.load(Ordering::Relaxed))),
+        }
+    }
+
+    /// 2^x per lane. x ≤ −127 (−∞ included) gives exactly 0 (results below 2^−126.5 flush to 0), x ≥ 127.5 gives
+    /// +∞, NaN stays NaN. Never produces NaN from a non-NaN input.
+    #[inline(always)]
+    pub fn eval(self, x: F32x4) -> F32x4 {
+        // pmax/pmin keep a NaN x (first operand) and clamp ±∞.
+        pow2_clamped(x.pmax(self.lo).pmin(self.hi))
+    }
+
+    /// `eval` for x ≤ 0 (or NaN), as in a softmax after subtracting the maximum: only the lower clamp is needed.
+    #[inline(always)]
+    pub fn eval_nonpos(self, x: F32x4) -> F32x4 {
+        pow2_clamped(x.pmax(self.lo))
+    }
+}
+
+/// 2^x for x already in [−127, 128] (or NaN).
 #[inline(always)]
-pub fn exp2(x: F32x4) -> F32x4 {
-    // pmax/pmin keep a NaN x (first operand) and clamp ±∞.
-    let x = x.pmax(F32x4::splat(-127.0)).pmin(F32x4::splat(128.0));
+fn pow2_clamped(x: F32x4) -> F32x4 {
     let t = x.add(F32x4::splat(ROUND_MAGIC));
     let n = t.sub(F32x4::splat(ROUND_MAGIC));
     let f = x.sub(n);
@@ -40,6 +77,12 @@ pub fn exp2(x: F32x4) -> F32x4 {
     // The high bits of t are shifted out.
     let scale = t.bits_add_shl(127, 23);
     p.mul(scale)
+}
+
+/// 2^x per lane (see `Exp2::eval`); in a loop prefer one `Exp2` built outside it.
+#[inline(always)]
+pub fn exp2(x: F32x4) -> F32x4 {
+    Exp2::new().eval(x)
 }
 
 /// 2^x for one value (same polynomial as the vector path).

@@ -11,6 +11,7 @@ use super::weights::write_weights;
 use super::workspace::Workspace;
 use super::QueryBlock;
 use crate::mask::{classify, union, BatchMask, BlockKind};
+use crate::math::Exp2;
 use crate::problem::{OutOfMemory, Outputs, Problem};
 use crate::simd::F32x4;
 
@@ -94,8 +95,9 @@ fn key_block(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0
     let rows = qb.rows();
     let dvp = ws.dvp;
     let kcp = block_scores(p, lm, qb, ws, j0, kc, kind);
+    let e = Exp2::new();
     for r in 0..rows {
-        let alpha = step(&mut ws.s[r * BC..r * BC + kcp], &mut ws.m[r], &mut ws.l[r]);
+        let alpha = step(&mut ws.s[r * BC..r * BC + kcp], &mut ws.m[r], &mut ws.l[r], e);
         if alpha != 1.0 {
             let a = F32x4::splat(alpha);
             for c in ws.o[r * dvp..(r + 1) * dvp].chunks_exact_mut(4) {

@@ -1,6 +1,6 @@
 //! The online-softmax step shared by every block (log2 domain: logits are pre-multiplied by log2 e).
 
-use crate::math::{exp2, exp2_scalar, LN_2};
+use crate::math::{exp2_scalar, Exp2, LN_2};
 use crate::simd::F32x4;
 
 /// Start value of the running maximum: the lowest finite float, so that m − m' is never −∞ − (−∞).
@@ -8,9 +8,9 @@ pub const M_INIT: f32 = f32::MIN;
 
 /// One step for one row: `s` (a multiple of 8 logits, −∞ where not allowed) becomes P = 2^(s − m') in place, where
 /// m' = max(m, max s); then l ← l·2^(m − m') + Σ P and m ← m'. Returns α = 2^(m − m') (exactly 1 when m is unchanged)
-/// for rescaling the row's output accumulator.
+/// for rescaling the row's output accumulator. s − m' ≤ 0 (or NaN) everywhere, so `e` needs only its lower clamp.
 #[inline(always)]
-pub fn step(s: &mut [f32], m: &mut f32, l: &mut f32) -> f32 {
+pub fn step(s: &mut [f32], m: &mut f32, l: &mut f32, e: Exp2) -> f32 {
     debug_assert!(s.len() % 8 == 0);
     let mut mx0 = F32x4::splat(f32::NEG_INFINITY);
     let mut mx1 = mx0;
@@ -29,8 +29,8 @@ pub fn step(s: &mut [f32], m: &mut f32, l: &mut f32) -> f32 {
     for c in s.chunks_exact_mut(8) {
         // SAFETY: chunks_exact_mut gives 8 writable floats.
         unsafe {
-            let p0 = exp2(F32x4::load(c.as_ptr()).sub(mv));
-            let p1 = exp2(F32x4::load(c.as_ptr().add(4)).sub(mv));
+            let p0 = e.eval_nonpos(F32x4::load(c.as_ptr()).sub(mv));
+            let p1 = e.eval_nonpos(F32x4::load(c.as_ptr().add(4)).sub(mv));
             p0.store(c.as_mut_ptr());
             p1.store(c.as_mut_ptr().add(4));
             sum0 = sum0.add(p0);

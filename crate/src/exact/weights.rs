@@ -8,7 +8,7 @@ use super::softmax::finish;
 use super::workspace::Workspace;
 use super::QueryBlock;
 use crate::mask::{classify, BlockKind};
-use crate::math::exp2;
+use crate::math::Exp2;
 use crate::problem::Problem;
 use crate::simd::F32x4;
 
@@ -30,13 +30,14 @@ pub fn write_weights(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Works
             }
         } else {
             let kcp = block_scores(p, lm, qb, ws, j0, kc, kind);
+            let e = Exp2::new();
             for r in 0..qb.rows() {
                 let (inv, _) = finish(ws.m[r], ws.l[r]);
                 let (m, inv) = (F32x4::splat(ws.m[r]), F32x4::splat(inv));
                 let s = &mut ws.s[r * BC..r * BC + kcp];
                 for c in s.chunks_exact_mut(4) {
                     // SAFETY: chunks_exact_mut gives 4 writable floats.
-                    unsafe { exp2(F32x4::load(c.as_ptr()).sub(m)).mul(inv).store(c.as_mut_ptr()) };
+                    unsafe { e.eval_nonpos(F32x4::load(c.as_ptr()).sub(m)).mul(inv).store(c.as_mut_ptr()) };
                 }
                 let at = row_base(r) + j0;
                 w[at..at + kc].copy_from_slice(&s[..kc]);
