@@ -38,4 +38,6 @@ pub enum Status {
     BadFeatures = 26,
     /// Variants: a projection matrix pointer is out of bounds, misaligned, overlapping the output, or set when unused.
     BadProjection = 27,
+    /// Exact attention: the ALiBi slopes are out of bounds, misaligned or not finite.
+    BadAlibi = 28,
 }

@@ -34,6 +34,7 @@ export const STATUS = {
   BAD_VARIANT: 25,
   BAD_FEATURES: 26,
   BAD_PROJECTION: 27,
+  BAD_ALIBI: 28,
 } as const;
 
 export type StatusCode = (typeof STATUS)[keyof typeof STATUS];
@@ -67,4 +68,5 @@ export const STATUS_INFO: Record<number, { argument: string; code: AttentionErro
   25: { argument: 'variant.kind', code: 'INVALID_OPTION', what: 'unknown variant kind, or an option it does not support' },
   26: { argument: 'variant.features', code: 'INVALID_OPTION', what: 'feature / projected-row count invalid for the variant' },
   27: { argument: 'variant.projection', code: 'INVALID_OPTION', what: 'projection matrix out of bounds, misaligned or overlapping the output' },
+  28: { argument: 'alibi', code: 'INVALID_OPTION', what: 'ALiBi slopes out of bounds, misaligned or not finite' },
 };
