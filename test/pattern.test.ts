@@ -56,9 +56,8 @@ describe('maskPattern', () => {
           const p = maskPattern({ batch: d.b, heads: d.hq, rows: d.nq, cols: d.nk }, options, { batch: b, head: h });
           const base = (b * d.hq + h) * d.nq * d.nk;
           const want = Uint8Array.from(ref.subarray(base, base + d.nq * d.nk), (w) => (w > 0 ? 1 : 0));
-          if (show(p, d.nk).join('\n') !== show(want, d.nk).join('\n')) {
-            expect.fail(`${c.name} b${b} h${h}:\n${show(p, d.nk).join('\n')}\nreference:\n${show(want, d.nk).join('\n')}`);
-          }
+          const where = `${c.name} b${b} h${h}:\n`;
+          expect(where + show(p, d.nk).join('\n')).toBe(where + show(want, d.nk).join('\n'));
           checked++;
           skippedPairs += p.length - p.reduce((s, x) => s + x, 0);
         }
@@ -99,10 +98,10 @@ describe('maskPatternSvg', () => {
     expect(fills[7 * n + 4]).toBe('#ffffff'); // (7, 4): beyond the window
     expect(fills[7 * n + 5]).toBe('#000000');
     const computed = 1 + 2 + 3 * 6;
-    expect(svg).toContain(`>computed ${computed} (${Number(((100 * computed) / 64).toPrecision(3))}%)<`);
-    expect(svg).toContain(`>skipped ${64 - computed}<`);
-    expect(svg).toContain('>q7</text>');
-    expect(svg).toContain('>k0</text>');
+    expect(svg).toMatch(`>computed ${computed} (${Number(((100 * computed) / 64).toPrecision(3))}%)<`);
+    expect(svg).toMatch(`>skipped ${64 - computed}<`);
+    expect(svg).toMatch('>q7</text>');
+    expect(svg).toMatch('>k0</text>');
   });
 
   it('outlines kernel blocks as skipped, full or partial', () => {
@@ -110,9 +109,9 @@ describe('maskPatternSvg', () => {
     expectValidSvg(svg);
     const kinds = [...svg.matchAll(/class="block block-(\w+)"/g)].map((m) => m[1]);
     expect(kinds).toEqual(['partial', 'skip', 'full', 'partial']);
-    expect(svg).toContain('>4×4 blocks full: 1<');
-    expect(svg).toContain('>4×4 blocks partial: 2<');
-    expect(svg).toContain('>4×4 blocks skip: 1<');
+    expect(svg).toMatch('>4×4 blocks full: 1<');
+    expect(svg).toMatch('>4×4 blocks partial: 2<');
+    expect(svg).toMatch('>4×4 blocks skip: 1<');
     // Ragged edge blocks: 5 × 3 in blocks of 2 × 2 gives 3 × 2 tiles.
     const ragged = maskPatternSvg({ rows: 5, cols: 3 }, {}, { blockSize: [2, 2] });
     expect(ragged.match(/class="block block-full"/g)!.length).toBe(6);
