@@ -1,0 +1,179 @@
+/**
+ * The WebGPU backend against the float64 reference, in whichever runtime runs this file: Deno (wgpu on lavapipe),
+ * headless Chromium (SwiftShader) and Node (the `webgpu` package, Dawn on OpenGL ES). Seeded cases covering every
+ * option (test/cases.ts), the named edge cases, and decode shapes for the split-key kernel; then caching, GpuTensor
+ * inputs, errors, device loss and the wasm fallback. Budget: max abs error ≤ 1e-5 (DESIGN.md).
+ * Without an adapter the suite says why and skips, except in CI and in the browser (see test/webgpu/gpu.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  AttentionError,
+  AttentionPool,
+  AutoAttention,
+  WebGpuAttention,
+  createAttention,
+  createWebGpuAttention,
+  referenceAttention,
+} from '../ts/index.js';
+import type { AttentionResult } from '../ts/index.js';
+import { edgeCases, generateCases } from './cases.js';
+import type { AttentionCase } from './cases.js';
+import { errorsVsReference } from './webgpu/compare.js';
+import { decodeCases } from './webgpu/decode-cases.js';
+import { openTestGpu, webGpuRequired } from './webgpu/gpu.js';
+
+const TOL = 1e-5;
+const gpu = await openTestGpu();
+const label = `webgpu (${gpu.runtime}${gpu.attn ? `, ${gpu.attn.adapter}` : ''})`;
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return x.every((bits, i) => bits === y[i]);
+}
+
+function check(c: AttentionCase, got: AttentionResult, worst: { e: number; name: string }): void {
+  const ref = referenceAttention(c.q, c.k, c.v, c.options);
+  expect(got.shape).toEqual(ref.shape);
+  const e = errorsVsReference(got, ref, { lse: c.options.returnLse, weights: c.options.returnWeights }, TOL);
+  const m = Math.max(e.output, e.lse, e.weights);
+  if (m > worst.e) Object.assign(worst, { e: m, name: c.name });
+  expect(e.first).toBe('');
+}
+
+if (!gpu.attn) {
+  describe(label, () => {
+    if (webGpuRequired()) {
+      it('has a WebGPU adapter (required here: CI=1 / WEBATTN_REQUIRE_WEBGPU=1, or the browser project)', () => {
+        throw new Error(`no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`);
+      });
+    } else {
+      const skip = (it as { skip?: (name: string, fn: () => void) => void }).skip;
+      const name = `SKIPPED: no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`;
+      console.warn(`test/webgpu.test.ts ${name}`);
+      if (skip) skip(name, () => undefined);
+      else it(name, () => undefined);
+    }
+  });
+} else {
+  const attn = gpu.attn;
+  const cases = [...generateCases(20251123, 98, { maxWork: 1e6 }), ...edgeCases(), ...decodeCases(5, 16)];
+  const worst = { e: 0, name: '' };
+
+  describe(`${label} vs the float64 reference`, () => {
+    for (const c of cases) {
+      it(c.name, async () => {
+        check(c, await attn.run(c.q, c.k, c.v, c.options), worst);
+      });
+    }
+    it('stays within the error budget over all cases (worst error reported)', () => {
+      console.log(`webgpu ${gpu.runtime} (${attn.adapter}): worst abs error vs float64 over ${cases.length} cases ` +
+        `${worst.e.toExponential(3)} (${worst.name}); ${JSON.stringify(attn.stats)}`);
+      expect(worst.e).toBeLessThanOrEqual(TOL);
+    });
+  });
+
+  describe(`${label}: buffers, caching, GpuTensor, errors`, () => {
+    it('compiles no shader and creates no bind group when warm calls repeat', async () => {
+      const some = cases.filter((_, i) => i % 5 === 0);
+      for (const c of some) await attn.run(c.q, c.k, c.v, c.options);
+      const before = attn.stats;
+      for (const c of some) await attn.run(c.q, c.k, c.v, c.options);
+      const after = attn.stats;
+      expect(after.shaderCompilations).toBe(before.shaderCompilations);
+      expect(after.bindGroupsCreated).toBe(before.bindGroupsCreated);
+      expect(after.buffersCreated).toBe(before.buffersCreated);
+      expect(after.calls).toBe(before.calls + some.length);
+    });
+
+    it('gives bit-identical results on repeated calls, and from GpuTensor inputs', async () => {
+      for (const c of cases.filter((_, i) => i % 11 === 0)) {
+        const a = await attn.run(c.q, c.k, c.v, { ...c.options, returnLse: true });
+        const q = attn.upload(c.q, 'q');
+        const k = attn.upload(c.k, 'k');
+        const v = attn.upload(c.v, 'v');
+        const b = await attn.run(q, k, v, { ...c.options, returnLse: true });
+        const mixed = await attn.run(c.q, k, v, { ...c.options, returnLse: true });
+        expect(sameBits(a.output, b.output)).toBe(true);
+        expect(sameBits(a.lse!, b.lse!)).toBe(true);
+        expect(sameBits(a.output, mixed.output)).toBe(true);
+        q.destroy(); k.destroy(); v.destroy();
+        const e = await rejection(attn.run(q, c.k, c.v, c.options));
+        expect(e).toBeInstanceOf(AttentionError);
+        expect((e as AttentionError).argument).toBe('q');
+      }
+    });
+
+    it('writes into `out`, and nothing around it', async () => {
+      const c = cases[3]!;
+      const plain = await attn.run(c.q, c.k, c.v, c.options);
+      const n = plain.output.length;
+      const backing = new Float32Array(n + 4).fill(777);
+      const out = backing.subarray(2, 2 + n);
+      const r = await attn.run(c.q, c.k, c.v, { ...c.options, out });
+      expect(r.output).toBe(out);
+      expect(sameBits(out, plain.output)).toBe(true);
+      expect([backing[0], backing[1], backing[n + 2], backing[n + 3]]).toEqual([777, 777, 777, 777]);
+    });
+
+    it('rejects invalid inputs with the same AttentionError as the wasm path, naming the argument', async () => {
+      const q = { data: new Float32Array(2 * 4 * 8), shape: [1, 2, 4, 8] };
+      const kBad = { data: new Float32Array(2 * 4 * 7), shape: [1, 2, 4, 7] };
+      const e = await rejection(attn.run(q, kBad, q));
+      expect(e).toBeInstanceOf(AttentionError);
+      expect((e as AttentionError).argument).toBe('k');
+      const m = await rejection(attn.run(q, q, q, { mask: { data: new Uint8Array(3), shape: [4, 4] } }));
+      expect((m as AttentionError).code).toBe('INVALID_MASK');
+      expect(() => attn.upload({ data: new Float64Array(4), shape: [1, 1, 2, 2] } as never, 'k')).toThrow(AttentionError);
+    });
+
+    it('turns device loss into a clear error, and falls back to wasm only when allowed', async () => {
+      const c = cases[1]!;
+      const strict = await createWebGpuAttention(gpu.options);
+      strict.device.destroy();
+      await strict.device.lost;
+      const e = await rejection(strict.run(c.q, c.k, c.v, c.options));
+      expect(e).toBeInstanceOf(AttentionError);
+      expect((e as AttentionError).code).toBe('KERNEL_ERROR');
+      expect((e as AttentionError).argument).toBe('device');
+      expect((e as AttentionError).message).toMatch(/lost/);
+
+      const lenient = await createWebGpuAttention({ ...gpu.options, fallback: 'wasm' });
+      lenient.device.destroy();
+      await lenient.device.lost;
+      const w = { e: 0, name: '' };
+      check(c, await lenient.run(c.q, c.k, c.v, c.options), w);
+      expect(lenient.lastBackend).toBe('wasm');
+      strict.dispose();
+      lenient.dispose();
+    });
+
+    it("createAttention({ backend: 'webgpu' | 'auto' }) runs on the GPU for large enough calls", async () => {
+      const c = cases[0]!;
+      const viaCreate = await createAttention({ ...gpu.options, backend: 'webgpu' });
+      expect(viaCreate).toBeInstanceOf(WebGpuAttention);
+      check(c, await viaCreate.run(c.q, c.k, c.v, c.options), { e: 0, name: '' });
+      viaCreate.dispose();
+
+      const auto = await createAttention({ ...gpu.options, backend: 'auto', threads: 1, allowSoftwareAdapter: true, minGpuFlops: 1e6 });
+      expect(auto).toBeInstanceOf(AutoAttention);
+      const big = cases.find((x) => x.q.data.length * 16 > 1e6 / 4)!;
+      for (const x of [c, big]) {
+        check(x, await auto.run(x.q, x.k, x.v, x.options), { e: 0, name: '' });
+        expect(auto.lastBackend).toBe(auto.picksGpu(x.q, x.k, x.v, x.options) ? 'webgpu' : 'wasm');
+      }
+      expect(auto.pool).toBeInstanceOf(AttentionPool);
+      auto.dispose();
+    });
+  });
+}

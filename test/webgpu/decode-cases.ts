@@ -1,0 +1,47 @@
+/**
+ * Seeded decode-shaped cases (few queries, many keys), which the general generator (sequence lengths ≤ 130) never
+ * makes: they exercise the webgpu split-key decode kernel and its LSE merge with every option.
+ */
+import type { AttentionOptions } from '../../ts/index.js';
+import type { AttentionCase } from '../cases.js';
+import { Rng } from '../rng.js';
+
+export function decodeCases(seed: number, count: number): AttentionCase[] {
+  const out: AttentionCase[] = [];
+  for (let c = 0; c < count; c++) {
+    const rng = new Rng(seed * 7919 + c);
+    const b = rng.int(1, 2);
+    const hkv = rng.int(1, 2);
+    const hq = hkv * rng.pick([1, 2, 4]);
+    const nq = rng.pick([1, 2, 3, 5, 16]);
+    const nk = rng.pick([256, 257, 300, 513, 1000, 2049]);
+    const dk = rng.pick([8, 16, 33, 64, 128]);
+    const dv = rng.chance(0.6) ? dk : rng.pick([4, 32, 65, 96]);
+    const o: AttentionOptions = { returnLse: true };
+    const tags: string[] = [];
+    const f = c % 8;
+    if (f === 1 || rng.chance(0.2)) { o.causal = 'bottom-right'; tags.push('causal=bottom-right'); }
+    if (f === 2) { o.window = { left: rng.pick([0, 10, 100, 300]), right: rng.pick([0, 5, 50]) }; tags.push(`window[${o.window.left},${o.window.right}]`); }
+    if (f === 3 || rng.chance(0.2)) { o.keyLengths = Array.from({ length: b }, () => rng.pick([0, 1, nk, rng.int(1, nk)])); tags.push(`kLens=[${o.keyLengths.join(',')}]`); }
+    if (f === 4) {
+      const data = new Uint8Array(hq * nq * nk);
+      for (let i = 0; i < data.length; i++) data[i] = rng.chance(0.3) ? 1 : 0;
+      o.mask = { data, shape: [hq, nq, nk] };
+      tags.push('mask[HNqNk]');
+    }
+    if (f === 5 || rng.chance(0.2)) {
+      o.bias = { data: rng.fill(new Float32Array(b * nq * nk), -3, 3), shape: [b, 1, nq, nk] };
+      tags.push('bias[B1NqNk]');
+    }
+    if (f === 6) { o.similarity = 'cosine'; o.temperature = 0.1; tags.push('cosine(T=0.1)'); }
+    if (f === 7) { o.softcap = 5; o.scale = 1; tags.push('softcap=5 scale=1'); }
+    if (rng.chance(0.3)) { o.layout = 'BNHD'; tags.push('BNHD'); }
+    const shape = (h: number, n: number, d: number): number[] => (o.layout === 'BNHD' ? [b, n, h, d] : [b, h, n, d]);
+    const t = (h: number, n: number, d: number) => ({ data: rng.fill(new Float32Array(b * h * n * d)), shape: shape(h, n, d) });
+    out.push({
+      name: `decode #${c}: B${b} Hq${hq}/Hkv${hkv} Nq${nq} Nk${nk} Dk${dk} Dv${dv} ${tags.join(' ')}`,
+      q: t(hq, nq, dk), k: t(hkv, nk, dk), v: t(hkv, nk, dv), options: o,
+    });
+  }
+  return out;
+}
