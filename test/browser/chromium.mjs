@@ -8,6 +8,8 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
   '--disable-dev-shm-usage',
+  // WebGPU (on Chromium's SwiftShader when there is no GPU) for test/webgpu.test.ts.
+  '--enable-unsafe-webgpu',
 ];
 
 /** $CHROMIUM_PATH, else the first of the usual Debian/Ubuntu locations that exists, else undefined. */

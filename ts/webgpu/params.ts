@@ -13,7 +13,7 @@ export const PARAM_FIELDS = [
   'v_sr', 'o_sb', 'o_sh', 'o_sr', 'm_sb', 'm_sh', 'm_sr', 'b_sb',
   'b_sh', 'b_sr', 'f32:scale', 'f32:softcap', 'cosine', 'bottom_right', 'i32:win_left', 'i32:win_right',
   'has_mask', 'has_bias', 'mask_byte', 'q_start', 'k_start', 'n_qblocks', 'n_splits', 'split_len',
-  'lse_base', 'want_lse', 'rows', 'grid_x', 'aux_lse', 'pad1', 'pad2', 'pad3',
+  'lse_base', 'want_lse', 'rows', 'grid_x', 'aux_lse', 'neg_inf_bits', 'pad2', 'pad3',
 ] as const;
 
 type FieldName<F> = F extends `${string}:${infer N}` ? N : F;
@@ -64,6 +64,8 @@ export function descriptorParams(d: AttentionDescriptor, maskByte: number): Para
     q_start: d.qStart, k_start: d.kStart,
     want_lse: d.returnLse ? 1 : 0,
     rows: d.b * d.hq * d.nq,
+    // −∞ comes from the uniform block: WGSL rejects a constant expression that evaluates to an infinity.
+    neg_inf_bits: 0xff800000,
   };
   if (d.mask) Object.assign(p, { m_sb: d.mask.strides.batch, m_sh: d.mask.strides.head, m_sr: d.mask.strides.row });
   if (d.bias) Object.assign(p, { b_sb: d.bias.strides.batch, b_sh: d.bias.strides.head, b_sr: d.bias.strides.row });

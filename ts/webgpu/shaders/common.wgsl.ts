@@ -32,7 +32,7 @@ const NEG: f32 = -3.0e38;
 const LIVE: f32 = -1.0e38;
 const COSINE_EPS: f32 = 1e-12;
 
-fn neg_inf() -> f32 { return bitcast<f32>(0xff800000u); }
+fn neg_inf() -> f32 { return bitcast<f32>(P.neg_inf_bits); } // 0xff800000, never a constant: see params.ts
 fn q_len(b: u32) -> u32 { return META[b]; }
 fn k_len(b: u32) -> u32 { return META[P.b + b]; }
 
