@@ -3,8 +3,10 @@ import { runDescriptor } from './core/call.js';
 import { getExports } from './core/loader.js';
 import { buildDescriptor } from './spec.js';
 import type { AttentionInput, AttentionOptions, AttentionResult } from './types.js';
+import { runVariant } from './variants/call.js';
 
 export function attention(q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions): AttentionResult {
   getExports('attention'); // NOT_INITIALIZED before validation: the first thing a caller must fix
-  return runDescriptor(buildDescriptor(q, k, v, options));
+  const d = buildDescriptor(q, k, v, options);
+  return d.variant ? runVariant(d) : runDescriptor(d);
 }

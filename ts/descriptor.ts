@@ -3,6 +3,7 @@
  * backend and by the float64 reference) and its word encoding for the wasm ABI (crate/src/desc.rs `RawDesc`).
  */
 import type { Layout } from './types.js';
+import type { VariantSpec } from './variants/types.js';
 
 /** Element strides of a 4-D operand [batch, head, row, col]; the column stride is 1. 0 broadcasts. */
 export interface Strides {
@@ -58,6 +59,8 @@ export interface AttentionDescriptor {
   kStart: number;
   nqFull: number;
   nkFull: number;
+  /** A linear-time approximation to run instead of exact attention (its own kernel and descriptor). */
+  variant?: VariantSpec;
 }
 
 /** Word layout of RawDesc; must match crate/src/desc.rs. */

@@ -47,3 +47,7 @@ export {
 export type { WeightsArray, WeightsShape } from './viz/analysis.js';
 export { matmul } from './layer/gemm.js';
 export type { MatmulOptions, MatmulResult } from './layer/gemm.js';
+export { linformerProjection, performerProjection } from './variants/random.js';
+export type { LinearVariant, LinformerVariant, PerformerVariant, VariantKind, VariantOption } from './variants/types.js';
+export { referenceVariantAttention } from './reference/variants/index.js';
+export type { VariantReferenceResult } from './reference/variants/index.js';

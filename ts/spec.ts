@@ -11,6 +11,7 @@ import { readLengths } from './validate/lengths.js';
 import { checkKey, checkValue, layoutStrides, readOperand } from './validate/operands.js';
 import { readBoolean, readLayout, readOptions, readScoring, readStructure } from './validate/options.js';
 import { MAX_ELEMENTS, fail, toFloat32, toMaskBytes } from './validate/tensor.js';
+import { readVariant } from './variants/validate.js';
 
 export function buildDescriptor(
   q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions,
@@ -57,6 +58,7 @@ export function buildDescriptor(
   if (o.bias !== undefined) {
     d.bias = readBroadcast(o.bias, 'bias', 'INVALID_BIAS', full, (x) => toFloat32(x, 'bias', convert, 'INVALID_BIAS'));
   }
+  if (o.variant !== undefined) d.variant = readVariant(o, d, convert);
   if (o.out !== undefined) d.out = checkOut(o.out, outputSize, d);
   return d;
 }

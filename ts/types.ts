@@ -3,6 +3,7 @@
  * returns `AttentionResult`. Semantics are stated once, in crate/src/desc.rs, and implemented in float64 by
  * ts/reference/attention.ts.
  */
+import type { VariantOption } from './variants/types.js';
 
 /** Memory layout of q, k, v and the output: BHND = [batch, heads, seq, dim] (default), BNHD = [batch, seq, heads, dim]. */
 export type Layout = 'BHND' | 'BNHD';
@@ -72,6 +73,8 @@ export interface AttentionOptions {
   out?: Float32Array;
   /** Convert inputs that are not Float32Array (Float64Array, number[]) instead of rejecting them. Default false. */
   convert?: boolean;
+  /** A linear-time approximation instead of exact attention (ts/variants/types.ts says which options combine). */
+  variant?: VariantOption;
 }
 
 export interface AttentionResult {

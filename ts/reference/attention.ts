@@ -8,6 +8,7 @@ import { buildDescriptor } from '../spec.js';
 import { ALIGN_BOTTOM_RIGHT, SIM_COSINE } from '../descriptor.js';
 import type { AttentionDescriptor, Strides } from '../descriptor.js';
 import type { AttentionInput, AttentionOptions } from '../types.js';
+import { AttentionError } from '../errors.js';
 
 export interface ReferenceResult {
   /** [B, Hq, Nq, Dv] in BHND or [B, Nq, Hq, Dv] in BNHD: the layout (strides `d.o`) of the descriptor. */
@@ -39,6 +40,10 @@ const at = (s: Strides, b: number, h: number, row: number): number => b * s.batc
 
 /** Runs the reference on an already normalised descriptor (also for split descriptors with qStart/kStart set). */
 export function referenceFromDescriptor(d: AttentionDescriptor): ReferenceResult {
+  if (d.variant) {
+    throw new AttentionError('INVALID_OPTION', 'variant', 'no variant (the exact reference)', `variant '${d.variant.kind}'`,
+      'variant: referenceAttention is exact attention; use referenceVariantAttention for the variants');
+  }
   const { b: B, hq: Hq, hkv: Hkv, nq: Nq, nk: Nk, dk: Dk, dv: Dv } = d;
   const weightCount = B * Hq * Nq * Nk;
   if (weightCount > REFERENCE_MAX_WEIGHTS) {
