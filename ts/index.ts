@@ -51,3 +51,4 @@ export { linformerProjection, performerProjection } from './variants/random.js';
 export type { LinearVariant, LinformerVariant, PerformerVariant, VariantKind, VariantOption } from './variants/types.js';
 export { referenceVariantAttention } from './reference/variants/index.js';
 export type { VariantReferenceResult } from './reference/variants/index.js';
+export * from './decode/index.js';

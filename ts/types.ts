@@ -101,4 +101,6 @@ export type AttentionErrorCode =
   | 'INVALID_OUTPUT'
   | 'NOT_INITIALIZED'
   | 'OUT_OF_MEMORY'
-  | 'KERNEL_ERROR';
+  | 'KERNEL_ERROR'
+  /** A linear KVCache has no room for the appended tokens (nothing was appended). */
+  | 'CACHE_FULL';

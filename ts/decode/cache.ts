@@ -1,0 +1,269 @@
+/**
+ * KVCache: the keys and values of one sequence for one attention layer, preallocated in the calling thread's wasm
+ * linear memory (wa_alloc) so that decode() reads them in place, without copying. Layout, head-major: K [Hkv,
+ * capacity, Dk], V [Hkv, capacity, Dv] in f32, f16 (16-bit patterns) or int8 (+ f32 scales [Hkv, capacity]).
+ *
+ * The cache holds absolute positions [start, end): position p sits in slot p mod capacity. A linear cache never
+ * wraps (start = 0; appending past capacity throws CACHE_FULL, nothing is lost). A ring cache overwrites its oldest
+ * slot, so memory stays bounded while positions keep counting: causal masks and windows stay exact.
+ *
+ * A cache belongs to the thread (wasm instance) that created it: it cannot be posted to a worker, and decode() on
+ * another thread rejects it. dispose() gives the memory back (a FinalizationRegistry does it for a lost cache).
+ */
+import { AttentionError } from '../errors.js';
+import type { AttentionInput } from '../types.js';
+import { fail } from '../validate/tensor.js';
+import { readOperand } from '../validate/operands.js';
+import { readLayout } from '../validate/options.js';
+import { encodeF16, fromF16 } from './f16.js';
+import { MAX_DECODE_QUERIES, DTYPE_CODES } from './descriptor.js';
+import { decodeExports, type DecodeExports } from './exports.js';
+import { readCount, readFlag, readKnown } from './options.js';
+import { quantizeRow } from './quantize.js';
+import type { AppendOptions, KVCacheDtype, KVCacheOptions } from './types.js';
+
+const ALIGN = 16;
+/** Largest single block handed to wa_alloc (a wasm32 memory holds at most 4 GiB). */
+const MAX_BLOCK = 0xffff0000;
+const ELEMENT_BYTES: Record<KVCacheDtype, number> = { f32: 4, f16: 2, int8: 1 };
+const OPTION_KEYS = ['heads', 'headDim', 'valueDim', 'capacity', 'dtype', 'window'] as const;
+const APPEND_KEYS = ['layout', 'convert'] as const;
+
+interface Block {
+  ptr: number;
+  bytes: number;
+}
+
+/** Frees what a cache still holds when it is garbage-collected without dispose(). */
+const registry = new FinalizationRegistry<{ k: DecodeExports; blocks: Block[] }>(({ k, blocks }) => {
+  for (const b of blocks) k.wa_free(b.ptr, b.bytes, ALIGN);
+});
+
+/** The fields decode() needs (internal). */
+export interface CacheState {
+  exports: DecodeExports;
+  heads: number;
+  headDim: number;
+  valueDim: number;
+  capacity: number;
+  dtype: number;
+  start: number;
+  end: number;
+  kPtr: number;
+  vPtr: number;
+  kScalePtr: number;
+  vScalePtr: number;
+  window: number | undefined;
+}
+
+export class KVCache {
+  /** KV heads (Hkv). */
+  readonly heads: number;
+  readonly headDim: number;
+  readonly valueDim: number;
+  /** Token slots. */
+  readonly capacity: number;
+  readonly dtype: KVCacheDtype;
+  /** Ring mode's attention window (each query sees its last `window` tokens); undefined for a linear cache. */
+  readonly window: number | undefined;
+
+  private readonly k: DecodeExports;
+  private readonly blocks: Block[] = [];
+  private readonly ptrs: { k: number; v: number; ks: number; vs: number };
+  private from = 0;
+  private to = 0;
+  private live = true;
+
+  constructor(options: KVCacheOptions) {
+    const o = readKnown<KVCacheOptions>(options, OPTION_KEYS, 'KVCache options');
+    this.k = decodeExports('KVCache');
+    this.heads = readCount(o.heads, 'heads', 65535);
+    this.headDim = readCount(o.headDim, 'headDim', 65535);
+    this.valueDim = o.valueDim === undefined ? this.headDim : readCount(o.valueDim, 'valueDim', 65535);
+    const dtype: unknown = o.dtype ?? 'f32';
+    if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'int8') {
+      fail('INVALID_OPTION', 'dtype', "'f32', 'f16' or 'int8'", String(dtype));
+    }
+    this.dtype = dtype;
+    const maxSlots = 2 ** 31 - 1;
+    this.window = o.window === undefined ? undefined : readCount(o.window, 'window', maxSlots);
+    if (this.window === undefined) {
+      if (o.capacity === undefined) {
+        fail('INVALID_OPTION', 'capacity', 'a capacity for a linear cache (or a window for a ring cache)', 'undefined');
+      }
+      this.capacity = readCount(o.capacity, 'capacity', maxSlots);
+    } else {
+      this.capacity = o.capacity === undefined
+        ? Math.min(this.window + MAX_DECODE_QUERIES - 1, maxSlots)
+        : readCount(o.capacity, 'capacity', maxSlots);
+      if (this.capacity < this.window) {
+        fail('INVALID_OPTION', 'capacity', `at least the window (${this.window}) for a ring cache`, String(this.capacity));
+      }
+    }
+    const elem = ELEMENT_BYTES[this.dtype];
+    const rows = this.heads * this.capacity;
+    this.ptrs = {
+      k: this.alloc(rows * this.headDim * elem, 'k'),
+      v: this.alloc(rows * this.valueDim * elem, 'v'),
+      ks: this.dtype === 'int8' ? this.alloc(rows * 4, 'k scales') : 0,
+      vs: this.dtype === 'int8' ? this.alloc(rows * 4, 'v scales') : 0,
+    };
+    registry.register(this, { k: this.k, blocks: this.blocks }, this);
+  }
+
+  private alloc(bytes: number, what: string): number {
+    const ptr = bytes > MAX_BLOCK ? 0 : this.k.wa_alloc(bytes, ALIGN) >>> 0;
+    if (ptr === 0) {
+      for (const b of this.blocks) this.k.wa_free(b.ptr, b.bytes, ALIGN);
+      this.blocks.length = 0;
+      throw new AttentionError('OUT_OF_MEMORY', 'capacity', `${bytes} bytes of wasm memory for the cache's ${what}`,
+        'the allocation failed (a wasm32 memory holds at most 4 GiB)');
+    }
+    this.blocks.push({ ptr, bytes });
+    return ptr;
+  }
+
+  /** Tokens held (≤ capacity). */
+  get length(): number {
+    return this.to - this.from;
+  }
+
+  /** Absolute position of the next token (= tokens appended since reset, minus truncation). */
+  get position(): number {
+    return this.to;
+  }
+
+  /** Absolute position of the oldest token held (0 unless a ring cache has overwritten some). */
+  get start(): number {
+    return this.from;
+  }
+
+  get ring(): boolean {
+    return this.window !== undefined;
+  }
+
+  /** Bytes of wasm memory this cache holds. */
+  get bytes(): number {
+    return this.blocks.reduce((a, b) => a + b.bytes, 0);
+  }
+
+  get disposed(): boolean {
+    return !this.live;
+  }
+
+  private alive(what: string): void {
+    if (!this.live) fail('INVALID_OPTION', 'cache', 'a live KVCache', 'a disposed KVCache', `${what} after dispose()`);
+  }
+
+  /**
+   * Appends T tokens: k [1, Hkv, T, Dk] (or [Hkv, T, Dk]; BNHD: [1, T, Hkv, Dk]) and v likewise with Dv. A linear
+   * cache throws CACHE_FULL (and keeps its contents) when T exceeds capacity − position; a ring cache overwrites its
+   * oldest tokens. Returns the new length.
+   */
+  append(k: AttentionInput, v: AttentionInput, options?: AppendOptions): number {
+    this.alive('append');
+    const o = readKnown<AppendOptions>(options, APPEND_KEYS, 'append options');
+    const layout = readLayout(o);
+    const convert = readFlag(o.convert, 'convert', false);
+    const K = readOperand(k, 'k', layout, convert);
+    const V = readOperand(v, 'v', layout, convert);
+    const shape = (h: number, t: number | string, d: number): string =>
+      layout === 'BHND' ? `[1, ${h}, ${t}, ${d}] or [${h}, ${t}, ${d}]` : `[1, ${t}, ${h}, ${d}] or [${t}, ${h}, ${d}]`;
+    if (K.b !== 1 || K.h !== this.heads || K.d !== this.headDim) {
+      fail('INVALID_SHAPE', 'k', `shape ${shape(this.heads, 'T', this.headDim)} (Hkv and Dk of the cache)`, `[${K.dims.join(', ')}]`);
+    }
+    if (V.b !== 1 || V.h !== this.heads || V.n !== K.n || V.d !== this.valueDim) {
+      fail('INVALID_SHAPE', 'v', `shape ${shape(this.heads, K.n, this.valueDim)} (T as in k, Hkv and Dv of the cache)`,
+        `[${V.dims.join(', ')}]`);
+    }
+    const t = K.n;
+    if (!this.ring && this.to + t > this.capacity) {
+      throw new AttentionError('CACHE_FULL', 'k', `at most ${this.capacity - this.to} new tokens (capacity ${this.capacity}, ` +
+        `length ${this.to})`, `${t} tokens`,
+        `k: the KV cache is full: ${t} new tokens do not fit (capacity ${this.capacity}, length ${this.to}); nothing was ` +
+          'appended. Create it with a larger capacity, truncate() or reset() it, or use a ring cache ({ window })');
+    }
+    const end = this.to + t;
+    const skip = Math.max(0, t - this.capacity); // a ring cache keeps only the last `capacity` of them
+    const { heads, headDim: dk, valueDim: dv, capacity: cap } = this;
+    // Row (h, token) of the user's k: BHND [h][t][d], BNHD [t][h][d].
+    const rowAt = (h: number, i: number, d: number): number => (layout === 'BHND' ? (h * t + i) * d : (i * heads + h) * d);
+    const mem = this.k.memory.buffer;
+    for (const [src, d, ptr, sptr] of [[K.data, dk, this.ptrs.k, this.ptrs.ks], [V.data, dv, this.ptrs.v, this.ptrs.vs]] as const) {
+      for (let h = 0; h < heads; h++) {
+        for (let i = skip; i < t; i++) {
+          const slot = (this.to + i) % cap;
+          const row = src.subarray(rowAt(h, i, d), rowAt(h, i, d) + d);
+          const at = (h * cap + slot) * d;
+          if (this.dtype === 'f32') new Float32Array(mem, ptr + 4 * at, d).set(row);
+          else if (this.dtype === 'f16') encodeF16(row, new Uint16Array(mem, ptr + 2 * at, d));
+          else new Float32Array(mem, sptr + 4 * (h * cap + slot), 1)[0] = quantizeRow(row, new Int8Array(mem, ptr + at, d));
+        }
+      }
+    }
+    this.to = end;
+    this.from = Math.max(this.from, end - cap);
+    return this.length;
+  }
+
+  /** Empties the cache (positions restart at 0); the memory is kept. */
+  reset(): void {
+    this.alive('reset');
+    this.from = 0;
+    this.to = 0;
+  }
+
+  /** Keeps positions [start, n): drops the tokens from position n on (speculative decoding's rejected tokens). */
+  truncate(n: number): void {
+    this.alive('truncate');
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < this.from || n > this.to) {
+      fail('INVALID_OPTION', 'n', `an integer position in [${this.from}, ${this.to}] (start and position of the cache)`, String(n));
+    }
+    this.to = n;
+  }
+
+  /** The held keys and values as f32 (dequantised), [Hkv, length, D] in position order from `start`. */
+  read(): { k: Float32Array; v: Float32Array; start: number; length: number } {
+    this.alive('read');
+    const n = this.length;
+    const { heads, capacity: cap } = this;
+    const mem = this.k.memory.buffer;
+    const out = (d: number, ptr: number, sptr: number): Float32Array => {
+      const x = new Float32Array(heads * n * d);
+      for (let h = 0; h < heads; h++) {
+        for (let i = 0; i < n; i++) {
+          const slot = (this.from + i) % cap;
+          const at = (h * cap + slot) * d;
+          const dst = x.subarray((h * n + i) * d, (h * n + i + 1) * d);
+          if (this.dtype === 'f32') dst.set(new Float32Array(mem, ptr + 4 * at, d));
+          else if (this.dtype === 'f16') new Uint16Array(mem, ptr + 2 * at, d).forEach((b, c) => { dst[c] = fromF16(b); });
+          else {
+            const s = new Float32Array(mem, sptr + 4 * (h * cap + slot), 1)[0]!;
+            new Int8Array(mem, ptr + at, d).forEach((q, c) => { dst[c] = q * s; });
+          }
+        }
+      }
+      return x;
+    };
+    return { k: out(this.headDim, this.ptrs.k, this.ptrs.ks), v: out(this.valueDim, this.ptrs.v, this.ptrs.vs), start: this.from, length: n };
+  }
+
+  /** Gives the wasm memory back; the cache cannot be used afterwards. Idempotent. */
+  dispose(): void {
+    if (!this.live) return;
+    registry.unregister(this);
+    for (const b of this.blocks) this.k.wa_free(b.ptr, b.bytes, ALIGN);
+    this.blocks.length = 0;
+    this.live = false;
+  }
+
+  /** @internal What decode() passes to the kernel. */
+  state(what: string): CacheState {
+    this.alive(what);
+    return {
+      exports: this.k, heads: this.heads, headDim: this.headDim, valueDim: this.valueDim, capacity: this.capacity,
+      dtype: DTYPE_CODES[this.dtype], start: this.from, end: this.to, kPtr: this.ptrs.k, vPtr: this.ptrs.v,
+      kScalePtr: this.ptrs.ks, vScalePtr: this.ptrs.vs, window: this.window,
+    };
+  }
+}

@@ -1,0 +1,62 @@
+/** The decode descriptor's word layout (crate/src/decode/desc.rs `DecodeDesc`) and its encoder. */
+
+export const DECODE_MAGIC = 0x57414431; // "WAD1"
+export const DECODE_WORDS = 28;
+export const DTYPE_CODES = { f32: 0, f16: 1, int8: 2 } as const;
+/** Most new queries per decode call. */
+export const MAX_DECODE_QUERIES = 16;
+
+export const DW = {
+  magic: 0, hq: 1, hkv: 2, nq: 3, dk: 4, dv: 5, dtype: 6, capacity: 7, start: 8, end: 9,
+  kPtr: 10, vPtr: 11, kScalePtr: 12, vScalePtr: 13, qPtr: 14, qHead: 15, qRow: 16, oPtr: 17, oHead: 18, oRow: 19,
+  lsePtr: 20, sinksPtr: 21, scale: 22, causal: 23, winLeft: 24, split: 25, flags: 26, reserved: 27,
+} as const;
+
+/** Every field of a decode call, pointers already in wasm memory (0 = absent). */
+export interface DecodeFields {
+  hq: number;
+  hkv: number;
+  nq: number;
+  dk: number;
+  dv: number;
+  dtype: number;
+  capacity: number;
+  start: number;
+  end: number;
+  kPtr: number;
+  vPtr: number;
+  kScalePtr: number;
+  vScalePtr: number;
+  qPtr: number;
+  qHead: number;
+  qRow: number;
+  oPtr: number;
+  oHead: number;
+  oRow: number;
+  lsePtr: number;
+  sinksPtr: number;
+  scale: number;
+  causal: boolean;
+  /** −1 = unbounded. */
+  winLeft: number;
+  /** 0 = the kernel's default. */
+  split: number;
+}
+
+export function encodeDecodeDescriptor(mem: ArrayBuffer, at: number, f: DecodeFields): void {
+  const u = new Uint32Array(mem, at, DECODE_WORDS);
+  const i = new Int32Array(mem, at, DECODE_WORDS);
+  const x = new Float32Array(mem, at, DECODE_WORDS);
+  u.fill(0);
+  u[DW.magic] = DECODE_MAGIC;
+  const words: [keyof typeof DW & keyof DecodeFields, number][] = [
+    ['hq', f.hq], ['hkv', f.hkv], ['nq', f.nq], ['dk', f.dk], ['dv', f.dv], ['dtype', f.dtype], ['capacity', f.capacity],
+    ['start', f.start], ['end', f.end], ['kPtr', f.kPtr], ['vPtr', f.vPtr], ['kScalePtr', f.kScalePtr],
+    ['vScalePtr', f.vScalePtr], ['qPtr', f.qPtr], ['qHead', f.qHead], ['qRow', f.qRow], ['oPtr', f.oPtr],
+    ['oHead', f.oHead], ['oRow', f.oRow], ['lsePtr', f.lsePtr], ['sinksPtr', f.sinksPtr], ['split', f.split],
+  ];
+  for (const [k, v] of words) u[DW[k]] = v;
+  x[DW.scale] = f.scale;
+  u[DW.causal] = f.causal ? 1 : 0;
+  i[DW.winLeft] = f.winLeft;
+}
