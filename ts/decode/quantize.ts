@@ -3,11 +3,13 @@
  * whole row then reads as NaN, as a NaN would propagate in f32). */
 export function quantizeRow(src: Float32Array, dst: Int8Array): number {
   let amax = 0;
+  let finite = true;
   for (let i = 0; i < src.length; i++) {
     const a = Math.abs(src[i]!);
-    if (!(a <= amax)) amax = a; // NaN wins too
+    if (a > amax) amax = a;
+    else if (!(a <= amax)) finite = false; // NaN
   }
-  if (!Number.isFinite(amax)) {
+  if (!finite || amax === Infinity) {
     dst.fill(0);
     return NaN;
   }
