@@ -37,7 +37,7 @@ const MIN_TASKS = 16;
 const ROWS_PER_TASK = 256;
 
 export function isDecodeLike(d: AttentionDescriptor): boolean {
-  return d.nq <= DECODE_MAX_ROWS && d.nk > DECODE_KEYS_PER_TASK && !d.returnWeights;
+  return d.nq <= DECODE_MAX_ROWS && d.nk > DECODE_KEYS_PER_TASK && !d.returnWeights && !d.variant;
 }
 
 /** The tasks of one problem, in output order. */
@@ -58,7 +58,8 @@ export function splitProblem(d: AttentionDescriptor): TaskRange[] {
   const workPerKvHead = ratio * d.nq * d.nk * (d.dk + d.dv);
   const groupSize = Math.max(1, Math.min(d.hkv, Math.floor(TARGET_TASK_WORK / Math.max(1, workPerKvHead))));
   const groups = d.b * Math.ceil(d.hkv / groupSize);
-  const rowChunk = groups < MIN_TASKS && d.nq >= 2 * ROWS_PER_TASK ? ROWS_PER_TASK : d.nq;
+  // Variants need every row and key of a head in one task (causal prefix sums, Linformer's projection over all keys).
+  const rowChunk = !d.variant && groups < MIN_TASKS && d.nq >= 2 * ROWS_PER_TASK ? ROWS_PER_TASK : d.nq;
   for (let b = 0; b < d.b; b++) {
     for (let g = 0; g < d.hkv; g += groupSize) {
       const kvHeads = Math.min(groupSize, d.hkv - g);

@@ -18,7 +18,7 @@ export interface OperandBlock<T extends Float32Array | Uint8Array> {
 /** The scalar fields a task carries over from the call's descriptor unchanged. */
 type CarriedFields =
   | 'hq' | 'hkv' | 'nq' | 'nk' | 'dk' | 'dv' | 'scale' | 'softcap' | 'similarity' | 'align' | 'winLeft' | 'winRight'
-  | 'qStart' | 'kStart' | 'nqFull' | 'nkFull' | 'returnLse' | 'returnWeights';
+  | 'qStart' | 'kStart' | 'nqFull' | 'nkFull' | 'returnLse' | 'returnWeights' | 'variant';
 
 /** One task: the problem of one batch entry's block of heads / rows / keys, operands as strided blocks. */
 export interface TaskInput extends Pick<AttentionDescriptor, CarriedFields> {
@@ -95,6 +95,7 @@ export function makeTaskInput(d: AttentionDescriptor, t: TaskRange, forceLse: bo
   if (d.bias) input.bias = block(d.bias, t.b, hq0, t.row0, t.key0, hq, t.rows, t.keys, transfer);
   if (d.queryLengths) input.queryLength = d.queryLengths[t.b];
   if (d.keyLengths) input.keyLength = d.keyLengths[t.b];
+  if (d.variant) input.variant = d.variant;
   return { input, transfer };
 }
 
@@ -126,5 +127,6 @@ export function taskDescriptor(t: TaskInput): AttentionDescriptor {
   if (t.bias) d.bias = ownBlock(t.bias, t.hq, t.nq, t.nk);
   if (t.queryLength !== undefined) d.queryLengths = Uint32Array.of(t.queryLength);
   if (t.keyLength !== undefined) d.keyLengths = Uint32Array.of(t.keyLength);
+  if (t.variant) d.variant = t.variant;
   return d;
 }

@@ -2,6 +2,7 @@
 import * as Comlink from 'comlink';
 import { init } from '../core/loader.js';
 import { runDescriptor } from '../core/call.js';
+import { runVariant } from '../variants/call.js';
 import { IS_BROWSER_BUILD } from '../core/runtime.js';
 import { taskDescriptor, type TaskInput, type TaskOutput } from './task.js';
 import type { Fault, WorkerApi } from './worker-api.js';
@@ -28,7 +29,8 @@ const api: WorkerApi = {
   },
   run(task: TaskInput, fault?: Fault): TaskOutput | Promise<TaskOutput> {
     if (fault) return injected(fault);
-    const r = runDescriptor(taskDescriptor(task));
+    const d = taskDescriptor(task);
+    const r = d.variant ? runVariant(d) : runDescriptor(d);
     const out: TaskOutput = { output: r.output };
     const transfer = [r.output.buffer as ArrayBuffer];
     if (r.lse) { out.lse = r.lse; transfer.push(r.lse.buffer as ArrayBuffer); }

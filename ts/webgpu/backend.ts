@@ -139,6 +139,10 @@ export class WebGpuAttention {
     try {
       this.checkUsable();
       const d = buildDescriptor(validationView(q, 'q', this), validationView(k, 'k', this), validationView(v, 'v', this), options);
+      if (d.variant) {
+        throw new AttentionError('INVALID_OPTION', 'variant', 'no variant on the webgpu backend (variants run in wasm: attention() or the wasm pool)',
+          `variant '${d.variant.kind}'`);
+      }
       const job = this.queue.then(() => this.execute(d, { q, k, v }));
       this.queue = job.catch(() => undefined);
       return job;

@@ -62,7 +62,7 @@ export class AutoAttention {
 
   /** Whether this call would run on WebGPU. */
   picksGpu(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): boolean {
-    if (!this.gpu || this.gpu.lostReason !== undefined) return false;
+    if (!this.gpu || this.gpu.lostReason !== undefined || options?.variant !== undefined) return false; // variants: wasm only
     return problemFlops(q, k, v, options) >= this.minFlops;
   }
 
