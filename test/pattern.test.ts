@@ -104,11 +104,21 @@ describe('maskPatternSvg', () => {
     expect(svg).toMatch('>k0</text>');
   });
 
+  it('draws equal neighbours in a row as one run: a causal pattern costs two runs per row, not N', () => {
+    const n = 64;
+    const svg = maskPatternSvg({ rows: n, cols: n }, { causal: true }, { cellSize: 2 });
+    const group = /<g class="cells"[^>]*>([\s\S]*?)<\/g>/.exec(svg)![1]!;
+    expect(group.match(/M/g)!.length).toBe(2 * n - 1); // the last row has no skipped run
+    const fills = gridFills(cellsIn(group), n, n);
+    const on = fills[0]!;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(fills[i * n + j] === on).toBe(j <= i);
+  });
+
   it('outlines kernel blocks as skipped, full or partial', () => {
     const svg = maskPatternSvg({ rows: 8, cols: 8 }, { causal: true }, { blockSize: 4 });
     expectValidSvg(svg);
     const kinds = [...svg.matchAll(/class="block block-(\w+)"/g)].map((m) => m[1]);
-    expect(kinds).toEqual(['partial', 'skip', 'full', 'partial']);
+    expect(kinds).toEqual(['skip', 'partial', 'partial', 'full']); // drawn skipped first, full last
     expect(svg).toMatch('>4×4 blocks full: 1<');
     expect(svg).toMatch('>4×4 blocks partial: 2<');
     expect(svg).toMatch('>4×4 blocks skip: 1<');

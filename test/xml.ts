@@ -51,11 +51,21 @@ export function expectValidSvg(svg: string): void {
 
 export interface Cell { x: number; y: number; fill: string }
 
-/** The cells drawn in an SVG fragment: every "M x y h…z" subpath of its <path fill=… d=…> elements. */
+/** The cells drawn in an SVG fragment: every "M x y h w v c h -w z" subpath of its <path fill=… d=…> elements is a
+ * run of w / c square cells of side c. Anything else in a cell path is an error. */
 export function cellsIn(fragment: string): Cell[] {
   const out: Cell[] = [];
   for (const p of fragment.matchAll(/<path fill="([^"]+)"[^>]* d="([^"]+)"\/>/g)) {
-    for (const m of p[2]!.matchAll(/M([\d.]+) ([\d.]+)h/g)) out.push({ x: Number(m[1]), y: Number(m[2]), fill: p[1]! });
+    const subpaths = p[2]!.match(/M[^M]*/g) ?? [];
+    for (const sp of subpaths) {
+      const m = /^M([\d.]+) ([\d.]+)h([\d.]+)v([\d.]+)h-([\d.]+)z$/.exec(sp);
+      expect(m, `cell subpath ${sp}`).toBeTruthy();
+      const [x, y, w, c, back] = m!.slice(1).map(Number) as [number, number, number, number, number];
+      expect(back).toBe(w);
+      const count = Math.round(w / c);
+      expect(Math.abs(count * c - w)).toBeLessThan(0.02);
+      for (let k = 0; k < count; k++) out.push({ x: +(x + k * c).toFixed(2), y, fill: p[1]! });
+    }
   }
   return out;
 }

@@ -1,7 +1,8 @@
 /**
  * `npm start`: runs the built library (dist/, so the bundle itself is exercised) on seeded inputs with every
  * backend available here — wasm on this thread, the worker pool — and checks each against the float64 reference.
- * Writes a heatmap of one head's attention weights to out/heatmap.svg. Exits 1 if any error exceeds 1e-5.
+ * Writes pictures to out/: a heatmap of one head, the head view of all heads, and the mask patterns of its
+ * structured cases (and says where). Exits 1 if any error exceeds 1e-5.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -98,6 +99,49 @@ const shapeOf = (t: AttentionInput): string => ('shape' in t ? t.shape : t.dims)
 const fmtMs = (ms: number): string => (ms < 10 ? ms.toFixed(3) : ms.toFixed(1)).padStart(8);
 const fmtErr = (e: number): string => e.toExponential(2);
 
+/** The demo's pictures: a heatmap of one head, the head view of all heads, and the mask patterns of the demo's
+ * structured cases (with the kernel's 32 × 32 tiles: skipped, full or partial). */
+function pictures(): { file: string; what: string; svg: string }[] {
+  // 96 tokens with 4 heads, causal: each cell is big enough to see.
+  const n = 96;
+  const h = 4;
+  const r = seeded(7);
+  const [q, k, v] = [tensor(r, h, n, 64), tensor(r, h, n, 64), tensor(r, h, n, 64)];
+  const { weights } = lib.attention(q, k, v, { causal: true, returnWeights: true });
+  const w = weights!;
+  const labels = Array.from({ length: n }, (_, i) => `t${i}`);
+  const shape = { heads: h, rows: n, cols: n };
+  const entropy = lib.headEntropy(w, shape);
+  const distance = lib.attentionDistance(w, shape);
+  const out = [
+    {
+      file: 'heatmap.svg', what: `causal weights of head 0, ${n} tokens`,
+      svg: lib.heatmapSvg(w, [n, n], {
+        head: 0, title: `causal attention weights, head 0 (${n} tokens, query rows × key columns)`,
+        rowLabels: labels, colLabels: labels, cellSize: 6,
+      }),
+    },
+    {
+      file: 'headview.svg', what: `all ${h} heads on one scale (entropy H, mean distance d per head)`,
+      svg: lib.headViewSvg(w, shape, {
+        title: `causal attention, ${h} heads, ${n} tokens`, cellSize: 2,
+        headTitles: Array.from(entropy, (e, i) => `head ${i}: H ${e.toFixed(2)}, d ${distance[i]!.toFixed(1)}`),
+      }),
+    },
+  ];
+  const patterns: [string, string, { rows: number; cols: number }, AttentionOptions][] = [
+    ['mask-causal-window.svg', 'causal + sliding window 64 (the demo case), 256 tokens', { rows: 256, cols: 256 }, { causal: true, window: { left: 64 } }],
+    ['mask-decode.svg', 'decode with a KV cache: 16 queries, 256 keys, causal bottom-right', { rows: 16, cols: 256 }, { causal: 'bottom-right' }],
+  ];
+  for (const [file, what, s, options] of patterns) {
+    out.push({
+      file, what,
+      svg: lib.maskPatternSvg(s, options, { title: `pairs computed: ${what}`, blockSize: 32, cellSize: s.rows < 64 ? 3 : 2 }),
+    });
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
   await lib.init();
   const threads = Math.max(2, Math.min(4, availableParallelism()));
@@ -124,22 +168,13 @@ async function main(): Promise<number> {
       }
     }
 
-    // The heatmap: head 0 of the causal case, first 96 tokens, so each cell is big enough to see.
-    const n = 96;
-    const r = seeded(7);
-    const [q, k, v] = [tensor(r, 1, n, 64), tensor(r, 1, n, 64), tensor(r, 1, n, 64)];
-    const { weights } = lib.attention(q, k, v, { causal: true, returnWeights: true });
-    const labels = Array.from({ length: n }, (_, i) => `t${i}`);
-    const svg = lib.heatmapSvg(weights!, [n, n], {
-      title: `causal attention weights, head 0 (${n} tokens, query rows × key columns)`,
-      rowLabels: labels,
-      colLabels: labels,
-      cellSize: 6,
-    });
-    const path = join(root, 'out', 'heatmap.svg');
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, svg);
-    console.log(`\nheatmap written to ${relative(process.cwd(), path) || path} (${(svg.length / 1024).toFixed(0)} KiB)`);
+    console.log(`\npictures (written to ${relative(process.cwd(), join(root, 'out')) || 'out'}/):`);
+    for (const p of pictures()) {
+      const path = join(root, 'out', p.file);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, p.svg);
+      console.log(`  ${relative(process.cwd(), path) || path}  ${(p.svg.length / 1024).toFixed(0).padStart(4)} KiB  ${p.what}`);
+    }
   } finally {
     pool.dispose();
   }

@@ -7,7 +7,7 @@ import { AttentionError } from '../errors.js';
 import type { AttentionOptions } from '../types.js';
 import { maskPattern } from './pattern.js';
 import type { PatternSelection, PatternShape } from './pattern.js';
-import { FONT, cellSide, checkLabels, colLabelsSvg, escapeXml, fmt, rowLabelsSvg, svgOpen, textWidth } from './svg.js';
+import { FONT, cellSide, checkLabels, colLabelsSvg, escapeXml, fmt, levelPaths, rowLabelsSvg, svgOpen, textWidth } from './svg.js';
 
 export interface MaskPatternOptions extends PatternSelection {
   title?: string;
@@ -59,16 +59,11 @@ export function maskPatternSvg(shape: PatternShape, options: AttentionOptions = 
   const gw = cols * cell;
   const gh = rows * cell;
 
-  const paths = { on: [] as string[], off: [] as string[] };
   let computed = 0;
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      const v = pattern[i * cols + j]!;
-      computed += v;
-      (v ? paths.on : paths.off).push(`M${+(gx + j * cell).toFixed(2)} ${+(gy + i * cell).toFixed(2)}h${cell}v${cell}h-${cell}z`);
-    }
-  }
+  for (let x = 0; x < pattern.length; x++) computed += pattern[x]!;
   const skipped = rows * cols - computed;
+  const cells = levelPaths(rows, cols, gx, gy, cell, (x) => pattern[x]!, (v) => (v ? on : off),
+    (v) => ` class="${v ? 'computed' : 'skipped'}"`);
 
   const tiles: string[] = [];
   const tileCount = { full: 0, partial: 0, skip: 0 };
@@ -114,11 +109,10 @@ export function maskPatternSvg(shape: PatternShape, options: AttentionOptions = 
 
   const out = [svgOpen(width, height), `<rect width="100%" height="100%" fill="#ffffff"/>`];
   if (opts.title) out.push(`<text x="${pad}" y="${pad + FONT + 2}" font-size="${FONT + 2}" font-weight="bold">${escapeXml(opts.title)}</text>`);
-  out.push(`<g class="cells" shape-rendering="crispEdges">`
-    + (paths.off.length ? `<path fill="${off}" class="skipped" d="${paths.off.join('')}"/>` : '')
-    + (paths.on.length ? `<path fill="${on}" class="computed" d="${paths.on.join('')}"/>` : '')
-    + '</g>');
-  if (tiles.length) out.push(`<g class="blocks">${tiles.join('')}</g>`);
+  out.push(`<g class="cells" shape-rendering="crispEdges">${cells}</g>`);
+  // Skipped tiles first, full ones last: a coloured outline is never hidden under a grey neighbour's.
+  const order = (t: string): number => (t.includes('block-skip') ? 0 : t.includes('block-partial') ? 1 : 2);
+  if (tiles.length) out.push(`<g class="blocks">${tiles.sort((a, b) => order(a) - order(b)).join('')}</g>`);
   if (opts.rowLabels) out.push(rowLabelsSvg(opts.rowLabels, gx, gy, cell));
   if (opts.colLabels) out.push(colLabelsSvg(opts.colLabels, gx, gy, cell));
   out.push(`<g class="legend">${items.join('')}</g>`);

@@ -89,27 +89,47 @@ export function valueRange(values: ArrayLike<number>, range?: readonly [number, 
   return lo > hi ? [0, 1] : [lo, hi];
 }
 
-/** Grid of rows × cols cells at (x0, y0), one <path> per colour level (NaN: a hatched pattern), `offset` = index of
- * the first value in `values`. A cell is "M x y h c v c h -c z". */
+/** "M x y h w v c h -w z": a run of `count` cells of side `cell` in one row, starting at (x, y). */
+export const runPath = (x: number, y: number, count: number, cell: number): string => {
+  const w = +(count * cell).toFixed(2);
+  return `M${+x.toFixed(2)} ${+y.toFixed(2)}h${w}v${cell}h-${w}z`;
+};
+
+/**
+ * Grid of rows × cols cells at (x0, y0), coloured by `levelOf(index)` (−1 for NaN), as one <path> per level whose
+ * subpaths are horizontal runs of equal level — a causal mask's zeros become one run per row, not one per cell.
+ */
+export function levelPaths(
+  rows: number, cols: number, x0: number, y0: number, cell: number,
+  levelOf: (index: number) => number, fillOf: (level: number) => string, attrs: (level: number) => string = (l) => ` data-level="${l}"`,
+): string {
+  const byLevel = new Map<number, string[]>();
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols;) {
+      const level = levelOf(i * cols + j);
+      let end = j + 1;
+      while (end < cols && levelOf(i * cols + end) === level) end++;
+      let list = byLevel.get(level);
+      if (!list) byLevel.set(level, (list = []));
+      list.push(runPath(x0 + j * cell, y0 + i * cell, end - j, cell));
+      j = end;
+    }
+  }
+  return [...byLevel.keys()].sort((a, b) => a - b)
+    .map((level) => `<path fill="${fillOf(level)}"${attrs(level)} d="${byLevel.get(level)!.join('')}"/>`).join('');
+}
+
+/** Cells of `values[offset …]` (rows × cols) on a colour scale over [lo, hi] in LEVELS steps; NaN is hatched. */
 export function cellPaths(
   values: ArrayLike<number>, offset: number, rows: number, cols: number,
   x0: number, y0: number, cell: number, lo: number, hi: number, scale: ColorScale,
 ): string {
   const span = hi - lo;
-  const byLevel = new Map<number, string[]>();
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      const w = values[offset + i * cols + j]!;
-      const level = Number.isNaN(w) ? -1 : span > 0 ? Math.round(((Math.min(hi, Math.max(lo, w)) - lo) / span) * (LEVELS - 1)) : 0;
-      let list = byLevel.get(level);
-      if (!list) byLevel.set(level, (list = []));
-      list.push(`M${+(x0 + j * cell).toFixed(2)} ${+(y0 + i * cell).toFixed(2)}h${cell}v${cell}h-${cell}z`);
-    }
-  }
-  return [...byLevel.keys()].sort((a, b) => a - b).map((level) => {
-    const fill = level < 0 ? NAN_FILL : scaleColor(scale, level / (LEVELS - 1));
-    return `<path fill="${fill}" data-level="${level}" d="${byLevel.get(level)!.join('')}"/>`;
-  }).join('');
+  const levelOf = (x: number): number => {
+    const w = values[offset + x]!;
+    return Number.isNaN(w) ? -1 : span > 0 ? Math.round(((Math.min(hi, Math.max(lo, w)) - lo) / span) * (LEVELS - 1)) : 0;
+  };
+  return levelPaths(rows, cols, x0, y0, cell, levelOf, (level) => (level < 0 ? NAN_FILL : scaleColor(scale, level / (LEVELS - 1))));
 }
 
 /** <defs> with the legend gradient (top = max) and the NaN hatch pattern. */
