@@ -22,8 +22,8 @@ export interface HeadViewOptions {
   headTitles?: readonly string[];
   /** Panels per grid row. Default min(heads, 4). */
   columns?: number;
-  /** Side of one cell in px. Default: each panel fits in about 160 px, between 1 and 12
-   * (14 with labels, so that every label of a short sentence shows). */
+  /** Side of one cell in px. Default: each panel fits in about 160 px, between 1 and 12 (with labels: 240 px,
+   * between 1 and 14, so that every label of a short sentence shows). */
   cellSize?: number;
   /** Default 'viridis'. */
   colorScale?: ColorScale;
@@ -59,9 +59,9 @@ export function headViewSvg(weights: Float32Array | Float64Array, shape: HeadVie
   if (!Number.isInteger(columns) || columns < 1) throw new AttentionError('INVALID_OPTION', 'columns', 'a positive integer', String(columns));
   const scale = opts.colorScale ?? 'viridis';
   scaleColor(scale, 0); // validates the name
-  // Token labels need cells at least a font height tall to be shown without thinning.
-  const cap = opts.rowLabels || opts.colLabels ? 14 : 12;
-  const cell = Math.min(opts.cellSize ?? cap, cellSide(opts.cellSize, rows, cols, 160));
+  // Token labels need cells at least a font height tall to be shown without thinning (up to 17 tokens).
+  const labelled = opts.rowLabels !== undefined || opts.colLabels !== undefined;
+  const cell = Math.min(opts.cellSize ?? (labelled ? 14 : 12), cellSide(opts.cellSize, rows, cols, labelled ? 240 : 160));
   const [lo, hi] = valueRange(w, opts.range);
 
   const pad = 8;
@@ -74,10 +74,12 @@ export function headViewSvg(weights: Float32Array | Float64Array, shape: HeadVie
   const usedCols = Math.min(columns, heads);
   const pw = cols * cell;
   const ph = rows * cell;
-  const cellW = rowLabelW + pw + gap;
+  const titles = Array.from({ length: heads }, (_, h) => opts.headTitles?.[h] ?? `head ${h}`);
+  const titleW = textWidth(titles) * 1.08; // bold
+  const cellW = Math.max(pw, titleW) + gap;
   const cellH = panelTitleH + ph + gap;
   const top = pad + titleH + colLabelH;
-  const gridW = usedCols * cellW - gap;
+  const gridW = rowLabelW + usedCols * cellW - gap;
   const gridH = gridRows * cellH - gap;
   const legendX = pad + gridW + 16;
   const legendH = Math.max(60, gridH - panelTitleH);
@@ -89,9 +91,9 @@ export function headViewSvg(weights: Float32Array | Float64Array, shape: HeadVie
   for (let h = 0; h < heads; h++) {
     const r = Math.floor(h / columns);
     const c = h % columns;
-    const x = pad + c * cellW + rowLabelW;
+    const x = pad + rowLabelW + c * cellW;
     const y = top + r * cellH + panelTitleH;
-    const name = opts.headTitles?.[h] ?? `head ${h}`;
+    const name = titles[h]!;
     const parts = [
       `<g class="head" data-head="${h}">`,
       `<text class="head-title" x="${x}" y="${y - 5}" font-weight="bold">${escapeXml(name)}</text>`,
