@@ -96,7 +96,9 @@ describe('variants vs their float64 definitions', () => {
       const v2 = Float32Array.from(v.data);
       for (let i = 100 * 8; i < k2.length; i++) { k2[i] = -k2[i]!; v2[i] = 1 - v2[i]!; }
       const after = attention(q, { data: k2, shape: k.shape }, { data: v2, shape: v.shape }, { variant, causal: true }).output;
-      expect(maxAbsDiff(before.subarray(0, 100 * 8), after.subarray(0, 100 * 8))).toBe(0);
+      // Not bitwise for Performer: a chunk's keys set the running shift of its features, so rows before the change
+      // round differently (the shift cancels in exact arithmetic). 1e-6 is ten times the f32 rounding seen.
+      expect(maxAbsDiff(before.subarray(0, 100 * 8), after.subarray(0, 100 * 8))).toBeLessThanOrEqual(1e-6);
       expect(maxAbsDiff(before.subarray(100 * 8), after.subarray(100 * 8))).toBeGreaterThan(1e-3);
     }
   });

@@ -3,8 +3,8 @@
  * float64 reference uses exactly the same features.
  *
  * Generator: mulberry32 (32-bit state; the seed is mixed once with a multiply so nearby seeds differ), uniform
- * u = next / 2³², Gaussians by Box–Muller from two uniforms (using (u + 2⁻³³) to avoid log 0). Its output for a
- * seed is part of the API: a seed gives the same projection in every runtime and version of this file.
+ * u = next / 2³², Gaussians by Box–Muller: two uniforms u1, u2 give r·cos θ then r·sin θ, r = √(−2 ln(u1 + 2⁻³³)),
+ * θ = 2π·u2. Its output for a seed is part of the API: a seed gives the same projection in every runtime.
  */
 
 export class SeededRandom {
@@ -23,11 +23,24 @@ export class SeededRandom {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
+  private spare = NaN;
+
   /** Standard normal. */
   gaussian(): number {
-    const u1 = this.uniform() + 2 ** -33;
-    const u2 = this.uniform();
-    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    if (!Number.isNaN(this.spare)) {
+      const s = this.spare;
+      this.spare = NaN;
+      return s;
+    }
+    const r = Math.sqrt(-2 * Math.log(this.uniform() + 2 ** -33));
+    const theta = 2 * Math.PI * this.uniform();
+    this.spare = r * Math.sin(theta);
+    return r * Math.cos(theta);
+  }
+
+  /** Fills `out` with standard normals times `sd`. */
+  fillGaussian(out: Float32Array | Float64Array, sd = 1): void {
+    for (let i = 0; i < out.length; i++) out[i] = this.gaussian() * sd;
   }
 }
 
@@ -43,7 +56,8 @@ export function performerProjection(features: number, dk: number, seed = 0): Flo
   for (let a0 = 0; a0 < features; a0 += dk) {
     const block: Float64Array[] = [];
     for (let r = 0; r < dk; r++) {
-      const x = Float64Array.from({ length: dk }, () => rng.gaussian());
+      const x = new Float64Array(dk);
+      rng.fillGaussian(x);
       for (const y of block) {
         let p = 0;
         for (let c = 0; c < dk; c++) p += x[c]! * y[c]!;
@@ -69,7 +83,9 @@ export function performerProjection(features: number, dk: number, seed = 0): Flo
 export function linformerProjection(rows: number, nk: number, seed = 0): { e: Float32Array; f: Float32Array } {
   const rng = new SeededRandom(seed);
   const sd = 1 / Math.sqrt(rows);
-  const draw = (): Float32Array => Float32Array.from({ length: rows * nk }, () => rng.gaussian() * sd);
-  const e = draw();
-  return { e, f: draw() };
+  const e = new Float32Array(rows * nk);
+  const f = new Float32Array(rows * nk);
+  rng.fillGaussian(e, sd);
+  rng.fillGaussian(f, sd);
+  return { e, f };
 }

@@ -6,7 +6,7 @@ import { SIM_DOT, type AttentionDescriptor } from '../descriptor.js';
 import type { AttentionOptions } from '../types.js';
 import { shapeString, valueString } from '../validate/describe.js';
 import { checkLength, fail, readTensor, toFloat32 } from '../validate/tensor.js';
-import { linformerProjection, performerProjection } from './random.js';
+import { cachedLinformerProjection, cachedPerformerProjection } from './cache.js';
 import type { VariantKind, VariantSpec } from './types.js';
 
 /** Largest feature / projected-row count (crate/src/variants/check.rs MAX_FEATURES). */
@@ -106,7 +106,7 @@ export function readVariant(o: AttentionOptions, d: AttentionDescriptor, convert
         return { kind: 'performer', features, projection };
       }
       const features = count(r['features'], 'variant.features', DEFAULT_FEATURES);
-      return { kind: 'performer', features, projection: performerProjection(features, d.dk, seedOf(r['seed'], 'variant.seed')) };
+      return { kind: 'performer', features, projection: cachedPerformerProjection(features, d.dk, seedOf(r['seed'], 'variant.seed')) };
     }
     case 'linformer': {
       const e = r['e'];
@@ -124,7 +124,7 @@ export function readVariant(o: AttentionOptions, d: AttentionDescriptor, convert
         return { kind: 'linformer', rows, e: E, f: F };
       }
       const rows = count(r['projectedLength'], 'variant.projectedLength', Math.min(DEFAULT_PROJECTED_LENGTH, d.nk));
-      const { e: E, f: F } = linformerProjection(rows, d.nk, seedOf(r['seed'], 'variant.seed'));
+      const { e: E, f: F } = cachedLinformerProjection(rows, d.nk, seedOf(r['seed'], 'variant.seed'));
       return { kind: 'linformer', rows, e: E, f: F };
     }
   }
