@@ -61,11 +61,13 @@ export interface AttentionDescriptor {
   nkFull: number;
   /** A linear-time approximation to run instead of exact attention (its own kernel and descriptor). */
   variant?: VariantSpec;
+  /** ALiBi slopes, one per query head: the logit of (i, j) gains alibi[h]·(gj − diag). */
+  alibi?: Float32Array;
 }
 
 /** Word layout of RawDesc; must match crate/src/desc.rs. */
-export const DESC_MAGIC = 0x57415431;
-export const DESC_WORDS = 48;
+export const DESC_MAGIC = 0x57415432; // 'WAT2'
+export const DESC_WORDS = 52;
 export const W = {
   magic: 0, b: 1, hq: 2, hkv: 3, nq: 4, nk: 5, dk: 6, dv: 7,
   q: 8, k: 12, v: 16, o: 20, // each: ptr, batch, head, row
@@ -73,6 +75,7 @@ export const W = {
   qLensPtr: 30, kLensPtr: 31,
   mask: 32, bias: 36, // each: ptr, batch, head, row
   lsePtr: 40, weightsPtr: 41, qStart: 42, kStart: 43, nqFull: 44, nkFull: 45, flags: 46, reserved: 47,
+  alibiPtr: 48, // 49..51 reserved
 } as const;
 
 /** Byte pointers of the operands once they sit in wasm memory (0 = absent). */
@@ -87,6 +90,8 @@ export interface DescriptorPointers {
   bias: number;
   lse: number;
   weights: number;
+  /** f32[hq] ALiBi slopes (0 or absent = none). */
+  alibi?: number;
 }
 
 /** Writes `d` at byte offset `at` of `memory` in the RawDesc layout. Strides passed here are the ones the data has
@@ -118,5 +123,6 @@ export function encodeDescriptor(memory: ArrayBuffer, at: number, d: AttentionDe
   operand(W.bias, p.bias, d.bias?.strides);
   u[W.lsePtr] = p.lse;
   u[W.weightsPtr] = p.weights;
+  u[W.alibiPtr] = p.alibi ?? 0;
   u[W.qStart] = d.qStart; u[W.kStart] = d.kStart; u[W.nqFull] = d.nqFull; u[W.nkFull] = d.nkFull;
 }

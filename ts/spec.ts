@@ -6,6 +6,7 @@
 import type { AttentionDescriptor } from './descriptor.js';
 import type { AttentionInput, AttentionOptions } from './types.js';
 import { isFloat32Array, typeName } from './validate/describe.js';
+import { readAlibi } from './validate/alibi.js';
 import { readBroadcast } from './validate/broadcast.js';
 import { readLengths } from './validate/lengths.js';
 import { checkKey, checkValue, layoutStrides, readOperand } from './validate/operands.js';
@@ -57,6 +58,10 @@ export function buildDescriptor(
   }
   if (o.bias !== undefined) {
     d.bias = readBroadcast(o.bias, 'bias', 'INVALID_BIAS', full, (x) => toFloat32(x, 'bias', convert, 'INVALID_BIAS'));
+  }
+  if (o.alibi !== undefined) {
+    d.alibi = readAlibi(o.alibi, hq);
+    if (o.variant !== undefined) fail('INVALID_OPTION', 'alibi', 'exact attention (no variant)', 'alibi with a variant');
   }
   if (o.variant !== undefined) d.variant = readVariant(o, d, convert);
   if (o.out !== undefined) d.out = checkOut(o.out, outputSize, d);

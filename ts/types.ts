@@ -75,6 +75,10 @@ export interface AttentionOptions {
   convert?: boolean;
   /** A linear-time approximation instead of exact attention (ts/variants/types.ts says which options combine). */
   variant?: VariantOption;
+  /** ALiBi: adds slope_h·(j − diag) to the logits, no N×N array (diag = the causal diagonal of query i under the
+   * alignment). `true` = the standard slopes of the ALiBi paper for Hq heads, or a Float32Array of Hq slopes.
+   * Combines with every mask and with bias; exact attention only (not with `variant`). */
+  alibi?: Float32Array | true;
 }
 
 export interface AttentionResult {

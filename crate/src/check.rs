@@ -50,6 +50,8 @@ pub struct Checked {
     pub k_lens: Option<Region>,
     pub lse: Option<Region>,
     pub weights: Option<Region>,
+    /// f32[hq] ALiBi slopes (their values are checked where memory is read, in abi).
+    pub alibi: Option<Region>,
     /// Global query / key counts (nq_full / nk_full, defaulted).
     pub nq_full: u64,
     pub nk_full: u64,
@@ -106,7 +108,7 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
     if d.magic != DESC_MAGIC {
         return Err(Status::BadMagic);
     }
-    if d.flags != 0 || d.reserved != 0 {
+    if d.flags != 0 || d.reserved != 0 || d.reserved2 != [0; 3] {
         return Err(Status::BadFlags);
     }
     let raw = [d.b, d.hq, d.hkv, d.nq, d.nk, d.dk, d.dv];
@@ -168,11 +170,12 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
     let lens = |ptr: u32, bad: Status| if ptr == 0 { Ok(None) } else { region(ptr, b, 4, mem, bad).map(Some) };
     let q_lens = lens(d.q_lens_ptr, Status::BadQLens)?;
     let k_lens = lens(d.k_lens_ptr, Status::BadKLens)?;
+    let alibi = if d.alibi_ptr == 0 { None } else { Some(region(d.alibi_ptr, hq, 4, mem, Status::BadAlibi)?) };
     let out = |ptr: u32, count: u64, bad: Status| if ptr == 0 { Ok(None) } else { region(ptr, count, 4, mem, bad).map(Some) };
     let lse = out(d.lse_ptr, b * hq * nq, Status::BadLse)?;
     let weights = out(d.weights_ptr, b * hq * nq * nk, Status::BadWeights)?;
 
-    let inputs: Vec<Region> = [Some(q.region), Some(k.region), Some(v.region), mask.map(|m| m.region), bias.map(|m| m.region), q_lens, k_lens]
+    let inputs: Vec<Region> = [Some(q.region), Some(k.region), Some(v.region), mask.map(|m| m.region), bias.map(|m| m.region), q_lens, k_lens, alibi]
         .into_iter()
         .flatten()
         .collect();
@@ -198,7 +201,7 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
         dk: dk as usize,
         dv: dv as usize,
     };
-    Ok(Checked { dims, q, k, v, o, mask, bias, q_lens, k_lens, lse, weights, nq_full, nk_full })
+    Ok(Checked { dims, q, k, v, o, mask, bias, q_lens, k_lens, lse, weights, alibi, nq_full, nk_full })
 }
 
 /// Per-batch lengths must not exceed the global count.

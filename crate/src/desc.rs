@@ -4,10 +4,10 @@
 //! match (`DESC_WORDS` and `DESC_MAGIC` are checked by the SDK at load time). Every integer is a u32 unless noted;
 //! strides and lengths count elements (f32 or u8), not bytes; pointers are byte offsets into wasm memory, 0 = absent.
 
-/// "WAT1" — bumped whenever the word layout changes.
-pub const DESC_MAGIC: u32 = 0x5741_5431;
+/// "WAT2" — bumped whenever the word layout changes (WAT2: ALiBi slopes).
+pub const DESC_MAGIC: u32 = 0x5741_5432;
 /// Number of 4-byte words in a descriptor.
-pub const DESC_WORDS: usize = 48;
+pub const DESC_WORDS: usize = 52;
 
 /// `similarity` values.
 pub const SIM_DOT: u32 = 0;
@@ -48,6 +48,7 @@ pub struct Operand {
 ///                   and (no mask or mask[b,h,i,j] != 0)            (causal is just win_right = 0)
 ///   sim = dot: q·k;  cosine: (q / max(|q|, 1e-12)) · (k / max(|k|, 1e-12))
 ///   s = sim · scale;  if softcap > 0: s = softcap · tanh(s / softcap);  if bias: s += bias[b,h,i,j]
+///   if alibi: s += alibi[h] · (gj − diag)            (ALiBi: a linear bias per query head, no N×N array)
 ///   o[b,h,i,:] = Σ_j softmax_j(s) v[b,kvh,j,:] over allowed j;  lse[b,h,i] = ln Σ_{allowed j} exp(s_j)
 ///   a row with no allowed key (padding rows included) gives o = 0 and lse = −∞, never NaN.
 #[repr(C)]
@@ -94,6 +95,10 @@ pub struct RawDesc {
     pub flags: u32,
     /// Reserved, must be 0.
     pub reserved: u32,
+    /// f32[hq] ALiBi slopes (finite), 0 = no ALiBi.
+    pub alibi_ptr: u32,
+    /// Reserved, must be 0.
+    pub reserved2: [u32; 3],
 }
 
 const _: () = assert!(core::mem::size_of::<RawDesc>() == DESC_WORDS * 4);

@@ -1,6 +1,7 @@
 //! webattn: attention kernels for WebAssembly SIMD128 (exact FlashAttention-2 forward) behind a descriptor ABI.
 
 pub mod abi;
+pub mod alibi;
 pub mod check;
 pub mod decode;
 pub mod desc;

@@ -80,6 +80,8 @@ pub struct Problem<'a> {
     pub softcap: f32,
     pub cosine: bool,
     pub structure: Structure,
+    /// ALiBi slopes, one per query head (`crate::alibi`); None = off.
+    pub alibi: Option<&'a [f32]>,
 }
 
 /// The outputs of one attention call: `o` [b, hq, nq, dv] strided, `lse` [b, hq, nq] and `weights`

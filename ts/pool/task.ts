@@ -29,6 +29,8 @@ export interface TaskInput extends Pick<AttentionDescriptor, CarriedFields> {
   bias?: OperandBlock<Float32Array>;
   queryLength?: number;
   keyLength?: number;
+  /** ALiBi slopes of the task's query heads. */
+  alibi?: Float32Array;
 }
 
 /** Compact BHND results of one task: output [hq, nq, dv], lse [hq, nq], weights [hq, nq, nk]. */
@@ -96,6 +98,7 @@ export function makeTaskInput(d: AttentionDescriptor, t: TaskRange, forceLse: bo
   if (d.queryLengths) input.queryLength = d.queryLengths[t.b];
   if (d.keyLengths) input.keyLength = d.keyLengths[t.b];
   if (d.variant) input.variant = d.variant;
+  if (d.alibi) input.alibi = d.alibi.slice(hq0, hq0 + hq);
   return { input, transfer };
 }
 
@@ -128,5 +131,6 @@ export function taskDescriptor(t: TaskInput): AttentionDescriptor {
   if (t.queryLength !== undefined) d.queryLengths = Uint32Array.of(t.queryLength);
   if (t.keyLength !== undefined) d.keyLengths = Uint32Array.of(t.keyLength);
   if (t.variant) d.variant = t.variant;
+  if (t.alibi) d.alibi = t.alibi;
   return d;
 }

@@ -101,6 +101,7 @@ export function referenceFromDescriptor(d: AttentionDescriptor): ReferenceResult
           let s = sim * d.scale;
           if (d.softcap > 0) s = d.softcap * Math.tanh(s / d.softcap);
           if (d.bias) s += d.bias.data[at(d.bias.strides, b, h, i) + j]!;
+          if (d.alibi) s += d.alibi[h]! * (gj - diag);
           logits[j] = s;
           // Math.max keeps a NaN logit, so NaN inputs reach (only) the rows they touch.
           max = any ? Math.max(max, s) : s;

@@ -147,6 +147,10 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
     };
     let q_lens = read_lens(c.q_lens, c.nq_full, Status::BadQLens)?;
     let k_lens = read_lens(c.k_lens, c.nk_full, Status::BadKLens)?;
+    let alibi = c.alibi.map(|r| core::slice::from_raw_parts((base + r.ptr) as *const f32, c.dims.hq));
+    if alibi.map_or(false, |s| s.iter().any(|x| !x.is_finite())) {
+        return Err(Status::BadAlibi);
+    }
 
     let problem = Problem {
         dims: c.dims,
@@ -159,6 +163,7 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
         softcap: desc.softcap,
         cosine: desc.similarity == SIM_COSINE,
         structure: structure(&desc, &c, q_lens, k_lens),
+        alibi,
     };
     let mut out = Outputs {
         o: slice_mut(base, c.o.region, c.o.len),

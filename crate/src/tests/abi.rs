@@ -109,6 +109,8 @@ fn place(m: &mut Mem, c: &Case) -> RawDesc {
         nk_full: 0,
         flags: 0,
         reserved: 0,
+        alibi_ptr: 0,
+        reserved2: [0; 3],
     }
 }
 
@@ -187,6 +189,10 @@ fn every_bad_field_has_its_status() {
         ("lse past end", |d, len| d.lse_ptr = len - 4, Status::BadLse),
         ("weights over k", |d, _| d.weights_ptr = d.k.ptr, Status::BadWeights),
         ("weights over out", |d, _| d.weights_ptr = d.o.ptr + 4, Status::BadWeights),
+        ("reserved2", |d, _| d.reserved2[2] = 1, Status::BadFlags),
+        ("alibi misaligned", |d, _| d.alibi_ptr = d.q.ptr + 2, Status::BadAlibi),
+        ("alibi past end", |d, len| d.alibi_ptr = len - 4, Status::BadAlibi),
+        ("out over alibi", |d, _| d.alibi_ptr = d.o.ptr, Status::BadOut),
     ];
     for (what, edit, want) in cases {
         let mut d = good;
@@ -200,6 +206,12 @@ fn every_bad_field_has_its_status() {
     let mut d = good;
     d.k_lens_ptr = m.put_u32(&[14, 1]);
     assert_eq!(m.call(&d), Status::BadKLens);
+    // ALiBi slopes must be finite; finite ones run.
+    let mut d = good;
+    d.alibi_ptr = m.put_f32(&[0.5, f32::NAN, 0.25, 0.125]);
+    assert_eq!(m.call(&d), Status::BadAlibi);
+    d.alibi_ptr = m.put_f32(&[0.5, 0.3, 0.25, 0.125]);
+    assert_eq!(m.call(&d), Status::Ok);
     // The descriptor pointer itself.
     let mem = Memory { lo: LO as u64, len: m.len() as u64 };
     for bad in [0, 2, LO as u32 - 4, m.len() as u32 - 8, u32::MAX - 3] {

@@ -75,6 +75,7 @@ impl Case {
             softcap: self.softcap,
             cosine: self.cosine,
             structure: self.structure.clone(),
+            alibi: None,
         }
     }
 
