@@ -5,7 +5,7 @@ use super::memory;
 use crate::check::{Memory, Region};
 use crate::decode::check::check_decode;
 use crate::decode::desc::{DecodeDesc, DECODE_MAGIC, DECODE_WORDS, DEFAULT_SPLIT, DTYPE_F16, DTYPE_F32};
-use crate::decode::{decode, CacheData, DecodeOutputs, DecodeProblem, F16};
+use crate::decode::{decode, probe, CacheData, DecodeOutputs, DecodeProblem, F16};
 use crate::status::Status;
 
 #[no_mangle]
@@ -98,4 +98,42 @@ unsafe fn slice<'a, T>(base: usize, r: Region) -> &'a [T] {
 /// `r` was checked to lie in memory, to be 4-byte aligned and to overlap no other region in use.
 unsafe fn slice_mut<'a>(base: usize, r: Region) -> &'a mut [f32] {
     core::slice::from_raw_parts_mut((base + r.ptr) as *mut f32, r.bytes / 4)
+}
+
+/// The f32 region [ptr, ptr + 4·len) when it lies in memory and is 4-byte aligned.
+fn probe_region(mem: Memory, ptr: u32, len: u32) -> Option<Region> {
+    let (p, bytes) = (ptr as u64, len as u64 * 4);
+    if p == 0 || p < mem.lo || p % 4 != 0 || p + bytes > mem.len {
+        return None;
+    }
+    Some(Region { ptr: p as usize, bytes: bytes as usize })
+}
+
+/// Read-bandwidth probe for the decode benchmark: the sum of `len` f32 at `ptr` (NaN when out of bounds).
+///
+/// # Safety
+/// The region must be memory the caller owns (checked against linear memory).
+#[no_mangle]
+pub unsafe extern "C" fn wa_probe_sum(ptr: u32, len: u32) -> f32 {
+    match probe_region(memory(), ptr, len) {
+        Some(r) => probe::sum(slice(0, r)),
+        None => f32::NAN,
+    }
+}
+
+/// Copy-bandwidth probe: copies `len` f32 from `src` to `dst`; returns 0, or 1 when a region is out of bounds or
+/// they overlap.
+///
+/// # Safety
+/// Both regions must be memory the caller owns (checked against linear memory).
+#[no_mangle]
+pub unsafe extern "C" fn wa_probe_copy(dst: u32, src: u32, len: u32) -> i32 {
+    let mem = memory();
+    match (probe_region(mem, dst, len), probe_region(mem, src, len)) {
+        (Some(d), Some(s)) if d.ptr + d.bytes <= s.ptr || s.ptr + s.bytes <= d.ptr => {
+            probe::copy(slice(0, s), slice_mut(0, d));
+            0
+        }
+        _ => 1,
+    }
 }

@@ -9,6 +9,7 @@ pub mod desc;
 pub mod elem;
 mod kernel;
 mod merge;
+pub mod probe;
 
 #[cfg(test)]
 mod tests;
