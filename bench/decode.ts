@@ -26,8 +26,8 @@ const DTYPES: readonly KVCacheDtype[] = ['f32', 'f16', 'int8'];
 const BYTES: Record<KVCacheDtype, number> = { f32: 4, f16: 2, int8: 1 };
 
 interface Probes {
-  sum(bytes: number): number;
-  copy(dst: number, src: number, bytes: number): number;
+  sum(ptr: number, len: number): number;
+  copy(dst: number, src: number, len: number): number;
 }
 
 /** The probe exports of this thread's module. */
