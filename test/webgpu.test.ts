@@ -21,6 +21,7 @@ import type { AttentionCase } from './cases.js';
 import { errorsVsReference } from './webgpu/compare.js';
 import { decodeCases } from './webgpu/decode-cases.js';
 import { openTestGpu, webGpuRequired } from './webgpu/gpu.js';
+import { f16Bits, f16ToNumber } from '../ts/webgpu/f16.js';
 
 const TOL = 1e-5;
 const gpu = await openTestGpu();
@@ -42,8 +43,17 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
   return x.every((bits, i) => bits === y[i]);
 }
 
-function check(c: AttentionCase, got: AttentionResult, worst: { e: number; name: string }): void {
-  const ref = referenceAttention(c.q, c.k, c.v, c.options);
+/** The case with q, k, v rounded to f16 (what an f16 backend computes with). */
+function roundedToF16(c: AttentionCase): AttentionCase {
+  const round = (x: AttentionCase['q']): AttentionCase['q'] => {
+    const data = x.data.map((e) => f16ToNumber(f16Bits(e)));
+    return 'shape' in x ? { data, shape: x.shape } : { data, dims: x.dims };
+  };
+  return { ...c, q: round(c.q), k: round(c.k), v: round(c.v) };
+}
+
+function check(c: AttentionCase, got: AttentionResult, worst: { e: number; name: string }, refCase: AttentionCase = c): void {
+  const ref = referenceAttention(refCase.q, refCase.k, refCase.v, refCase.options);
   expect(got.shape).toEqual(ref.shape);
   const e = errorsVsReference(got, ref, { lse: c.options.returnLse, weights: c.options.returnWeights }, TOL);
   const m = Math.max(e.output, e.lse, e.weights);
@@ -80,6 +90,44 @@ if (!gpu.attn) {
       console.log(`webgpu ${gpu.runtime} (${attn.adapter}): worst abs error vs float64 over ${cases.length} cases ` +
         `${worst.e.toExponential(3)} (${worst.name}); ${JSON.stringify(attn.stats)}`);
       expect(worst.e).toBeLessThanOrEqual(TOL);
+    });
+  });
+
+  // f16 storage: the reference runs on the inputs rounded to f16, so the budget is the f32 one.
+  let f16: WebGpuAttention | undefined;
+  let noF16 = '';
+  try {
+    f16 = await createWebGpuAttention({ ...gpu.options, precision: 'f16' });
+  } catch (e) {
+    noF16 = e instanceof Error ? e.message : String(e);
+  }
+  describe(`${label}: f16 storage (shader-f16)`, () => {
+    if (!f16) {
+      const skip = (it as { skip?: (name: string, fn: () => void) => void }).skip;
+      const name = `SKIPPED: no f16 kernels here: ${noF16}`;
+      console.warn(`test/webgpu.test.ts ${name}`);
+      if (skip) skip(name, () => undefined);
+      else it(name, () => undefined);
+      return;
+    }
+    const attn16 = f16;
+    const worst16 = { e: 0, name: '' };
+    const some = cases.filter((_, i) => i % 3 === 0);
+    for (const c of some) {
+      it(`f16 ${c.name}`, async () => {
+        check(c, await attn16.run(c.q, c.k, c.v, c.options), worst16, roundedToF16(c));
+      });
+    }
+    it('f16: GpuTensor inputs give the same bits, and the worst error is reported', async () => {
+      const c = some[1]!;
+      const a = await attn16.run(c.q, c.k, c.v, c.options);
+      const b = await attn16.run(attn16.upload(c.q, 'q'), attn16.upload(c.k, 'k'), attn16.upload(c.v, 'v'), c.options);
+      expect(sameBits(a.output, b.output)).toBe(true);
+      expect(attn16.precision).toBe('f16');
+      console.log(`webgpu f16 ${gpu.runtime}: worst abs error vs float64 (f16-rounded inputs) over ${some.length} cases ` +
+        `${worst16.e.toExponential(3)} (${worst16.name})`);
+      expect(worst16.e).toBeLessThanOrEqual(TOL);
+      attn16.dispose();
     });
   });
 

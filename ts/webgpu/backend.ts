@@ -17,6 +17,7 @@ import { Pipelines } from './pipelines.js';
 import { grid2d, planFor } from './plan.js';
 import { BINDING, WORKGROUP, type BindingName } from './shaders/common.wgsl.js';
 import { GpuTensor, readUpload, validationView, type WebGpuInput } from './tensor.js';
+import { toF16 } from './f16.js';
 
 const STORAGE_IN = BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_DST;
 const MIN_BYTES = 16;
@@ -79,6 +80,8 @@ export class WebGpuAttention {
   get device(): GpuDeviceLike { return this.acquired.device; }
   /** The adapter, in words (vendor, architecture, device). */
   get adapter(): string { return this.acquired.description; }
+  /** 'f16' when q, k, v are stored on the GPU as f16. */
+  get precision(): 'f32' | 'f16' { return this.acquired.f16 ? 'f16' : 'f32'; }
   /** True on CPU adapters (SwiftShader, lavapipe/llvmpipe): correct, but slower than the wasm backend. */
   get software(): boolean { return this.acquired.software; }
   get stats(): WebGpuStats { return { shaderCompilations: this.pipelines.compiled, ...this.counts }; }
@@ -89,11 +92,12 @@ export class WebGpuAttention {
   upload(x: AttentionInput, argument = 'tensor'): GpuTensor {
     this.checkUsable();
     const { data, dims } = readUpload(x, argument);
-    const bytes = Math.max(MIN_BYTES, data.byteLength);
+    const stored = this.stored(data);
+    const bytes = Math.max(MIN_BYTES, stored.byteLength);
     this.checkSize(argument, bytes, true);
     const buffer = this.device.createBuffer({ size: bytes, usage: STORAGE_IN, label: `webattn ${argument}` });
     this.counts.buffersCreated += 1;
-    this.device.queue.writeBuffer(buffer, 0, data);
+    this.device.queue.writeBuffer(buffer, 0, stored);
     return new GpuTensor(buffer, dims, data.length, this);
   }
 
@@ -207,14 +211,19 @@ export class WebGpuAttention {
     return b;
   }
 
-  private upload2(role: string, data: Float32Array): GpuBufferLike {
+  private upload2(role: string, data: ArrayBufferView): GpuBufferLike {
     const b = this.buffer(role, data.byteLength, STORAGE_IN);
     if (data.byteLength > 0) this.device.queue.writeBuffer(b, 0, data);
     return b;
   }
 
+  /** q, k, v as the kernels read them: as is (f32) or rounded to f16. */
+  private stored(data: Float32Array): Float32Array | Uint16Array {
+    return this.acquired.f16 ? toF16(data) : data;
+  }
+
   private input(role: 'q' | 'k' | 'v', x: WebGpuInput, data: Float32Array): GpuBufferLike {
-    return x instanceof GpuTensor ? x.buffer : this.upload2(role, data);
+    return x instanceof GpuTensor ? x.buffer : this.upload2(role, this.stored(data));
   }
 
   private bindGroup(label: string, buffers: Record<BindingName, GpuBufferLike>): GpuBindGroupLike {
@@ -256,7 +265,7 @@ export class WebGpuAttention {
       return r;
     }
 
-    const plan = planFor(d);
+    const plan = planFor(d, this.acquired.f16);
     const maxDim = dev.limits.maxComputeWorkgroupsPerDimension;
     const groupsX = plan.nQBlocks * plan.nSplits;
     if (groupsX > maxDim) throw new AttentionError('INVALID_DIM', 'q', `at most ${maxDim} query blocks on this device`, `Nq = ${d.nq}`);
@@ -317,7 +326,7 @@ export class WebGpuAttention {
       if (d.returnWeights) {
         weights = this.buffer('weights', weightsBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
         const [gx, gy] = grid2d(Math.ceil(rows / WORKGROUP), maxDim);
-        pass.setPipeline(await this.pipelines.get({ kind: 'weights' }));
+        pass.setPipeline(await this.pipelines.get({ kind: 'weights', f16: this.acquired.f16 }));
         pass.setBindGroup(0, this.bindGroup('weights', {
           params: this.params('weights', { ...base, grid_x: gx }), ...inputs, out: weights, aux: dummy,
         }));

@@ -16,6 +16,9 @@ export interface WebGpuDeviceOptions {
   powerPreference?: 'low-power' | 'high-performance';
   /** Passed to requestAdapter: 'compatibility' for OpenGL ES backends (Dawn in Node on Debian 12). */
   featureLevel?: 'core' | 'compatibility';
+  /** 'f16': q, k, v live on the GPU as f16 (half the memory and bandwidth; inputs are rounded to f16 on upload),
+   * products and sums stay f32. Needs the adapter feature `shader-f16`. Default 'f32'. */
+  precision?: 'f32' | 'f16';
 }
 
 /** Storage buffers one kernel binds: q, k, v, bias, meta, out, aux. */
@@ -29,6 +32,8 @@ export interface AcquiredDevice {
   software: boolean;
   /** Destroy the device on dispose (false when the caller passed it). */
   owned: boolean;
+  /** q, k, v are stored as f16. */
+  f16: boolean;
 }
 
 /** `navigator.gpu` where the runtime has one. */
@@ -67,9 +72,17 @@ export async function requestAdapter(opts: WebGpuDeviceOptions = {}): Promise<Gp
 }
 
 export async function acquireDevice(opts: WebGpuDeviceOptions = {}): Promise<AcquiredDevice> {
+  const precision = opts.precision ?? 'f32';
+  if (precision !== 'f32' && precision !== 'f16') {
+    throw new AttentionError('INVALID_OPTION', 'precision', "'f32' or 'f16'", String(precision));
+  }
+  const f16 = precision === 'f16';
   if (opts.device) {
     checkDeviceLimits(opts.device);
-    return { device: opts.device, ...describe(opts.adapter), owned: false };
+    if (f16 && !opts.device.features.has('shader-f16')) {
+      throw new AttentionError('INVALID_OPTION', 'precision', "a device created with the 'shader-f16' feature for precision 'f16'", 'a device without it');
+    }
+    return { device: opts.device, ...describe(opts.adapter), owned: false, f16 };
   }
   const adapter = await requestAdapter(opts);
   if (typeof adapter === 'string') {
@@ -80,6 +93,10 @@ export async function acquireDevice(opts: WebGpuDeviceOptions = {}): Promise<Acq
     throw new AttentionError('NOT_INITIALIZED', 'webgpu', `an adapter with ≥ ${STORAGE_BUFFERS} storage buffers per shader stage`,
       String(al.maxStorageBuffersPerShaderStage));
   }
+  if (f16 && !adapter.features.has('shader-f16')) {
+    throw new AttentionError('NOT_INITIALIZED', 'precision', "an adapter with the 'shader-f16' feature", 'an adapter without it',
+      `precision: 'f16' needs the adapter feature 'shader-f16', which this adapter (${describe(adapter).description}) lacks; use 'f32'`);
+  }
   const requiredLimits: Record<string, number> = {
     maxStorageBuffersPerShaderStage: Math.min(al.maxStorageBuffersPerShaderStage, 8),
     maxStorageBufferBindingSize: al.maxStorageBufferBindingSize,
@@ -89,12 +106,12 @@ export async function acquireDevice(opts: WebGpuDeviceOptions = {}): Promise<Acq
   };
   let device: GpuDeviceLike;
   try {
-    device = await adapter.requestDevice({ requiredLimits, label: 'webattn' });
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures: f16 ? ['shader-f16'] : [], label: 'webattn' });
   } catch (e) {
     throw new AttentionError('NOT_INITIALIZED', 'webgpu', 'a WebGPU device', 'none',
       `webgpu: requestDevice() failed: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return { device, ...describe(adapter), owned: true };
+  return { device, ...describe(adapter), owned: true, f16 };
 }
 
 function checkDeviceLimits(device: GpuDeviceLike): void {

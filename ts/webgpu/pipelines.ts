@@ -9,7 +9,7 @@ import { weightsWgsl } from './shaders/weights.wgsl.js';
 import { SHADER_STAGE_COMPUTE } from './gpu-types.js';
 import type { GpuBindGroupLayoutLike, GpuComputePipelineLike, GpuDeviceLike, GpuPipelineLayoutLike } from './gpu-types.js';
 
-export type KernelKey = { kind: 'flash'; config: FlashConfig } | { kind: 'merge' } | { kind: 'weights' };
+export type KernelKey = { kind: 'flash'; config: FlashConfig } | { kind: 'merge' } | { kind: 'weights'; f16: boolean };
 
 export class Pipelines {
   readonly layout: GpuBindGroupLayoutLike;
@@ -29,10 +29,10 @@ export class Pipelines {
   }
 
   get(key: KernelKey): Promise<GpuComputePipelineLike> {
-    const id = key.kind === 'flash' ? `flash:${JSON.stringify(key.config)}` : key.kind;
+    const id = key.kind === 'flash' ? `flash:${JSON.stringify(key.config)}` : key.kind === 'weights' ? `weights:${key.f16 ? 'f16' : 'f32'}` : key.kind;
     let p = this.cache.get(id);
     if (!p) {
-      const code = key.kind === 'flash' ? flashWgsl(key.config) : key.kind === 'merge' ? mergeWgsl() : weightsWgsl();
+      const code = key.kind === 'flash' ? flashWgsl(key.config) : key.kind === 'merge' ? mergeWgsl() : weightsWgsl(key.f16);
       p = this.compile(id, code);
       this.cache.set(id, p);
       p.catch(() => this.cache.delete(id));

@@ -22,14 +22,14 @@ export interface Plan {
 
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
-export function planFor(d: AttentionDescriptor): Plan {
+export function planFor(d: AttentionDescriptor, f16 = false): Plan {
   const decode = d.nq <= DECODE_MAX_QUERIES && d.nk >= DECODE_MIN_KEYS;
   if (decode) {
-    const config: FlashConfig = { br: 4, bc: 32, dc: 32, dvPad: roundUp(d.dv, 32), split: true };
+    const config: FlashConfig = { br: 4, bc: 32, dc: 32, dvPad: roundUp(d.dv, 32), split: true, f16 };
     const splitLen = roundUp(Math.max(SPLIT_MIN_KEYS, Math.ceil(d.nk / MAX_SPLITS)), config.bc);
     return { config, nQBlocks: Math.ceil(d.nq / config.br), nSplits: Math.ceil(d.nk / splitLen), splitLen };
   }
-  const config: FlashConfig = { br: 16, bc: 16, dc: 64, dvPad: roundUp(d.dv, 64), split: false };
+  const config: FlashConfig = { br: 16, bc: 16, dc: 64, dvPad: roundUp(d.dv, 64), split: false, f16 };
   return { config, nQBlocks: Math.ceil(d.nq / config.br), nSplits: 1, splitLen: Math.max(d.nk, 1) };
 }
 

@@ -13,14 +13,16 @@ export type BindingName = keyof typeof BINDING;
 /** Threads per workgroup of every kernel (WebGPU compatibility mode guarantees 128). */
 export const WORKGROUP = 64;
 
-export function commonWgsl(): string {
-  return /* wgsl */ `
+/** `f16`: q, k, v are stored as f16 (shader-f16); every product and sum stays f32. */
+export function commonWgsl(f16 = false): string {
+  const el = f16 ? 'f16' : 'f32';
+  return /* wgsl */ `${f16 ? 'enable f16;\n' : ''}
 ${paramsStruct()}
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> QM: array<f32>;
-@group(0) @binding(2) var<storage, read> KM: array<f32>;
-@group(0) @binding(3) var<storage, read> VM: array<f32>;
+@group(0) @binding(1) var<storage, read> QM: array<${el}>;
+@group(0) @binding(2) var<storage, read> KM: array<${el}>;
+@group(0) @binding(3) var<storage, read> VM: array<${el}>;
 @group(0) @binding(4) var<storage, read> BIAS: array<f32>;
 // Per-batch query lengths [B], key lengths [B], then the mask bytes packed 4 to a word (little endian).
 @group(0) @binding(5) var<storage, read> META: array<u32>;
@@ -33,6 +35,9 @@ const LIVE: f32 = -1.0e38;
 const COSINE_EPS: f32 = 1e-12;
 
 fn neg_inf() -> f32 { return bitcast<f32>(P.neg_inf_bits); } // 0xff800000, never a constant: see params.ts
+fn ld_q(i: u32) -> f32 { return f32(QM[i]); }
+fn ld_k(i: u32) -> f32 { return f32(KM[i]); }
+fn ld_v(i: u32) -> f32 { return f32(VM[i]); }
 fn q_len(b: u32) -> u32 { return META[b]; }
 fn k_len(b: u32) -> u32 { return META[P.b + b]; }
 

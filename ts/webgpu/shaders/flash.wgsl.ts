@@ -21,6 +21,8 @@ export interface FlashConfig {
   dvPad: number;
   /** Write partial results for an LSE merge (decode) instead of the final output. */
   split: boolean;
+  /** q, k, v stored as f16. */
+  f16: boolean;
 }
 
 export function flashWgsl(c: FlashConfig): string {
@@ -47,7 +49,7 @@ export function flashWgsl(c: FlashConfig): string {
     }
     if (lane == 0u && P.want_lse != 0u) { OUT[P.lse_base + (b * P.hq + h) * P.nq + i] = lse; }`;
 
-  return /* wgsl */ `${commonWgsl()}
+  return /* wgsl */ `${commonWgsl(c.f16)}
 const BR: u32 = ${c.br}u;
 const BC: u32 = ${c.bc}u;
 const DC: u32 = ${c.dc}u;
@@ -64,7 +66,7 @@ fn stage_q(b: u32, h: u32, i0: u32, c0: u32, t: u32) {
     let i = i0 + idx / DC;
     let col = c0 + idx % DC;
     var x = 0.0;
-    if (i < P.nq && col < P.dk) { x = QM[b * P.q_sb + h * P.q_sh + i * P.q_sr + col]; }
+    if (i < P.nq && col < P.dk) { x = ld_q(b * P.q_sb + h * P.q_sh + i * P.q_sr + col); }
     sq[idx] = x;
   }
 }
@@ -127,7 +129,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         let j = ju + idx / DC;
         let col = c0 + idx % DC;
         var x = 0.0;
-        if (j < u32(hi) && col < P.dk) { x = KM[b * P.k_sb + kvh * P.k_sh + j * P.k_sr + col]; }
+        if (j < u32(hi) && col < P.dk) { x = ld_k(b * P.k_sb + kvh * P.k_sh + j * P.k_sr + col); }
         skv[idx] = x;
       }
       workgroupBarrier();
@@ -176,7 +178,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         let j = ju + idx / DC;
         let col = c0 + idx % DC;
         var x = 0.0;
-        if (j < u32(hi) && col < P.dv) { x = VM[b * P.v_sb + kvh * P.v_sh + j * P.v_sr + col]; }
+        if (j < u32(hi) && col < P.dv) { x = ld_v(b * P.v_sb + kvh * P.v_sh + j * P.v_sr + col); }
         skv[idx] = x;
       }
       workgroupBarrier();

@@ -5,8 +5,8 @@
  */
 import { WORKGROUP, commonWgsl } from './common.wgsl.js';
 
-export function weightsWgsl(): string {
-  return /* wgsl */ `${commonWgsl()}
+export function weightsWgsl(f16 = false): string {
+  return /* wgsl */ `${commonWgsl(f16)}
 fn logit_at(b: u32, h: u32, kvh: u32, i: u32, j: u32, gi: u32, ql: u32, kl: u32, qn: f32) -> f32 {
   if (!pos_ok(gi, P.k_start + j, ql, kl) || !mask_ok(b, h, i, j)) { return NEG; }
   let qo = b * P.q_sb + h * P.q_sh + i * P.q_sr;
@@ -14,8 +14,8 @@ fn logit_at(b: u32, h: u32, kvh: u32, i: u32, j: u32, gi: u32, ql: u32, kl: u32,
   var dot = 0.0;
   var kn = 0.0;
   for (var c = 0u; c < P.dk; c++) {
-    let kv = KM[ko + c];
-    dot += QM[qo + c] * kv;
+    let kv = ld_k(ko + c);
+    dot += ld_q(qo + c) * kv;
     kn += kv * kv;
   }
   if (P.cosine != 0u) { dot = dot / (max(sqrt(qn), COSINE_EPS) * max(sqrt(kn), COSINE_EPS)); }
@@ -35,7 +35,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let kl = k_len(b);
   var qn = 0.0;
   let qo = b * P.q_sb + h * P.q_sh + i * P.q_sr;
-  for (var c = 0u; c < P.dk; c++) { qn += QM[qo + c] * QM[qo + c]; }
+  for (var c = 0u; c < P.dk; c++) { let x = ld_q(qo + c); qn += x * x; }
 
   var m = NEG;
   var l = 0.0;
