@@ -52,3 +52,5 @@ export type { LinearVariant, LinformerVariant, PerformerVariant, VariantKind, Va
 export { referenceVariantAttention } from './reference/variants/index.js';
 export type { VariantReferenceResult } from './reference/variants/index.js';
 export * from './decode/index.js';
+export { alibiSlopes, applyRope, ropeFrequencies, sinusoidalEncoding } from './layer/positional.js';
+export type { RopeOptions, RopeStyle, SinusoidalOptions } from './layer/positional.js';

@@ -1,0 +1,168 @@
+/**
+ * Scaling with sequence length (`npm run bench -- --scaling [N,N,…]`): one head, D = 64, N = 1k … 64k, on the calling
+ * thread. Times exact attention, exact causal attention with a sliding window (left 256, the linear-cost exact
+ * baseline) and the linear-time variants (linear attention, Performer m = 256, Linformer k = 256; causal forms where
+ * they exist), fits the log-log slope of time vs N per method (least squares over the measured points), prints each
+ * approximation's error against exact attention on the same inputs, and the wasm memory after each N.
+ *
+ * Exact attention is skipped where one run is predicted to exceed MAX_RUN_MS (from its measured rate at smaller N)
+ * and where the exact kernel's own limit applies (Nq·Nk must fit in 32 bits). Projections (Performer's ω, Linformer's
+ * E and F) are drawn once per N outside the timing: the timings are the kernels'. Quote slopes and ratios, not
+ * absolute times: the machines are shared and noisy.
+ */
+import { attention, init, linformerProjection, memoryBytes, performerProjection } from '../ts/index.js';
+import type { AttentionInput, AttentionOptions } from '../ts/index.js';
+import { makeInputs } from './inputs.js';
+import { median } from './measure.js';
+
+export const DEFAULT_SCALING_N = [1024, 2048, 4096, 8192, 16384, 32768, 65536];
+const D = 64;
+const FEATURES = 256;
+const PROJECTED = 256;
+const WINDOW = 256;
+/** Predicted single-run time above which a method is not run at a larger N. */
+const MAX_RUN_MS = 20_000;
+/** N at which the errors against exact attention are measured. */
+const ERROR_N = 4096;
+
+interface Method {
+  name: string;
+  /** Options for sequence length n (projections passed explicitly, drawn once per n). */
+  options(n: number): AttentionOptions;
+  /** The exact kernel checks that Nq·Nk fits in 32 bits. */
+  exactKernel: boolean;
+  /** Expected growth, for the note beside the slope. */
+  goal: string;
+}
+
+const projections = new Map<number, { w: Float32Array; e: Float32Array; f: Float32Array }>();
+function projectionsFor(n: number): { w: Float32Array; e: Float32Array; f: Float32Array } {
+  let p = projections.get(n);
+  if (!p) {
+    projections.clear();
+    p = { w: performerProjection(FEATURES, D, 1), ...linformerProjection(PROJECTED, n, 1) };
+    projections.set(n, p);
+  }
+  return p;
+}
+
+const METHODS: Method[] = [
+  { name: 'exact', options: () => ({}), exactKernel: true, goal: '≈ 2' },
+  { name: 'exact causal', options: () => ({ causal: true }), exactKernel: true, goal: '≈ 2' },
+  { name: `exact causal window ${WINDOW}`, options: () => ({ causal: true, window: { left: WINDOW } }), exactKernel: true, goal: '≤ 1.1' },
+  { name: 'linear', options: () => ({ variant: { kind: 'linear' } }), exactKernel: false, goal: '≤ 1.1' },
+  { name: 'linear causal', options: () => ({ variant: { kind: 'linear' }, causal: true }), exactKernel: false, goal: '≤ 1.1' },
+  {
+    name: `performer m=${FEATURES}`, exactKernel: false, goal: '≤ 1.1',
+    options: (n) => ({ variant: { kind: 'performer', projection: { data: projectionsFor(n).w, shape: [FEATURES, D] } } }),
+  },
+  {
+    name: `performer m=${FEATURES} causal`, exactKernel: false, goal: '≤ 1.1',
+    options: (n) => ({ variant: { kind: 'performer', projection: { data: projectionsFor(n).w, shape: [FEATURES, D] } }, causal: true }),
+  },
+  {
+    name: `linformer k=${PROJECTED}`, exactKernel: false, goal: '≤ 1.1',
+    options: (n) => {
+      const { e, f } = projectionsFor(n);
+      return { variant: { kind: 'linformer', e: { data: e, shape: [PROJECTED, n] }, f: { data: f, shape: [PROJECTED, n] } } };
+    },
+  },
+];
+
+function operands(n: number): [AttentionInput, AttentionInput, AttentionInput] {
+  const x = makeInputs({ b: 1, h: 1, nq: n, nk: n, d: D, causal: false });
+  const shape = [1, 1, n, D];
+  return [{ data: x.q, shape }, { data: x.k, shape }, { data: x.v, shape }];
+}
+
+/** Median ms of a few runs after one warm-up (a single run when one takes over a second). */
+function time(run: () => void): number {
+  const t0 = performance.now();
+  run();
+  const first = performance.now() - t0;
+  if (first > 1000) return first;
+  const reps = Math.max(3, Math.min(20, Math.floor(2000 / Math.max(first, 0.1))));
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    run();
+    ts.push(performance.now() - t);
+  }
+  return median(ts);
+}
+
+/** Least-squares slope of log(ms) against log(N). */
+export function logLogSlope(points: readonly { n: number; ms: number }[]): number {
+  const xs = points.map((p) => Math.log(p.n));
+  const ys = points.map((p) => Math.log(p.ms));
+  const mx = xs.reduce((a, x) => a + x, 0) / xs.length;
+  const my = ys.reduce((a, y) => a + y, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  xs.forEach((x, i) => { num += (x - mx) * (ys[i]! - my); den += (x - mx) ** 2; });
+  return num / den;
+}
+
+const pad = (s: string, w: number): string => s.padStart(w);
+
+export async function reportScaling(ns: readonly number[] = DEFAULT_SCALING_N): Promise<void> {
+  await init();
+  const sizes = [...ns].sort((a, b) => a - b);
+  console.log(`\n# scaling: B = 1, H = 1, D = ${D}, one thread; median ms per call; slope = least-squares d log(time) / d log(N)`);
+  console.log(`# projections drawn once per N outside the timing; exact skipped where a run is predicted > ${MAX_RUN_MS / 1000} s ` +
+    'or Nq·Nk ≥ 2³² (the exact kernel\'s limit)');
+  const times = new Map<string, { n: number; ms: number }[]>(METHODS.map((m) => [m.name, []]));
+  const skipped = new Map<string, string>();
+  const memory: string[] = [];
+  for (const n of sizes) {
+    const [q, k, v] = operands(n);
+    for (const m of METHODS) {
+      const pts = times.get(m.name)!;
+      if (m.exactKernel && n * n > 0xffffffff) { skipped.set(m.name, `N ≥ 65536: Nq·Nk ≥ 2³²`); continue; }
+      const last = pts[pts.length - 1];
+      if (last) {
+        const slope = pts.length > 1 ? Math.max(1, logLogSlope(pts.slice(-2))) : 2;
+        const predicted = last.ms * (n / last.n) ** slope;
+        if (predicted > MAX_RUN_MS) { skipped.set(m.name, `N ≥ ${n}: predicted ${(predicted / 1000).toFixed(0)} s`); continue; }
+      }
+      const options = m.options(n);
+      pts.push({ n, ms: time(() => attention(q, k, v, options)) });
+    }
+    memory.push(`N=${n}: ${(memoryBytes() / 2 ** 20).toFixed(0)} MiB`);
+  }
+  const w = 28;
+  console.log(`${'method'.padEnd(w)}${sizes.map((n) => pad(`N=${n}`, 10)).join('')}${pad('slope', 8)}  goal`);
+  for (const m of METHODS) {
+    const pts = times.get(m.name)!;
+    const cells = sizes.map((n) => {
+      const p = pts.find((x) => x.n === n);
+      return pad(p ? p.ms.toFixed(p.ms < 10 ? 2 : 0) : '—', 10);
+    });
+    const slope = pts.length >= 2 ? logLogSlope(pts).toFixed(2) : 'n/a';
+    const note = skipped.has(m.name) ? `  (not run: ${skipped.get(m.name)})` : '';
+    console.log(`${m.name.padEnd(w)}${cells.join('')}${pad(slope, 8)}  ${m.goal}${note}`);
+  }
+  console.log(`# wasm memory after each N (it never shrinks; nothing N×N is allocated): ${memory.join(', ')}`);
+  reportErrors(ERROR_N);
+}
+
+/** Each approximation against exact attention (same inputs, same causal form) at sequence length n. */
+function reportErrors(n: number): void {
+  const [q, k, v] = operands(n);
+  const exact = attention(q, k, v).output;
+  const exactCausal = attention(q, k, v, { causal: true }).output;
+  console.log(`# error against exact attention at N = ${n}, D = ${D} (inputs uniform in [−1, 1], scale 1/√D): mean |Δ|, max |Δ|`);
+  for (const m of METHODS.slice(2)) {
+    const options = m.options(n);
+    const got = attention(q, k, v, options).output;
+    const want = options.causal ? exactCausal : exact;
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < got.length; i++) {
+      const d = Math.abs(got[i]! - want[i]!);
+      sum += d;
+      max = Math.max(max, d);
+    }
+    console.log(`${m.name.padEnd(28)}${pad((sum / got.length).toExponential(2), 10)}${pad(max.toExponential(2), 10)}`);
+  }
+}
