@@ -84,7 +84,7 @@ function body(): void {
     expect(await page.textContent('#mask svg .legend-computed text')).toBe(`computed ${tokens * tokens} (100%)`);
     expect(await page.locator('#variants button').count()).toBeGreaterThanOrEqual(3);
     expect(errors).toEqual([]);
-  });
+  }, 90_000);
 
   it('a click on another variant redraws the heatmap and the mask pattern', async () => {
     const before = await page.innerHTML('#heatmap');
@@ -98,9 +98,16 @@ function body(): void {
     expect(await page.textContent('#mask svg .legend-computed text')).toMatch(new RegExp(`^computed ${(n * (n + 1)) / 2} `));
     await page.click('#variants button[data-variant="window"]');
     await ready('window');
-    expect(await page.innerHTML('#heatmap')).not.toBe(after);
+    const windowed = await page.innerHTML('#heatmap');
+    expect(windowed).not.toBe(after);
+    // An approximation: no softmax weights, the page draws the effective weights (output with V = I).
+    await page.click('#variants button[data-variant="performer"]');
+    await ready('performer');
+    const performer = await page.innerHTML('#heatmap');
+    expect(performer).not.toBe(windowed);
+    expect(performer).toContain('effective weights');
     expect(errors).toEqual([]);
-  });
+  }, 90_000);
 
   it('a screenshot is not blank and shows the heatmap colours', async () => {
     const { decodePng } = await nodeImport<typeof import('./png.js')>('./png.ts');
@@ -122,7 +129,7 @@ function body(): void {
     const b = await page.locator('#heatmap svg').screenshot();
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
     expect(errors).toEqual([]);
-  });
+  }, 90_000);
 
   it('typing a sentence and changing heads redraws; timings come in for wasm and the pool', async () => {
     await page.fill('#sentence', 'attention is all you need');
@@ -130,7 +137,7 @@ function body(): void {
       && document.querySelector('#heatmap svg')?.textContent?.includes('need') === true);
     await page.selectOption('#heads', '2');
     await page.waitForFunction(() => document.querySelectorAll('#headview svg g.head').length === 2);
-    await page.waitForSelector('body[data-timing="done"]', { timeout: 120_000 });
+    await page.waitForSelector('body[data-timing="done"]', { timeout: 150_000 });
     for (const id of ['wasm', 'pool']) {
       const ms = Number(await page.textContent(`#timings tr[data-backend="${id}"] td.num`));
       expect(ms).toBeGreaterThan(0);

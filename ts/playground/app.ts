@@ -38,7 +38,10 @@ const BACKENDS: readonly Backend[] = [
     id: 'pool', label: `pool, ${threads} workers`, maxN: Infinity,
     run: async (q, k, v, o) => (await (pool ??= lib.createAttention({ threads }))).run(q, k, v, o),
   },
-  { id: 'reference', label: 'float64 JS reference', maxN: 512, run: (q, k, v, o) => lib.referenceAttention(q, k, v, o) },
+  {
+    id: 'reference', label: 'float64 JS reference', maxN: 512,
+    run: (q, k, v, o) => (o.variant ? lib.referenceVariantAttention(q, k, v, o) : lib.referenceAttention(q, k, v, o)),
+  },
 ];
 
 const state = { variant: VARIANTS[0]!.id, generation: 0 };
@@ -79,22 +82,23 @@ function render(): void {
   const variant = variantById(state.variant);
   const options = variant.options({ tokens: n, window: p.window });
   const { q, k, v } = embed(p.tokens, p.heads);
-  const { weights } = lib.attention(q, k, v, { ...options, returnWeights: true });
-  const w = weights!;
+  const approximate = options.variant !== undefined;
+  const w = approximate ? effectiveWeights(q, k, options, p.heads, n) : lib.attention(q, k, v, { ...options, returnWeights: true }).weights!;
+  const what = approximate ? 'effective weights (output with V = I)' : 'query rows × key columns';
   const shape = { heads: p.heads, rows: n, cols: n };
   const entropy = lib.headEntropy(w, shape);
   const distance = lib.attentionDistance(w, shape);
 
   $('heatmap').innerHTML = lib.heatmapSvg(w, [n, n], {
-    head: p.head, rowLabels: p.tokens, colLabels: p.tokens, range: [0, 1], cellSize: Math.max(8, Math.min(22, Math.floor(440 / n))),
-    title: `${variant.label}, head ${p.head}: query rows × key columns`,
+    head: p.head, rowLabels: p.tokens, colLabels: p.tokens, range: approximate ? undefined : [0, 1],
+    cellSize: Math.max(8, Math.min(22, Math.floor(440 / n))), title: `${variant.label}, head ${p.head}: ${what}`,
   });
   $('mask').innerHTML = lib.maskPatternSvg({ rows: n, cols: n }, options, {
     rowLabels: p.tokens, colLabels: p.tokens, cellSize: Math.max(6, Math.min(16, Math.floor(320 / n))),
     title: `pairs computed: ${variant.label}`,
   });
   $('headview').innerHTML = lib.headViewSvg(w, shape, {
-    range: [0, 1], columns: Math.min(p.heads, 4),
+    range: approximate ? undefined : [0, 1], columns: Math.min(p.heads, 4),
     headTitles: Array.from(entropy, (e, h) => `head ${h}  H=${e.toFixed(2)}`),
   });
   const maxEntropy = Math.log(n) || 1;
@@ -107,13 +111,24 @@ function render(): void {
   void time(gen, variant.options({ tokens: p.timingN, window: p.window }), p.heads, p.timingN);
 }
 
+/**
+ * Weights of a variant without softmax weights, [H, n, n]: attention is linear in V, so with V = identity (one value
+ * row per key, Dv = n) output row i is the weight row of query i.
+ */
+function effectiveWeights(q: AttentionInput, k: AttentionInput, options: AttentionOptions, heads: number, n: number): Float32Array {
+  const eye = new Float32Array(heads * n * n);
+  for (let h = 0; h < heads; h++) for (let i = 0; i < n; i++) eye[(h * n + i) * n + i] = 1;
+  return lib.attention(q, k, { data: eye, shape: [1, heads, n, n] }, options).output;
+}
+
 /** Median of REPEATS calls after one warm-up, per backend; stops if the page was redrawn meanwhile. */
 async function time(gen: number, options: AttentionOptions, heads: number, n: number): Promise<void> {
   $('timing-shape').textContent = `[1, ${heads}, ${n}, ${TIMING_DIM}] seeded inputs (the sentence's embedding is ${HEAD_DIM}-wide), median of ${REPEATS}`;
   const { q, k, v } = randomInputs(n, heads, TIMING_DIM);
   // Useful FLOPs: 4·D per computed (query, key) pair and head, so masked variants are not credited for skipped pairs.
   const pairs = lib.maskPattern({ rows: n, cols: n }, options).reduce((s, x) => s + x, 0);
-  const flops = 4 * heads * pairs * TIMING_DIM;
+  // Approximations do different work per pair: no FLOP rate for them.
+  const flops = options.variant ? NaN : 4 * heads * pairs * TIMING_DIM;
   const rows: string[] = [];
   const table = $('timings');
   table.innerHTML = '<tr><th>backend</th><th>ms</th><th>GFLOP/s</th></tr>';
@@ -131,7 +146,7 @@ async function time(gen: number, options: AttentionOptions, heads: number, n: nu
     if (gen !== state.generation) return;
     const ms = times.sort((a, c) => a - c)[Math.floor(REPEATS / 2)]!;
     rows.push(`<tr data-backend="${b.id}"><td>${escape(b.label)}</td><td class="num">${ms.toFixed(2)}</td>`
-      + `<td class="num">${(flops / ms / 1e6).toFixed(2)}</td></tr>`);
+      + `<td class="num">${Number.isNaN(flops) ? '—' : (flops / ms / 1e6).toFixed(2)}</td></tr>`);
     table.innerHTML = '<tr><th>backend</th><th>ms</th><th>GFLOP/s</th></tr>' + rows.join('');
   }
   document.body.dataset.timing = 'done';

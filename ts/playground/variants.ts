@@ -25,6 +25,10 @@ export const VARIANTS: readonly Variant[] = [
   { id: 'causal', label: 'causal', note: 'query i attends keys j ≤ i', options: () => ({ causal: true }) },
   { id: 'window', label: 'sliding window', note: 'keys within ±w of the query', options: (p) => ({ window: { left: p.window, right: p.window } }) },
   { id: 'causal-window', label: 'causal + window', note: 'the last w + 1 keys up to the query', options: (p) => ({ causal: true, window: { left: p.window } }) },
+  { id: 'linear', label: 'linear', note: 'linear attention, φ(x) = elu(x) + 1: weights φ(q)·φ(k) / Σ', options: () => ({ variant: { kind: 'linear' } }) },
+  { id: 'linear-causal', label: 'linear, causal', note: 'linear attention with causal prefix sums', options: () => ({ causal: true, variant: { kind: 'linear' } }) },
+  { id: 'performer', label: 'Performer', note: 'FAVOR+ with 64 positive orthogonal random features', options: () => ({ variant: { kind: 'performer', features: 64 } }) },
+  { id: 'linformer', label: 'Linformer', note: 'keys and values projected to 8 rows along the sequence', options: (p) => ({ variant: { kind: 'linformer', projectedLength: Math.min(8, p.tokens) } }) },
 ];
 
 export const variantById = (id: string): Variant => VARIANTS.find((v) => v.id === id) ?? VARIANTS[0]!;
