@@ -220,8 +220,41 @@ if (!gpu.attn) {
         check(x, await auto.run(x.q, x.k, x.v, x.options), { e: 0, name: '' });
         expect(auto.lastBackend).toBe(auto.picksGpu(x.q, x.k, x.v, x.options) ? 'webgpu' : 'wasm');
       }
+      expect(auto.picksGpu(big.q, big.k, big.v, big.options)).toBe(true);
+      const tiny = { data: new Float32Array(8).fill(0.5), shape: [1, 1, 2, 4] };
+      expect(auto.picksGpu(tiny, tiny, tiny)).toBe(false);
+      await auto.run(tiny, tiny, tiny);
+      expect(auto.lastBackend).toBe('wasm');
       expect(auto.pool).toBeInstanceOf(AttentionPool);
       auto.dispose();
+    });
+
+    it('reports buffers over the device limit as OUT_OF_MEMORY naming the operand, and falls back only when allowed', async () => {
+      const real = attn.device;
+      const l = real.limits;
+      const limits = {
+        maxBufferSize: 4096, maxStorageBufferBindingSize: 4096, maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX, maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      };
+      // The real device, seen through limits of 4 KiB per buffer.
+      const small = new Proxy(real, {
+        get: (t, p) => (p === 'limits' ? limits : typeof Reflect.get(t, p) === 'function' ? Reflect.get(t, p).bind(t) : Reflect.get(t, p)),
+      });
+      const c = cases.find((x) => x.q.data.length > 1024 && x.k.data.length <= 1024 && x.v.data.length <= 1024 &&
+        !x.options.mask && !x.options.bias && !x.options.returnWeights)!;
+      const strict = await createWebGpuAttention({ device: small });
+      const e = await rejection(strict.run(c.q, c.k, c.v, c.options));
+      expect(e).toBeInstanceOf(AttentionError);
+      expect((e as AttentionError).code).toBe('OUT_OF_MEMORY');
+      expect((e as AttentionError).argument).toBe('q');
+      const lenient = await createWebGpuAttention({ device: small, fallback: 'wasm' });
+      check(c, await lenient.run(c.q, c.k, c.v, c.options), { e: 0, name: '' });
+      expect(lenient.lastBackend).toBe('wasm');
+      strict.dispose();
+      lenient.dispose();
+      // Not owned: the device still works for the shared backend.
+      check(cases[0]!, await attn.run(cases[0]!.q, cases[0]!.k, cases[0]!.v, cases[0]!.options), { e: 0, name: '' });
     });
   });
 }
