@@ -153,3 +153,34 @@ describe('quantised caches', () => {
     }
   });
 });
+
+describe('special values in f16 and int8 caches', () => {
+  it('subnormal, large, infinite and NaN halves convert exactly in the kernel', () => {
+    const [h, d, n] = [1, 8, 6];
+    const k = new Float32Array(h * n * d).fill(0.25);
+    const v = new Float32Array(h * n * d).fill(0.5);
+    k.set([3e-7, -6e-8, 1e-5, -2e-6, 60000, -65504, 7e-5, 0.1], 0); // subnormal and extreme halves in one key row
+    v.set([3e-7, -6e-8, 1e-5, -2e-6, 60000, -65504, 7e-5, 0.1], d);
+    v[2 * d + 3] = Infinity;
+    v[3 * d + 5] = NaN;
+    const q = new Float32Array(d).fill(1e-3);
+    for (const dtype of ['f16', 'int8'] as const) {
+      const cache = new KVCache({ heads: h, headDim: d, capacity: n, dtype });
+      cache.append({ data: k, shape: [h, n, d] }, { data: v, shape: [h, n, d] });
+      const got = decode({ data: q, shape: [1, 1, d] }, cache).output;
+      const held = cache.read();
+      const ref = referenceDecode({ q, hq: 1, nq: 1, k: held.k, v: held.v, hkv: 1, dk: d, dv: d });
+      if (dtype === 'f16') {
+        expect(got[3]).toBe(Infinity);
+        expect(got[5]).toBeNaN();
+      }
+      // Relative to max(1, |ref|): the 60000-sized column is only f32-accurate to ~1e-3 in absolute terms.
+      got.forEach((x, c) => {
+        const w = ref.output[c]!;
+        const ok = Number.isFinite(w) ? Math.abs(x - w) <= 1e-5 * Math.max(1, Math.abs(w)) : Object.is(x, w) || (isNaN(x) && isNaN(w));
+        if (!ok) throw new Error(`${dtype}: column ${c}: ${x} vs ${w}`);
+      });
+      cache.dispose();
+    }
+  });
+});

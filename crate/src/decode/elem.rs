@@ -11,6 +11,14 @@ pub trait Elem: Copy {
     /// `p..p+4` must be readable.
     unsafe fn load4(p: *const Self) -> F32x4;
     fn to_f32(self) -> f32;
+    /// Sixteen consecutive elements as f32.
+    ///
+    /// # Safety
+    /// `p..p+16` must be readable.
+    #[inline(always)]
+    unsafe fn load16(p: *const Self) -> [F32x4; 4] {
+        [Self::load4(p), Self::load4(p.add(4)), Self::load4(p.add(8)), Self::load4(p.add(12))]
+    }
     /// The slice itself when the elements already are f32 (read in place, never copied).
     fn as_f32(s: &[Self]) -> Option<&[f32]> {
         let _ = s;
@@ -52,16 +60,18 @@ pub fn f16_to_f32(h: u16) -> f32 {
 }
 
 impl Elem for F16 {
+    /// Sign-extended to i32 and shifted left by 13, a half's sign lands on bit 31 and its exponent and mantissa on
+    /// f32's bits 13..27 (bits 28..30 hold sign copies and are masked off); one multiplication by 2^112 then rebiases
+    /// normal and subnormal halves alike. Exponent 31 (∞, NaN) becomes exponent 255 by an OR.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[inline(always)]
     unsafe fn load4(p: *const F16) -> F32x4 {
         use core::arch::wasm32::*;
-        let h = u32x4_load_extend_u16x4(p as *const u16);
-        let magnitude = f32x4_mul(i32x4_shl(v128_and(h, u32x4_splat(0x7fff)), 13), f32x4_splat(HALF_TO_F32_BIAS));
-        let exp = u32x4_splat(0x7c00);
-        let special = v128_and(i32x4_eq(v128_and(h, exp), exp), u32x4_splat(0x7f80_0000));
-        let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
-        from_v128(v128_or(v128_or(magnitude, special), sign))
+        let b = i32x4_shl(i32x4_load_extend_i16x4(p as *const i16), 13);
+        let magnitude = f32x4_mul(v128_and(b, u32x4_splat(0x8fff_e000)), f32x4_splat(HALF_TO_F32_BIAS));
+        let exp = u32x4_splat(0x0f80_0000);
+        let special = v128_and(i32x4_eq(v128_and(b, exp), exp), u32x4_splat(0x7f80_0000));
+        from_v128(v128_or(magnitude, special))
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     #[inline(always)]
@@ -81,7 +91,7 @@ impl Elem for i8 {
     unsafe fn load4(p: *const i8) -> F32x4 {
         use core::arch::wasm32::*;
         let b = v128_load32_zero(p as *const u32);
-        from_v128(f32x4_convert_i32x4(i32x4_extend_low_i16x8(i16x8_extend_low_i8x16(b))))
+        from_v128(i32_to_f32(i32x4_extend_low_i16x8(i16x8_extend_low_i8x16(b))))
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     #[inline(always)]
@@ -89,10 +99,32 @@ impl Elem for i8 {
         let b = core::ptr::read_unaligned(p as *const [i8; 4]);
         F32x4::new(b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32)
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    unsafe fn load16(p: *const i8) -> [F32x4; 4] {
+        use core::arch::wasm32::*;
+        let b = v128_load(p as *const v128);
+        let (lo, hi) = (i16x8_extend_low_i8x16(b), i16x8_extend_high_i8x16(b));
+        [
+            from_v128(i32_to_f32(i32x4_extend_low_i16x8(lo))),
+            from_v128(i32_to_f32(i32x4_extend_high_i16x8(lo))),
+            from_v128(i32_to_f32(i32x4_extend_low_i16x8(hi))),
+            from_v128(i32_to_f32(i32x4_extend_high_i16x8(hi))),
+        ]
+    }
     #[inline(always)]
     fn to_f32(self) -> f32 {
         self as f32
     }
+}
+
+/// Small i32 lanes (|x| < 2^22) → f32 by adding them to the bits of 1.5·2^23 and subtracting it again. Exact, and
+/// two instructions: LLVM folds extend + `f32x4_convert_i32x4` into a scalarised i16 → f32 conversion.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn i32_to_f32(x: core::arch::wasm32::v128) -> core::arch::wasm32::v128 {
+    use core::arch::wasm32::*;
+    f32x4_sub(i32x4_add(x, i32x4_splat(0x4b40_0000)), f32x4_splat(12_582_912.0))
 }
 
 /// A v128 as the crate's F32x4 (through a local array: the compiler keeps it in a register).
@@ -104,17 +136,39 @@ unsafe fn from_v128(x: core::arch::wasm32::v128) -> F32x4 {
     F32x4::load(t.as_ptr())
 }
 
-/// dst[i] = src[i] · scale for one row (f32 rows are never copied: the kernel reads them in place).
+/// dst[i] = src[i] · scale for one row (f32 rows are never copied: the kernel reads them in place). A scale of 1
+/// skips the multiplication.
 #[inline(always)]
 pub fn convert_row<E: Elem>(src: &[E], scale: f32, dst: &mut [f32]) {
+    if scale == 1.0 {
+        convert::<E, false>(src, scale, dst)
+    } else {
+        convert::<E, true>(src, scale, dst)
+    }
+}
+
+#[inline(always)]
+fn convert<E: Elem, const SCALED: bool>(src: &[E], scale: f32, dst: &mut [f32]) {
     let n = dst.len();
-    debug_assert!(src.len() >= n);
+    assert!(src.len() >= n);
     let s = F32x4::splat(scale);
-    let n4 = n / 4 * 4;
+    let f = |x: F32x4| if SCALED { x.mul(s) } else { x };
+    let (n16, n4) = (n / 16 * 16, n / 4 * 4);
+    let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
     let mut d = 0;
+    while d < n16 {
+        // SAFETY: d + 16 ≤ n ≤ both lengths.
+        unsafe {
+            let x = E::load16(sp.add(d));
+            for (w, v) in x.iter().enumerate() {
+                f(*v).store(dp.add(d + 4 * w));
+            }
+        }
+        d += 16;
+    }
     while d < n4 {
         // SAFETY: d + 4 ≤ n ≤ both lengths.
-        unsafe { E::load4(src.as_ptr().add(d)).mul(s).store(dst.as_mut_ptr().add(d)) };
+        unsafe { f(E::load4(sp.add(d))).store(dp.add(d)) };
         d += 4;
     }
     for d in n4..n {

@@ -97,9 +97,18 @@ fn run<E: Elem>(
                     sc.alpha[r] = if sc.live[r] { softmax_step(&mut srow[..round4(n)], &mut m[r], &mut l[r]) } else { 1.0 };
                 }
                 let vt = tile(&v[row0 * dv..(row0 + n) * dv], vs.map(|x| &x[row0..row0 + n]), dv, &mut sc.vt);
-                for r in 0..rows {
-                    if sc.live[r] {
-                        accumulate(&sc.s[r * KC..r * KC + n], vt, dv, sc.alpha[r], &mut acc[r * dv..(r + 1) * dv]);
+                let mut r = 0;
+                while r < rows {
+                    if r + 1 < rows && sc.live[r] && sc.live[r + 1] {
+                        let (a0, a1) = acc[r * dv..(r + 2) * dv].split_at_mut(dv);
+                        let (p0, p1) = (&sc.s[r * KC..r * KC + n], &sc.s[(r + 1) * KC..(r + 1) * KC + n]);
+                        accumulate2(p0, p1, vt, dv, (sc.alpha[r], sc.alpha[r + 1]), a0, a1);
+                        r += 2;
+                    } else {
+                        if sc.live[r] {
+                            accumulate(&sc.s[r * KC..r * KC + n], vt, dv, sc.alpha[r], &mut acc[r * dv..(r + 1) * dv]);
+                        }
+                        r += 1;
                     }
                 }
                 t += n as u64;
@@ -139,10 +148,28 @@ fn tile<'t, E: Elem>(src: &'t [E], scales: Option<&[f32]>, width: usize, buf: &'
     &buf[..n * width]
 }
 
-/// s[r·KC + j] = q_r · k_j for j < n (keys in groups of four share each q load).
+/// s[r·KC + j] = q_r · k_j for j < n. Rows go in pairs (each K load feeds two rows), keys in groups of four (each q
+/// load feeds four keys).
 fn scores(q: &[f32], rows: usize, dk: usize, k: &[f32], n: usize, s: &mut [f32]) {
     let n4 = n / 4 * 4;
-    for r in 0..rows {
+    let mut r = 0;
+    while r + 2 <= rows {
+        let (q0, q1) = (&q[r * dk..(r + 1) * dk], &q[(r + 1) * dk..(r + 2) * dk]);
+        let (s0, s1) = s[r * KC..(r + 2) * KC].split_at_mut(KC);
+        let mut j = 0;
+        while j < n4 {
+            let (a, b) = dot2x4(q0, q1, &k[j * dk..(j + 4) * dk], dk);
+            s0[j..j + 4].copy_from_slice(&a);
+            s1[j..j + 4].copy_from_slice(&b);
+            j += 4;
+        }
+        for j in n4..n {
+            s0[j] = dot1(q0, &k[j * dk..(j + 1) * dk]);
+            s1[j] = dot1(q1, &k[j * dk..(j + 1) * dk]);
+        }
+        r += 2;
+    }
+    if r < rows {
         let qr = &q[r * dk..(r + 1) * dk];
         let sr = &mut s[r * KC..r * KC + n];
         let mut j = 0;
@@ -155,6 +182,38 @@ fn scores(q: &[f32], rows: usize, dk: usize, k: &[f32], n: usize, s: &mut [f32])
             sr[j] = dot1(qr, &k[j * dk..(j + 1) * dk]);
         }
     }
+}
+
+/// The dot products of two query rows with four consecutive key rows (eight accumulators).
+#[inline(always)]
+fn dot2x4(q0: &[f32], q1: &[f32], k: &[f32], dk: usize) -> ([f32; 4], [f32; 4]) {
+    assert!(q0.len() >= dk && q1.len() >= dk && k.len() >= 4 * dk);
+    let dk4 = dk / 4 * 4;
+    let mut a = [F32x4::splat(0.0); 4];
+    let mut b = [F32x4::splat(0.0); 4];
+    let (p0, p1, kp) = (q0.as_ptr(), q1.as_ptr(), k.as_ptr());
+    let mut d = 0;
+    while d < dk4 {
+        // SAFETY: d + 4 ≤ dk: every load lies inside q0, q1 and the four rows of k (asserted above).
+        unsafe {
+            let (x, y) = (F32x4::load(p0.add(d)), F32x4::load(p1.add(d)));
+            for w in 0..4 {
+                let kv = F32x4::load(kp.add(w * dk + d));
+                a[w] = a[w].add(x.mul(kv));
+                b[w] = b[w].add(y.mul(kv));
+            }
+        }
+        d += 4;
+    }
+    let mut ra = [a[0].hsum(), a[1].hsum(), a[2].hsum(), a[3].hsum()];
+    let mut rb = [b[0].hsum(), b[1].hsum(), b[2].hsum(), b[3].hsum()];
+    for d in dk4..dk {
+        for w in 0..4 {
+            ra[w] += q0[d] * k[w * dk + d];
+            rb[w] += q1[d] * k[w * dk + d];
+        }
+    }
+    (ra, rb)
 }
 
 /// The dot products of q with the four consecutive rows of `k` (each `dk` long).
@@ -285,6 +344,60 @@ fn block<const W: usize>(p: &[f32], v: &[f32], dv: usize, d: usize, alpha: f32, 
         }
         for (w, x) in a.iter().enumerate() {
             x.store(acc.as_mut_ptr().add(d + 4 * w));
+        }
+    }
+}
+
+/// `accumulate` for two rows at once: each V load feeds both (column blocks of 16, then 4, then 1).
+fn accumulate2(p0: &[f32], p1: &[f32], v: &[f32], dv: usize, alpha: (f32, f32), acc0: &mut [f32], acc1: &mut [f32]) {
+    let mut d = 0;
+    while d + 16 <= dv {
+        block2::<4>(p0, p1, v, dv, d, alpha, acc0, acc1);
+        d += 16;
+    }
+    while d + 4 <= dv {
+        block2::<1>(p0, p1, v, dv, d, alpha, acc0, acc1);
+        d += 4;
+    }
+    for c in d..dv {
+        let (mut x, mut y) = (acc0[c] * alpha.0, acc1[c] * alpha.1);
+        for j in 0..p0.len() {
+            x += p0[j] * v[j * dv + c];
+            y += p1[j] * v[j * dv + c];
+        }
+        acc0[c] = x;
+        acc1[c] = y;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn block2<const W: usize>(
+    p0: &[f32], p1: &[f32], v: &[f32], dv: usize, d: usize, alpha: (f32, f32), acc0: &mut [f32], acc1: &mut [f32],
+) {
+    let n = p0.len();
+    assert!(p1.len() == n && d + 4 * W <= dv && v.len() >= n * dv && acc0.len() >= dv && acc1.len() >= dv);
+    let mut a = [F32x4::splat(0.0); W];
+    let mut b = [F32x4::splat(0.0); W];
+    let (al0, al1) = (F32x4::splat(alpha.0), F32x4::splat(alpha.1));
+    // SAFETY: columns d..d + 4W lie inside acc0, acc1 (dv long) and inside every row of v (asserted above).
+    unsafe {
+        for w in 0..W {
+            a[w] = F32x4::load(acc0.as_ptr().add(d + 4 * w)).mul(al0);
+            b[w] = F32x4::load(acc1.as_ptr().add(d + 4 * w)).mul(al1);
+        }
+        for j in 0..n {
+            let (x, y) = (F32x4::splat(*p0.get_unchecked(j)), F32x4::splat(*p1.get_unchecked(j)));
+            let row = v.as_ptr().add(j * dv + d);
+            for w in 0..W {
+                let vv = F32x4::load(row.add(4 * w));
+                a[w] = a[w].add(x.mul(vv));
+                b[w] = b[w].add(y.mul(vv));
+            }
+        }
+        for w in 0..W {
+            a[w].store(acc0.as_mut_ptr().add(d + 4 * w));
+            b[w].store(acc1.as_mut_ptr().add(d + 4 * w));
         }
     }
 }
