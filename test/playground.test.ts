@@ -58,7 +58,10 @@ function body(): void {
       '../test/browser/chromium.mjs');
     const s = await server.startPlaygroundServer(0);
     url = s.url;
-    browser = await chromium.launch({ executablePath: findChromium() ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+    // WebGPU on (Chromium's SwiftShader here), so the page's WebGPU row runs too.
+    browser = await chromium.launch({
+      executablePath: findChromium() ?? '/usr/bin/chromium', args: [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'], headless: true,
+    });
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
@@ -151,6 +154,10 @@ function body(): void {
       const ms = Number(await page.textContent(`#timings tr[data-backend="${id}"] td.num`));
       expect(ms).toBeGreaterThan(0);
     }
+    // WebGPU: a time where the browser has an adapter, else the row says why.
+    const gpuRow = await page.textContent('#timings tr[data-backend="webgpu"]');
+    expect(gpuRow).toMatch(/WebGPU(\d+\.\d+|.*not available|.*no navigator\.gpu)/);
+    console.log(`playground timings:\n${await page.innerText('#timings')}`);
     expect(errors).toEqual([]);
   }, 180_000);
 }

@@ -6,6 +6,7 @@
  */
 import type { AttentionInput, AttentionOptions } from '../types.js';
 import type { AttentionPool } from '../pool/pool.js';
+import type { WebGpuAttention } from '../webgpu/backend.js';
 import { VARIANTS, variantById } from './variants.js';
 import { HEAD_DIM, embed, randomInputs, tokenize } from './tokens.js';
 
@@ -25,18 +26,27 @@ interface Backend {
   label: string;
   /** Largest N it is timed at (the float64 reference is slow). */
   maxN: number;
+  /** Why it cannot run these options here, if it cannot. */
+  unsupported?(o: AttentionOptions): string | undefined;
   run(q: AttentionInput, k: AttentionInput, v: AttentionInput, o: AttentionOptions): unknown;
 }
 
 let pool: Promise<AttentionPool> | undefined;
+let gpu: Promise<WebGpuAttention> | undefined;
 const threads = Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2));
 
-/** The backends timed on this page, one entry each (WebGPU joins here once the SDK exports it). */
+/** The backends timed on this page, one entry each. */
 const BACKENDS: readonly Backend[] = [
   { id: 'wasm', label: 'wasm, page thread', maxN: Infinity, run: (q, k, v, o) => lib.attention(q, k, v, o) },
   {
     id: 'pool', label: `pool, ${threads} workers`, maxN: Infinity,
     run: async (q, k, v, o) => (await (pool ??= lib.createAttention({ threads }))).run(q, k, v, o),
+  },
+  {
+    id: 'webgpu', label: 'WebGPU', maxN: Infinity,
+    unsupported: (o) => (!('gpu' in navigator) ? 'no navigator.gpu in this browser'
+      : o.variant ? 'the WebGPU backend has no approximate variants' : undefined),
+    run: async (q, k, v, o) => (await (gpu ??= lib.createWebGpuAttention())).run(q, k, v, o),
   },
   {
     id: 'reference', label: 'float64 JS reference', maxN: 256,
@@ -135,21 +145,36 @@ async function time(gen: number, options: AttentionOptions, heads: number, n: nu
   const flops = options.variant ? NaN : 4 * heads * pairs * TIMING_DIM;
   const rows: string[] = [];
   const table = $('timings');
-  table.innerHTML = '<tr><th>backend</th><th>ms</th><th>GFLOP/s</th></tr>';
+  const header = '<tr><th>backend</th><th>ms</th><th>GFLOP/s</th></tr>';
+  table.innerHTML = header;
   for (const b of BACKENDS) {
     if (n > b.maxN) continue;
+    const why = b.unsupported?.(options);
+    if (why) {
+      rows.push(`<tr data-backend="${b.id}"><td>${escape(b.label)}</td><td colspan="2" class="muted">${escape(why)}</td></tr>`);
+      table.innerHTML = header + rows.join('');
+      continue;
+    }
     const times: number[] = [];
-    for (let r = -1; r < REPEATS; r++) { // r = −1: warm-up
-      await new Promise((done) => setTimeout(done, 0)); // let the page paint and take clicks between calls
-      if (gen !== state.generation) return; // redrawn meanwhile: these timings are stale
-      const t0 = performance.now();
-      await b.run(q, k, v, options);
-      if (r >= 0) times.push(performance.now() - t0);
+    try {
+      for (let r = -1; r < REPEATS; r++) { // r = −1: warm-up
+        await new Promise((done) => setTimeout(done, 0)); // let the page paint and take clicks between calls
+        if (gen !== state.generation) return; // redrawn meanwhile: these timings are stale
+        const t0 = performance.now();
+        await b.run(q, k, v, options);
+        if (r >= 0) times.push(performance.now() - t0);
+      }
+    } catch (e) {
+      // A backend this page cannot start (e.g. WebGPU without an adapter) is reported in its row, not thrown.
+      const message = e instanceof Error ? e.message : String(e);
+      rows.push(`<tr data-backend="${b.id}"><td>${escape(b.label)}</td><td colspan="2" class="muted">not available: ${escape(message)}</td></tr>`);
+      table.innerHTML = header + rows.join('');
+      continue;
     }
     const ms = times.sort((a, c) => a - c)[Math.floor(REPEATS / 2)]!;
     rows.push(`<tr data-backend="${b.id}"><td>${escape(b.label)}</td><td class="num">${ms.toFixed(2)}</td>`
       + `<td class="num">${Number.isNaN(flops) ? '—' : (flops / ms / 1e6).toFixed(2)}</td></tr>`);
-    table.innerHTML = '<tr><th>backend</th><th>ms</th><th>GFLOP/s</th></tr>' + rows.join('');
+    table.innerHTML = header + rows.join('');
   }
   document.body.dataset.timing = 'done';
 }
