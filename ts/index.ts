@@ -54,3 +54,10 @@ export type { VariantReferenceResult } from './reference/variants/index.js';
 export * from './decode/index.js';
 export { alibiSlopes, applyRope, ropeFrequencies, sinusoidalEncoding } from './layer/positional.js';
 export type { RopeOptions, RopeStyle, SinusoidalOptions } from './layer/positional.js';
+export { KvCache, MultiHeadAttention } from './layer/mha.js';
+export type {
+  LinearWeights, MhaAttentionOptions, MhaConfig, MhaForwardOptions, MhaResult, MhaRopeConfig, MhaWeights, SeparateMhaWeights,
+  TorchMhaWeights,
+} from './layer/mha.js';
+export { referenceMha } from './reference/layer.js';
+export type { ReferenceMhaOptions, ReferenceMhaResult } from './reference/layer.js';

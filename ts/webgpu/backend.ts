@@ -147,6 +147,9 @@ export class WebGpuAttention {
         throw new AttentionError('INVALID_OPTION', 'variant', 'no variant on the webgpu backend (variants run in wasm: attention() or the wasm pool)',
           `variant '${d.variant.kind}'`);
       }
+      if (d.alibi) {
+        throw new AttentionError('INVALID_OPTION', 'alibi', 'no ALiBi on the webgpu backend yet (attention() or the wasm pool)', 'alibi slopes');
+      }
       const job = this.queue.then(() => this.execute(d, { q, k, v }));
       this.queue = job.catch(() => undefined);
       return job;
