@@ -45,3 +45,33 @@ export function decodeCases(seed: number, count: number): AttentionCase[] {
   }
   return out;
 }
+
+/** GQA / MQA shapes whose stacked query blocks (16 rows of several query heads) cross head boundaries, with the
+ * per-row options that depend on the head and the row: causal both ways, window, lengths, per-head mask and bias. */
+export function stackedCases(seed: number): AttentionCase[] {
+  const rng = new Rng(seed);
+  const out: AttentionCase[] = [];
+  const shapes = [
+    { b: 2, hq: 8, hkv: 2, nq: 5, nk: 37, d: 16 },
+    { b: 1, hq: 8, hkv: 1, nq: 3, nk: 70, d: 33 },
+    { b: 2, hq: 6, hkv: 2, nq: 7, nk: 7, d: 8 },
+    { b: 1, hq: 4, hkv: 1, nq: 20, nk: 45, d: 64 },
+  ];
+  for (const [n, s] of shapes.entries()) {
+    const t = (h: number, len: number) => ({ data: rng.fill(new Float32Array(s.b * h * len * s.d)), shape: [s.b, h, len, s.d] });
+    const mask = new Uint8Array(s.hq * s.nq * s.nk).map(() => (rng.chance(0.7) ? 1 : 0));
+    const variants: [string, AttentionOptions][] = [
+      ['causal=top-left', { causal: true }],
+      ['causal=bottom-right window[3,-] kLens', { causal: 'bottom-right', window: { left: 3 }, keyLengths: Array.from({ length: s.b }, () => rng.int(1, s.nk)) }],
+      ['qLens window[2,2]', { queryLengths: Array.from({ length: s.b }, () => rng.int(0, s.nq)), window: { left: 2, right: 2 } }],
+      ['mask[HNqNk] bias[1HNqNk]', { mask: { data: mask, shape: [s.hq, s.nq, s.nk] }, bias: { data: rng.fill(new Float32Array(s.hq * s.nq * s.nk), -2, 2), shape: [1, s.hq, s.nq, s.nk] } }],
+    ];
+    for (const [tag, o] of variants) {
+      out.push({
+        name: `stacked #${n}: B${s.b} Hq${s.hq}/Hkv${s.hkv} Nq${s.nq} Nk${s.nk} D${s.d} ${tag} lse weights`,
+        q: t(s.hq, s.nq), k: t(s.hkv, s.nk), v: t(s.hkv, s.nk), options: { ...o, returnLse: true, returnWeights: true },
+      });
+    }
+  }
+  return out;
+}

@@ -271,8 +271,10 @@ export class WebGpuAttention {
     const plan = planFor(d, this.acquired.f16);
     const maxDim = dev.limits.maxComputeWorkgroupsPerDimension;
     const groupsX = plan.nQBlocks * plan.nSplits;
-    if (groupsX > maxDim) throw new AttentionError('INVALID_DIM', 'q', `at most ${maxDim} query blocks on this device`, `Nq = ${d.nq}`);
-    if (d.hq > maxDim) throw new AttentionError('INVALID_DIM', 'q', `at most ${maxDim} heads on this device`, `Hq = ${d.hq}`);
+    if (groupsX > maxDim) {
+      throw new AttentionError('INVALID_DIM', 'q', `at most ${maxDim} query blocks on this device`, `(Hq/Hkv)·Nq = ${(d.hq / d.hkv) * d.nq}`);
+    }
+    if (d.hkv > maxDim) throw new AttentionError('INVALID_DIM', 'k', `at most ${maxDim} KV heads on this device`, `Hkv = ${d.hkv}`);
     if (d.b > maxDim) throw new AttentionError('INVALID_DIM', 'q', `a batch of at most ${maxDim} on this device`, `B = ${d.b}`);
 
     dev.pushErrorScope('out-of-memory');
@@ -313,7 +315,7 @@ export class WebGpuAttention {
         pass.setBindGroup(0, this.bindGroup('split', {
           params: this.params('flash', { ...flashParams, lse_base: plan.nSplits * rows * d.dv }), ...inputs, out: aux, aux: dummy,
         }));
-        pass.dispatchWorkgroups(groupsX, d.hq, d.b);
+        pass.dispatchWorkgroups(groupsX, d.hkv, d.b);
         const [gx, gy] = grid2d(Math.ceil(rows / WORKGROUP), maxDim);
         pass.setPipeline(merge);
         pass.setBindGroup(0, this.bindGroup('merge', {
@@ -323,7 +325,7 @@ export class WebGpuAttention {
       } else {
         pass.setPipeline(flash);
         pass.setBindGroup(0, this.bindGroup('flash', { params: this.params('flash', flashParams), ...inputs, out, aux: dummy }));
-        pass.dispatchWorkgroups(groupsX, d.hq, d.b);
+        pass.dispatchWorkgroups(groupsX, d.hkv, d.b);
       }
       let weights: GpuBufferLike | undefined;
       if (d.returnWeights) {

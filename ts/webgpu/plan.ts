@@ -1,7 +1,8 @@
 /**
  * Which kernel runs a descriptor and how it is dispatched: the flash kernel (16 query rows × 16-key blocks per
- * workgroup) for ordinary shapes, the split-key decode kernel (4 query rows × 32-key blocks, key range cut across
- * workgroups, then an LSE merge) when there are few queries and many keys. Depends only on the shape.
+ * workgroup; the query heads of one KV head are stacked as rows) for ordinary shapes, the split-key decode kernel
+ * (4 rows × 32-key blocks, key range cut across workgroups, then an LSE merge) when there are few queries and many
+ * keys. Depends only on the shape.
  */
 import type { AttentionDescriptor } from '../descriptor.js';
 import type { FlashConfig } from './shaders/flash.wgsl.js';
@@ -23,14 +24,15 @@ export interface Plan {
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 export function planFor(d: AttentionDescriptor, f16 = false): Plan {
+  const rows = (d.hq / d.hkv) * d.nq; // query rows per KV head (GQA stacking)
   const decode = d.nq <= DECODE_MAX_QUERIES && d.nk >= DECODE_MIN_KEYS;
   if (decode) {
     const config: FlashConfig = { br: 4, bc: 32, dc: 32, dvPad: roundUp(d.dv, 32), split: true, f16 };
     const splitLen = roundUp(Math.max(SPLIT_MIN_KEYS, Math.ceil(d.nk / MAX_SPLITS)), config.bc);
-    return { config, nQBlocks: Math.ceil(d.nq / config.br), nSplits: Math.ceil(d.nk / splitLen), splitLen };
+    return { config, nQBlocks: Math.ceil(rows / config.br), nSplits: Math.ceil(d.nk / splitLen), splitLen };
   }
   const config: FlashConfig = { br: 16, bc: 16, dc: 64, dvPad: roundUp(d.dv, 64), split: false, f16 };
-  return { config, nQBlocks: Math.ceil(d.nq / config.br), nSplits: 1, splitLen: Math.max(d.nk, 1) };
+  return { config, nQBlocks: Math.ceil(rows / config.br), nSplits: 1, splitLen: Math.max(d.nk, 1) };
 }
 
 /** A 1-D grid of `groups` workgroups laid out as x × y with x ≤ maxPerDim. */

@@ -1,5 +1,6 @@
 /**
- * FlashAttention-2 forward in WGSL. A workgroup owns BR query rows of one (batch, query head); it walks the key
+ * FlashAttention-2 forward in WGSL. A workgroup owns BR query rows of one (batch, KV head) — the rows of the query
+ * heads sharing that KV head are stacked (GQA/MQA), so each K/V tile serves all of them; it walks the key
  * blocks of its key range, staging BC keys × DC columns of K (then of V) in workgroup memory, and keeps the online
  * softmax state (running max m, running sum l, the output row) in registers. LANES = 64 / BR threads share a row:
  * each computes KPT = BC / LANES logits of the block and owns the output columns lane, lane + LANES, …
@@ -57,17 +58,24 @@ const LANES: u32 = ${lanes}u;
 const KPT: u32 = ${kpt}u;
 const DVT: u32 = ${dvt}u;
 
-var<workgroup> sq: array<f32, ${c.br * c.dc}>;
-var<workgroup> skv: array<f32, ${c.bc * c.dc}>;
+// Tile rows are padded to DC + 1 floats so that threads reading down a column hit different banks.
+const DP: u32 = ${c.dc + 1}u;
+var<workgroup> sq: array<f32, ${c.br * (c.dc + 1)}>;
+var<workgroup> skv: array<f32, ${c.bc * (c.dc + 1)}>;
 var<workgroup> ss: array<f32, ${c.br * c.bc}>;
 
-fn stage_q(b: u32, h: u32, i0: u32, c0: u32, t: u32) {
+// Stacked row R of KV head kvh: query head kvh·group + R / Nq, query row R % Nq (GQA: the query heads that share a
+// KV head are rows of one block, so each K/V tile is loaded once for all of them).
+fn stage_q(b: u32, kvh: u32, r0: u32, c0: u32, t: u32) {
   for (var idx = t; idx < BR * DC; idx += ${WORKGROUP}u) {
-    let i = i0 + idx / DC;
+    let rr = r0 + idx / DC;
     let col = c0 + idx % DC;
     var x = 0.0;
-    if (i < P.nq && col < P.dk) { x = ld_q(b * P.q_sb + h * P.q_sh + i * P.q_sr + col); }
-    sq[idx] = x;
+    if (rr < P.group * P.nq && col < P.dk) {
+      let h = kvh * P.group + rr / P.nq;
+      x = ld_q(b * P.q_sb + h * P.q_sh + (rr % P.nq) * P.q_sr + col);
+    }
+    sq[(idx / DC) * DP + idx % DC] = x;
   }
 }
 
@@ -75,22 +83,30 @@ fn stage_q(b: u32, h: u32, i0: u32, c0: u32, t: u32) {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let qb = wg.x % P.n_qblocks;
   let split = wg.x / P.n_qblocks;
-  let h = wg.y;
+  let kvh = wg.y;
   let b = wg.z;
-  let kvh = h / P.group;
   let r = t / LANES;
   let lane = t % LANES;
-  let i0 = qb * BR;
-  let i = i0 + r;
+  let rows = P.group * P.nq;
+  let r0 = qb * BR;
+  let rr = r0 + r;
+  let live = rr < rows;
+  let h = kvh * P.group + min(rr, rows - 1u) / P.nq;
+  let i = rr % P.nq;
   let gi = P.q_start + i;
   let ql = q_len(b);
   let kl = k_len(b);
 
-  // Keys [lo, hi) of this workgroup: its split range, clipped by the key length and by the window of its rows.
+  // Keys [lo, hi) of this workgroup: its split range, clipped by the key length and by the window of its rows
+  // (query rows i0..i1 - 1; all of them when the block spans two heads).
+  let r1 = min(rows, r0 + BR);
+  let one_head = r0 / P.nq == (r1 - 1u) / P.nq;
+  let i0 = select(0u, r0 % P.nq, one_head);
+  let i1 = select(P.nq, (r1 - 1u) % P.nq + 1u, one_head);
   var lo = i32(split * P.split_len);
   var hi = i32(min(P.nk, (split + 1u) * P.split_len));
   let gi0 = P.q_start + i0;
-  let gi1 = min(P.q_start + min(P.nq, i0 + BR), ql);
+  let gi1 = min(P.q_start + i1, ql);
   if (gi1 <= gi0) {
     hi = lo;
   } else {
@@ -108,10 +124,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var qn = 0.0;
   let q_once = P.dk <= DC;
   if (q_once) {
-    stage_q(b, h, i0, 0u, t);
+    stage_q(b, kvh, r0, 0u, t);
     workgroupBarrier();
     if (P.cosine != 0u) {
-      for (var c = 0u; c < DC; c++) { let x = sq[r * DC + c]; qn += x * x; }
+      for (var c = 0u; c < DC; c++) { let x = sq[r * DP + c]; qn += x * x; }
     }
   }
 
@@ -124,20 +140,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     var qn_blk = 0.0;
     for (var c0 = 0u; c0 < P.dk; c0 += DC) {
       workgroupBarrier();
-      if (!q_once) { stage_q(b, h, i0, c0, t); }
+      if (!q_once) { stage_q(b, kvh, r0, c0, t); }
       for (var idx = t; idx < BC * DC; idx += ${WORKGROUP}u) {
         let j = ju + idx / DC;
         let col = c0 + idx % DC;
         var x = 0.0;
         if (j < u32(hi) && col < P.dk) { x = ld_k(b * P.k_sb + kvh * P.k_sh + j * P.k_sr + col); }
-        skv[idx] = x;
+        skv[(idx / DC) * DP + idx % DC] = x;
       }
       workgroupBarrier();
       for (var c = 0u; c < DC; c++) {
-        let qv = sq[r * DC + c];
+        let qv = sq[r * DP + c];
         qn_blk += qv * qv;
         for (var x = 0u; x < KPT; x++) {
-          let kv = skv[(lane + LANES * x) * DC + c];
+          let kv = skv[(lane + LANES * x) * DP + c];
           s[x] += qv * kv;
           kn[x] += kv * kv;
         }
@@ -150,7 +166,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       let jj = lane + LANES * x;
       let j = ju + jj;
       var logit = NEG;
-      if (i < P.nq && j < u32(hi) && pos_ok(gi, P.k_start + j, ql, kl) && mask_ok(b, h, i, j)) {
+      if (live && j < u32(hi) && pos_ok(gi, P.k_start + j, ql, kl) && mask_ok(b, h, i, j)) {
         var sim = s[x];
         if (P.cosine != 0u) { sim = sim / (max(sqrt(qn), COSINE_EPS) * max(sqrt(kn[x]), COSINE_EPS)); }
         logit = finish_logit(sim, b, h, i, j);
@@ -179,7 +195,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         let col = c0 + idx % DC;
         var x = 0.0;
         if (j < u32(hi) && col < P.dv) { x = ld_v(b * P.v_sb + kvh * P.v_sh + j * P.v_sr + col); }
-        skv[idx] = x;
+        skv[(idx / DC) * DP + idx % DC] = x;
       }
       workgroupBarrier();
       let x0 = c0 / LANES;
@@ -187,13 +203,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         let p = ss[r * BC + jj];
         if (c0 == 0u) { l += p; }
         for (var x = 0u; x < DC / LANES; x++) {
-          o[x0 + x] += p * skv[jj * DC + lane + LANES * x];
+          o[x0 + x] += p * skv[jj * DP + lane + LANES * x];
         }
       }
     }
   }
 
-  if (i < P.nq) {
+  if (live) {
     let ok = l > 0.0;
     let inv = select(0.0, 1.0 / l, ok);
     let lse = select(neg_inf(), m + log(l), ok);${write}
