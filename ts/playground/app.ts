@@ -9,6 +9,7 @@ import type { AttentionPool } from '../pool/pool.js';
 import type { WebGpuAttention } from '../webgpu/backend.js';
 import { VARIANTS, variantById } from './variants.js';
 import { HEAD_DIM, embed, randomInputs, tokenize } from './tokens.js';
+import { pictureWeights } from './weights.js';
 
 // The built browser bundle, served by server.ts; a non-literal specifier keeps the type-check independent of dist/.
 const BUNDLE: string = '/dist/browser/index.js';
@@ -92,8 +93,7 @@ function render(): void {
   const variant = variantById(state.variant);
   const options = variant.options({ tokens: n, window: p.window });
   const { q, k, v } = embed(p.tokens, p.heads);
-  const approximate = options.variant !== undefined;
-  const w = approximate ? effectiveWeights(q, k, options, p.heads, n) : lib.attention(q, k, v, { ...options, returnWeights: true }).weights!;
+  const { weights: w, effective: approximate } = pictureWeights(lib.attention, q, k, v, options, p.heads, n);
   const what = approximate ? 'effective weights (output with V = I)' : 'query rows × key columns';
   const shape = { heads: p.heads, rows: n, cols: n };
   const entropy = lib.headEntropy(w, shape);
@@ -123,16 +123,6 @@ function render(): void {
     + `<tr><td colspan="4" class="muted">ln N = ${maxEntropy.toFixed(3)} is uniform attention over all ${n} tokens</td></tr>`;
   document.body.dataset.state = 'ready';
   void time(gen, variant.options({ tokens: p.timingN, window: p.window }), p.heads, p.timingN);
-}
-
-/**
- * Weights of a variant without softmax weights, [H, n, n]: attention is linear in V, so with V = identity (one value
- * row per key, Dv = n) output row i is the weight row of query i.
- */
-function effectiveWeights(q: AttentionInput, k: AttentionInput, options: AttentionOptions, heads: number, n: number): Float32Array {
-  const eye = new Float32Array(heads * n * n);
-  for (let h = 0; h < heads; h++) for (let i = 0; i < n; i++) eye[(h * n + i) * n + i] = 1;
-  return lib.attention(q, k, { data: eye, shape: [1, heads, n, n] }, options).output;
 }
 
 /** Median of REPEATS calls after one warm-up, per backend; stops if the page was redrawn meanwhile. */
