@@ -18,12 +18,16 @@ export interface BenchArgs {
   memory: boolean;
   /** Thread counts for the pool scaling report (--threads [list]); undefined = no scaling report. */
   threads?: number[];
+  /** Sequence lengths for the scaling report of the linear-time variants (--scaling [list]); undefined = none. */
+  scaling?: number[];
   /** Run the timing table (false with --memory alone). */
   table: boolean;
 }
 
-const USAGE = `usage: tsx bench/bench.ts [--shapes small|all] [--impl a,b] [--json FILE] [--svg FILE] [--memory] [--threads [1,2,…]]
+const USAGE = `usage: tsx bench/bench.ts [--shapes small|all] [--impl a,b] [--json FILE] [--svg FILE] [--memory] [--threads [1,2,…]] [--scaling [N,N,…]]
   impls: ${ALL_IMPLS.join(', ')}
+  --scaling time vs N (1k…64k, D=64, one head) of exact, sliding-window and the linear-time variants, log-log
+            slopes and each approximation's error vs exact (bench/scaling.ts); alone it skips the timing table
   --memory  webattn's wasm memory after N=65536, H=1, D=64 (causal and not); alone it skips the timing table
   --threads thread scaling of the worker pool vs onnxruntime-web with as many threads (default 1..cores); alone it
             skips the timing table
@@ -36,6 +40,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let svg: string | undefined;
   let memory = false;
   let threads: number[] | undefined;
+  let scaling: number[] | undefined;
   let other = false;
   const value = (i: number): string => {
     const v = argv[i + 1];
@@ -60,12 +65,18 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       else threads = [];
       if (threads.some((t) => t < 1)) throw new Error(`--threads: counts must be ≥ 1\n${USAGE}`);
     }
+    else if (a === '--scaling') {
+      const next = argv[i + 1];
+      if (next !== undefined && /^\d+(,\d+)*$/.test(next)) { scaling = next.split(',').map(Number); i++; }
+      else scaling = [];
+      if (scaling.some((n) => n < 1)) throw new Error(`--scaling: lengths must be ≥ 1\n${USAGE}`);
+    }
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else throw new Error(`unknown argument '${a}'\n${USAGE}`);
   }
   if (shapeSet !== 'small' && shapeSet !== 'all') throw new Error(`--shapes: expected small or all, got ${shapeSet}`);
   const base = shapeSet === 'small' ? BASE_SHAPES.slice(0, 1) : BASE_SHAPES;
   const shapes = base.flatMap((s) => [{ ...s, causal: false }, { ...s, causal: true }]);
-  const alone = memory || threads !== undefined;
-  return { shapes, impls, json, svg, memory: memory || argv.length === 0, threads, table: !alone || other };
+  const alone = memory || threads !== undefined || scaling !== undefined;
+  return { shapes, impls, json, svg, memory: memory || argv.length === 0, threads, scaling, table: !alone || other };
 }

@@ -105,6 +105,10 @@ async function main(): Promise<void> {
     writeFileSync(args.svg, barChart(rows, 'Attention forward, 1 thread, GFLOP/s (higher is better)'));
     console.log(`wrote ${args.svg}`);
   }
+  if (args.scaling) {
+    const { DEFAULT_SCALING_N, reportScaling } = await import('./scaling.js');
+    await reportScaling(args.scaling.length ? args.scaling : DEFAULT_SCALING_N);
+  }
   if (args.memory) await (await import('./memory.js')).reportMemory();
   if (failed) process.exitCode = 1;
 }

@@ -40,4 +40,7 @@ pub enum Status {
     BadProjection = 27,
     /// Exact attention: the ALiBi slopes are out of bounds, misaligned or not finite.
     BadAlibi = 28,
+    /// Exact attention: the relative-position bias table is out of bounds or misaligned, or its length / zero index
+    /// is invalid.
+    BadRelBias = 29,
 }

@@ -35,6 +35,7 @@ export const STATUS = {
   BAD_FEATURES: 26,
   BAD_PROJECTION: 27,
   BAD_ALIBI: 28,
+  BAD_REL_BIAS: 29,
 } as const;
 
 export type StatusCode = (typeof STATUS)[keyof typeof STATUS];
@@ -69,4 +70,5 @@ export const STATUS_INFO: Record<number, { argument: string; code: AttentionErro
   26: { argument: 'variant.features', code: 'INVALID_OPTION', what: 'feature / projected-row count invalid for the variant' },
   27: { argument: 'variant.projection', code: 'INVALID_OPTION', what: 'projection matrix out of bounds, misaligned or overlapping the output' },
   28: { argument: 'alibi', code: 'INVALID_OPTION', what: 'ALiBi slopes out of bounds, misaligned or not finite' },
+  29: { argument: 'relativeBias', code: 'INVALID_BIAS', what: 'relative-position bias table out of bounds, or a bad length / zero index' },
 };
