@@ -1,10 +1,11 @@
 //! The flash loop nest, written once: for each batch and kv head, the query heads sharing that kv head are stacked
-//! into query blocks of at most BR rows; each query block walks only the key blocks its rows may attend, keeping a
-//! running maximum and sum per row (online softmax) and an unnormalised output tile.
+//! into query blocks of at most BR rows (the keys of the kv head are packed once, for all of them); each query
+//! block walks only the key blocks its rows may attend, keeping a running maximum and sum per row (online softmax)
+//! and an unnormalised output tile.
 
-use super::blocks::{BC, BR, NC};
+use super::blocks::{BC, BR, NC, NR};
 use super::microkernel::accumulate;
-use super::pack::{pack_q, pack_v};
+use super::pack::{pack_k, pack_q, pack_v};
 use super::scores::{block_scores, LogitMap};
 use super::softmax::{finish, step, M_INIT};
 use super::weights::write_weights;
@@ -20,12 +21,15 @@ pub fn forward(p: &Problem, out: &mut Outputs) -> Result<(), OutOfMemory> {
     let d = p.dims;
     let group = d.hq / d.hkv;
     let hc_max = group.min(BR);
-    let mut ws = Workspace::new(d.dk, d.dv)?;
+    let mut ws = Workspace::new(d.dk, d.dv, d.nk)?;
     let lm = LogitMap::new(p);
     for b in 0..d.b {
         let bm = BatchMask::new(&p.structure, b, d.nq, d.nk);
         let valid = bm.valid_rows();
         for kvh in 0..d.hkv {
+            if valid > 0 {
+                pack_k(&p.k, b, kvh, 0, d.nk, d.dk, p.cosine, &mut ws.k);
+            }
             let heads_end = (kvh + 1) * group;
             let mut h0 = kvh * group;
             while h0 < heads_end {
@@ -50,6 +54,7 @@ pub fn forward(p: &Problem, out: &mut Outputs) -> Result<(), OutOfMemory> {
     Ok(())
 }
 
+#[inline(never)]
 fn query_block(p: &Problem, lm: &LogitMap, bm: &BatchMask, qb: &QueryBlock, ws: &mut Workspace, out: &mut Outputs) {
     let d = p.dims;
     let rows = qb.rows();
@@ -63,7 +68,8 @@ fn query_block(p: &Problem, lm: &LogitMap, bm: &BatchMask, qb: &QueryBlock, ws: 
     ws.o[..rows * dvp].fill(0.0);
 
     let u = union(&ws.spans[..qb.npos]);
-    let mut j0 = u.lo;
+    // Key blocks start on a panel boundary of the packed keys; keys before u.lo fall in a partial block.
+    let mut j0 = u.lo / NR * NR;
     while j0 < u.hi {
         let kc = BC.min(u.hi - j0);
         let kind = classify(&ws.spans[..qb.npos], j0, j0 + kc, p.mask.is_some());
@@ -90,6 +96,7 @@ fn query_block(p: &Problem, lm: &LogitMap, bm: &BatchMask, qb: &QueryBlock, ws: 
     }
 }
 
+#[inline(never)]
 fn key_block(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0: usize, kc: usize, kind: BlockKind) {
     let d = p.dims;
     let rows = qb.rows();
@@ -106,13 +113,13 @@ fn key_block(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0
             }
         }
     }
-    let (v, ldv) = if d.dv % NC == 0 {
-        (&p.v.data[p.v.strides.at(qb.b, qb.kvh, j0)..], p.v.strides.row)
+    if d.dv % NC == 0 {
+        let v = &p.v.data[p.v.strides.at(qb.b, qb.kvh, j0)..];
+        accumulate(&ws.s, BC, rows, v, p.v.strides.row, kc, dvp, &mut ws.o, dvp);
     } else {
         pack_v(&p.v, qb.b, qb.kvh, j0, kc, d.dv, dvp, &mut ws.v);
-        (&ws.v[..], dvp)
-    };
-    accumulate(&ws.s, BC, rows, v, ldv, kc, dvp, &mut ws.o, dvp);
+        accumulate(&ws.s, BC, rows, &ws.v, dvp, kc, dvp, &mut ws.o, dvp);
+    }
 }
 
 /// A padding query row: output 0, LSE −∞, weights 0.

@@ -6,26 +6,28 @@
 use super::blocks::{MR, NC, NR};
 use crate::simd::F32x4;
 
-/// `s[r·lds + c] = Σ_{d<k} a[r·lda + d] · panel[d·NR + c]` for r < M, c < NR.
-/// `panel` is one packed K panel: for every d, the NR keys' d-th components side by side.
+/// `s[r·lds + c] = Σ_{d<k} a[d·MR + r] · panel[d·NR + c]` for r < MR, c < NR.
+/// `a` is one group of MR query rows interleaved (for every d, the MR rows' d-th components side by side) and
+/// `panel` one packed K panel (for every d, the NR keys' d-th components side by side), so each step reads both
+/// operands through one advancing pointer each.
 #[inline(always)]
-pub fn qk<const M: usize>(a: &[f32], lda: usize, panel: &[f32], k: usize, s: &mut [f32], lds: usize) {
-    assert!((1..=MR).contains(&M));
-    assert!(k * NR <= panel.len() && (M - 1) * lda + k <= a.len() && (M - 1) * lds + NR <= s.len());
+pub fn qk(a: &[f32], panel: &[f32], k: usize, s: &mut [f32], lds: usize) {
+    assert!(k * MR <= a.len() && k * NR <= panel.len() && (MR - 1) * lds + NR <= s.len());
     let zero = F32x4::splat(0.0);
-    let mut acc = [[zero; 2]; M];
-    let ap = a.as_ptr();
+    let mut acc = [[zero; 2]; MR];
+    let mut ap = a.as_ptr();
     let mut bp = panel.as_ptr();
-    // SAFETY: d < k, r < M: a index ≤ (M−1)·lda + k − 1 and panel index ≤ k·NR − 1, both asserted above.
+    // SAFETY: step d < k reads a[d·MR..d·MR + MR] and panel[d·NR..d·NR + NR], inside the lengths asserted above.
     unsafe {
-        for d in 0..k {
+        for _ in 0..k {
             let b0 = F32x4::load(bp);
             let b1 = F32x4::load(bp.add(4));
             for (r, acc) in acc.iter_mut().enumerate() {
-                let x = F32x4::load_splat(ap.add(r * lda + d));
+                let x = F32x4::load_splat(ap.add(r));
                 acc[0] = acc[0].add(x.mul(b0));
                 acc[1] = acc[1].add(x.mul(b1));
             }
+            ap = ap.add(MR);
             bp = bp.add(NR);
         }
         let sp = s.as_mut_ptr();
@@ -69,30 +71,24 @@ pub fn pv<const M: usize>(p: &[f32], ldp: usize, v: &[f32], ldv: usize, kc: usiz
     }
 }
 
-/// S = A·Kᵀ for `rows` rows of A (row stride lda) against `panels` packed panels of `k`-wide keys; row r of S
-/// starts at r·lds.
-pub fn scores(a: &[f32], lda: usize, rows: usize, kpack: &[f32], k: usize, panels: usize, s: &mut [f32], lds: usize) {
-    let mut r = 0;
-    while r < rows {
-        let m = (rows - r).min(MR);
-        let a = &a[r * lda..];
-        let s = &mut s[r * lds..];
+/// S = A·Kᵀ for `rows` rows of A (packed by `pack_q`: groups of MR interleaved rows of width `k`) against `panels`
+/// packed panels of `k`-wide keys; row r of S starts at r·lds. Whole groups are computed: S must have room for
+/// `rows` rounded up to MR. Not inlined (nor `accumulate`, `step`): V8 allocates registers better in these small
+/// functions than in one large loop nest.
+#[inline(never)]
+pub fn scores(a: &[f32], rows: usize, kpack: &[f32], k: usize, panels: usize, s: &mut [f32], lds: usize) {
+    for g in 0..(rows + MR - 1) / MR {
+        let a = &a[g * MR * k..(g + 1) * MR * k];
+        let s = &mut s[g * MR * lds..];
         for p in 0..panels {
-            let panel = &kpack[p * k * NR..(p + 1) * k * NR];
-            let s = &mut s[p * NR..];
-            match m {
-                4 => qk::<4>(a, lda, panel, k, s, lds),
-                3 => qk::<3>(a, lda, panel, k, s, lds),
-                2 => qk::<2>(a, lda, panel, k, s, lds),
-                _ => qk::<1>(a, lda, panel, k, s, lds),
-            }
+            qk(a, &kpack[p * k * NR..(p + 1) * k * NR], k, &mut s[p * NR..], lds);
         }
-        r += m;
     }
 }
 
 /// O += P·V for `rows` rows of P (row stride ldp, `kc` keys) and V (kc rows, stride ldv, `cols` columns, a multiple
 /// of NC); row r of O starts at r·ldo.
+#[inline(never)]
 #[allow(clippy::too_many_arguments)]
 pub fn accumulate(p: &[f32], ldp: usize, rows: usize, v: &[f32], ldv: usize, kc: usize, cols: usize, o: &mut [f32], ldo: usize) {
     debug_assert!(cols % NC == 0);

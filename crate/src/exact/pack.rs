@@ -1,6 +1,6 @@
 //! Copies of the current Q, K and V blocks into the layouts the microkernels read (inputs are never modified).
 
-use super::blocks::NR;
+use super::blocks::{round_up, MR, NR};
 use super::QueryBlock;
 use crate::problem::View;
 
@@ -12,20 +12,32 @@ fn inv_norm(x: &[f32]) -> f32 {
     1.0 / sq.sqrt().max(COSINE_EPS)
 }
 
-/// Query rows of block `qb` into `dst` (row r at r·dk), multiplied by `mul` (and by 1/|q| for cosine).
+/// Query rows of block `qb` into `dst`, multiplied by `mul` (and by 1/|q| for cosine), in groups of MR rows: row
+/// r = g·MR + t, component d sits at (g·dk + d)·MR + t, so the microkernel reads the MR rows' d-th components side
+/// by side. Rows past qb.rows() in the last group are zero.
 pub fn pack_q(q: &View<f32>, qb: &QueryBlock, dk: usize, mul: f32, cosine: bool, dst: &mut [f32]) {
-    for r in 0..qb.rows() {
+    let rows = qb.rows();
+    for r in 0..round_up(rows, MR) {
+        let group = &mut dst[(r / MR) * dk * MR..(r / MR + 1) * dk * MR];
+        let t = r % MR;
+        if r >= rows {
+            for d in 0..dk {
+                group[d * MR + t] = 0.0;
+            }
+            continue;
+        }
         let (h, i) = qb.row(r);
         let src = q.row(qb.b, h, i, 0, dk);
         let f = if cosine { mul * inv_norm(src) } else { mul };
-        for (d, s) in dst[r * dk..(r + 1) * dk].iter_mut().zip(src) {
-            *d = s * f;
+        for (d, s) in src.iter().enumerate() {
+            group[d * MR + t] = s * f;
         }
     }
 }
 
 /// Keys [j0, j0 + kc) of (b, kvh) as panels of NR keys: panel p holds, for each d, keys p·NR..p·NR+NR side by
-/// side. Keys past kc in the last panel are zero. Cosine similarity stores unit-length keys.
+/// side. Keys past kc in the last panel are zero. Cosine similarity stores unit-length keys. The flash pass packs
+/// all keys of a kv head once, so this runs O(Nk·dk) per kv head.
 #[allow(clippy::too_many_arguments)]
 pub fn pack_k(k: &View<f32>, b: usize, kvh: usize, j0: usize, kc: usize, dk: usize, cosine: bool, dst: &mut [f32]) {
     let panels = (kc + NR - 1) / NR;

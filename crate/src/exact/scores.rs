@@ -1,9 +1,8 @@
-//! The logits of one (query block, key block): pack K, S = Q·Kᵀ, then softcap, bias, the log2 e factor and the
+//! The logits of one (query block, key block): S = Q·Kᵀ on the packed operands, then softcap, bias, the log2 e factor and the
 //! masks. Shared by the flash pass and the weights pass so both see bit-identical logits.
 
 use super::blocks::{round_up, BC, NR};
 use super::microkernel::scores;
-use super::pack::pack_k;
 use super::workspace::Workspace;
 use super::QueryBlock;
 use crate::mask::BlockKind;
@@ -29,14 +28,15 @@ impl LogitMap {
 }
 
 /// Fills rows 0..qb.rows() of `ws.s` (row stride BC) with the log2-domain logits of keys [j0, j0 + kc), −∞ where a
-/// key is not allowed and in the padding columns up to the next multiple of NR. `ws.q` must hold the packed block.
-/// Returns the padded width.
+/// key is not allowed and in the padding columns up to the next multiple of NR. `ws.q` must hold the packed block
+/// and `ws.k` the packed keys of (qb.b, qb.kvh); j0 is a multiple of NR. Returns the padded width.
+#[inline(always)]
 pub fn block_scores(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0: usize, kc: usize, kind: BlockKind) -> usize {
     let dk = p.dims.dk;
     let rows = qb.rows();
-    pack_k(&p.k, qb.b, qb.kvh, j0, kc, dk, p.cosine, &mut ws.k);
+    debug_assert!(j0 % NR == 0);
     let kcp = round_up(kc, NR);
-    scores(&ws.q, dk, rows, &ws.k, dk, kcp / NR, &mut ws.s, BC);
+    scores(&ws.q, rows, &ws.k[j0 * dk..], dk, kcp / NR, &mut ws.s, BC);
     for r in 0..rows {
         let (h, i) = qb.row(r);
         let s = &mut ws.s[r * BC..r * BC + kcp];

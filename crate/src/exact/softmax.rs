@@ -9,7 +9,7 @@ pub const M_INIT: f32 = f32::MIN;
 /// One step for one row: `s` (a multiple of 8 logits, −∞ where not allowed) becomes P = 2^(s − m') in place, where
 /// m' = max(m, max s); then l ← l·2^(m − m') + Σ P and m ← m'. Returns α = 2^(m − m') (exactly 1 when m is unchanged)
 /// for rescaling the row's output accumulator. s − m' ≤ 0 (or NaN) everywhere, so `e` needs only its lower clamp.
-#[inline(always)]
+#[inline(never)]
 pub fn step(s: &mut [f32], m: &mut f32, l: &mut f32, e: Exp2) -> f32 {
     debug_assert!(s.len() % 8 == 0);
     let mut mx0 = F32x4::splat(f32::NEG_INFINITY);

@@ -1,13 +1,13 @@
 //! The scratch of one call, allocated once (fallibly) and reused by every block.
 
-use super::blocks::{round_up, BC, BR, NC};
+use super::blocks::{round_up, BC, BR, NC, NR};
 use crate::mask::Span;
 use crate::problem::OutOfMemory;
 
 pub struct Workspace {
-    /// Packed query block: BR rows × dk (scaled, cosine-normalised).
+    /// Packed query block: BR rows × dk (scaled, cosine-normalised), interleaved by groups of MR rows.
     pub q: Vec<f32>,
-    /// Packed key block: BC/NR panels of dk × NR.
+    /// Every key of the current (batch, kv head), packed once as panels of dk × NR (O(Nk·dk), never N×N).
     pub k: Vec<f32>,
     /// Value block when V cannot be used in place: BC rows × dvp.
     pub v: Vec<f32>,
@@ -32,12 +32,12 @@ fn zeros<T: Clone>(n: usize, value: T) -> Result<Vec<T>, OutOfMemory> {
 }
 
 impl Workspace {
-    pub fn new(dk: usize, dv: usize) -> Result<Self, OutOfMemory> {
+    pub fn new(dk: usize, dv: usize, nk: usize) -> Result<Self, OutOfMemory> {
         let dvp = round_up(dv, NC);
         let area = |a: usize, b: usize| a.checked_mul(b).ok_or(OutOfMemory);
         Ok(Workspace {
             q: zeros(area(BR, dk)?, 0.0)?,
-            k: zeros(area(BC, dk)?, 0.0)?,
+            k: zeros(area(round_up(nk, NR), dk)?, 0.0)?,
             v: zeros(area(BC, dvp)?, 0.0)?,
             s: zeros(BR * BC, 0.0)?,
             o: zeros(area(BR, dvp)?, 0.0)?,
