@@ -142,6 +142,10 @@ if (!gpu.attn) {
       expect(after.bindGroupsCreated).toBe(before.bindGroupsCreated);
       expect(after.buffersCreated).toBe(before.buffersCreated);
       expect(after.calls).toBe(before.calls + some.length);
+      await attn.releaseBuffers();
+      check(some[0]!, await attn.run(some[0]!.q, some[0]!.k, some[0]!.v, some[0]!.options), { e: 0, name: '' });
+      expect(attn.stats.buffersCreated).toBeGreaterThan(after.buffersCreated);
+      expect(attn.stats.shaderCompilations).toBe(after.shaderCompilations);
     });
 
     it('gives bit-identical results on repeated calls, and from GpuTensor inputs', async () => {

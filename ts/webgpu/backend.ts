@@ -158,6 +158,15 @@ export class WebGpuAttention {
     }
   }
 
+  /** Frees the pooled work buffers (they only grow: after one huge call, this gives the memory back). GpuTensors are
+   * kept; the next call allocates what it needs again. Waits for queued calls. */
+  async releaseBuffers(): Promise<void> {
+    await this.queue;
+    for (const b of this.pool.values()) b.destroy();
+    this.pool.clear();
+    this.bindGroups.clear();
+  }
+
   /** Frees the pooled buffers and (unless the caller passed it) the device. Later calls throw. */
   dispose(): void {
     if (this.disposed) return;
