@@ -51,6 +51,17 @@ describe('heatmapSvg', () => {
     }
   });
 
+  it('states its grid geometry, and it matches the cells drawn', () => {
+    const svg = heatmapSvg(w, [rows, cols], { cellSize: 7, rowLabels: ['a', 'b', 'c', 'd', 'e', 'f'] });
+    const [x0, y0, cell, r, c] = /<g class="cells"[^>]* data-grid="([^"]+)"/.exec(svg)![1]!.split(' ').map(Number);
+    expect([cell, r, c]).toEqual([7, rows, cols]);
+    const cs = cells(svg);
+    expect(Math.min(...cs.map((q) => q.x))).toBe(x0);
+    expect(Math.min(...cs.map((q) => q.y))).toBe(y0);
+    expect(Math.max(...cs.map((q) => q.x))).toBe(x0! + (cols - 1) * 7);
+    expect(Math.max(...cs.map((q) => q.y))).toBe(y0! + (rows - 1) * 7);
+  });
+
   it('accepts [rows, cols] and picks one column per key', () => {
     const svg = heatmapSvg(w, [rows, cols]);
     expect(xmlProblem(svg)).toBe('');

@@ -90,6 +90,14 @@ function body(): void {
     expect(await page.locator('#heads-table tr').count()).toBe(1 + 4 + 1);
     expect(await page.textContent('#mask svg .legend-computed text')).toBe(`computed ${tokens * tokens} (100%)`);
     expect(await page.locator('#variants button').count()).toBeGreaterThanOrEqual(3);
+    // Pointing at the cell (row 1, column 0) reads out its weight and the query's top keys.
+    const grid = (await page.getAttribute('#heatmap svg g.cells', 'data-grid'))!.split(' ').map(Number);
+    const box = (await page.locator('#heatmap svg').boundingBox())!;
+    const scale = box.width / Number(await page.getAttribute('#heatmap svg', 'width'));
+    await page.mouse.move(box.x + (grid[0]! + 0.5 * grid[2]!) * scale, box.y + (grid[1]! + 1.5 * grid[2]!) * scale);
+    const words = (await page.inputValue('#sentence')).split(/\s+/).filter(Boolean);
+    expect(await page.textContent('#readout')).toMatch(
+      new RegExp(`^query “${words[1]}” \\(1\\) → key “${words[0]}” \\(0\\): 0\\.\\d{4} · top keys of “${words[1]}”: \\S+ 0\\.\\d{3}, `));
     expect(errors).toEqual([]);
   }, 90_000);
 

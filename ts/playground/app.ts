@@ -57,6 +57,9 @@ const BACKENDS: readonly Backend[] = [
 
 const state = { variant: VARIANTS[0]!.id, generation: 0 };
 
+/** What the heatmap shows, for the pointer readout. */
+let shown: { w: Float32Array; n: number; head: number; tokens: string[]; top: { index: number; weight: number }[][] } | undefined;
+
 function params(): { tokens: string[]; heads: number; window: number; head: number; timingN: number } {
   const tokens = tokenize(($('sentence') as HTMLInputElement).value).slice(0, MAX_TOKENS);
   const heads = Number(($('heads') as HTMLSelectElement).value);
@@ -105,6 +108,7 @@ function render(): void {
     head: p.head, rowLabels: p.tokens, colLabels: p.tokens, range: approximate ? undefined : [0, 1],
     cellSize: Math.max(8, Math.min(22, Math.floor(440 / n))), title: `${variant.label}, head ${p.head}: ${what}`,
   });
+  shown = { w, n, head: p.head, tokens: p.tokens, top: lib.topK(w, shape, p.head, Math.min(3, n)) };
   $('mask').innerHTML = lib.maskPatternSvg({ rows: n, cols: n }, options, {
     rowLabels: p.tokens, colLabels: p.tokens, cellSize: Math.max(6, Math.min(16, Math.floor(320 / n))),
     title: `pairs computed: ${variant.label}`,
@@ -181,12 +185,31 @@ function safely(f: () => void): () => void {
   };
 }
 
+/** The heatmap cell under the pointer, from the grid geometry the SVG states (data-grid) and its viewBox scale. */
+function readout(e: MouseEvent): void {
+  const svg = $('heatmap').querySelector('svg');
+  const grid = svg?.querySelector('g.cells')?.getAttribute('data-grid');
+  if (!svg || !grid || !shown) return;
+  const [x0, y0, cell, rows, cols] = grid.split(' ').map(Number) as [number, number, number, number, number];
+  const box = svg.getBoundingClientRect();
+  const x = ((e.clientX - box.left) * svg.viewBox.baseVal.width) / box.width;
+  const y = ((e.clientY - box.top) * svg.viewBox.baseVal.height) / box.height;
+  const i = Math.floor((y - y0) / cell);
+  const j = Math.floor((x - x0) / cell);
+  if (i < 0 || j < 0 || i >= rows || j >= cols) return;
+  const { w, n, head, tokens, top } = shown;
+  const list = top[i]!.map((t) => `${tokens[t.index]} ${t.weight.toFixed(3)}`).join(', ');
+  $('readout').textContent = `query “${tokens[i]}” (${i}) → key “${tokens[j]}” (${j}): ${w[(head * n + i) * n + j]!.toFixed(4)}`
+    + ` · top keys of “${tokens[i]}”: ${list}`;
+}
+
 let typing: ReturnType<typeof setTimeout> | undefined;
 $('sentence').addEventListener('input', () => {
   clearTimeout(typing);
   typing = setTimeout(safely(render), 200);
 });
 for (const id of ['heads', 'window', 'head', 'timing-n']) $(id).addEventListener('change', safely(render));
+$('heatmap').addEventListener('mousemove', readout);
 $('variants').addEventListener('click', (e) => {
   const id = (e.target as HTMLElement).closest('button')?.dataset.variant;
   if (!id || id === state.variant) return;

@@ -81,7 +81,9 @@ export function heatmapSvg(weights: Float32Array | Float64Array, shape: HeatmapS
   out.push(colorDefs(scale));
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   if (opts.title) out.push(`<text x="${pad}" y="${pad + FONT + 2}" font-size="${FONT + 2}" font-weight="bold">${escapeXml(opts.title)}</text>`);
-  out.push(`<g class="cells" shape-rendering="crispEdges">${cellPaths(matrix, 0, rows, cols, gx, gy, cell, lo, hi, scale)}</g>`);
+  // data-grid: "x y cell rows cols" of the grid, so a page can map a pointer position back to (row, col).
+  out.push(`<g class="cells" shape-rendering="crispEdges" data-grid="${gx} ${gy} ${cell} ${rows} ${cols}">`
+    + `${cellPaths(matrix, 0, rows, cols, gx, gy, cell, lo, hi, scale)}</g>`);
   if (opts.rowLabels) out.push(rowLabelsSvg(opts.rowLabels, gx, gy, cell));
   if (opts.colLabels) out.push(colLabelsSvg(opts.colLabels, gx, gy, cell));
   out.push(colorLegend(legendX, gy, legendH, lo, hi));
