@@ -13,21 +13,17 @@
 import { AttentionError } from '../errors.js';
 import type { AttentionInput } from '../types.js';
 import { fail } from '../validate/tensor.js';
-import { readOperand } from '../validate/operands.js';
-import { readLayout } from '../validate/options.js';
-import { encodeF16, fromF16 } from './f16.js';
 import { MAX_DECODE_QUERIES, DTYPE_CODES } from './descriptor.js';
 import { decodeExports, type DecodeExports } from './exports.js';
-import { readCount, readFlag, readKnown } from './options.js';
-import { quantizeRow } from './quantize.js';
+import { readGeometry, readTokens } from './geometry.js';
+import { readCount, readKnown } from './options.js';
+import { ELEMENT_BYTES, readRow, writeRow, type Storage } from './rows.js';
 import type { AppendOptions, KVCacheDtype, KVCacheOptions } from './types.js';
 
 const ALIGN = 16;
 /** Largest single block handed to wa_alloc (a wasm32 memory holds at most 4 GiB). */
 const MAX_BLOCK = 0xffff0000;
-const ELEMENT_BYTES: Record<KVCacheDtype, number> = { f32: 4, f16: 2, int8: 1 };
 const OPTION_KEYS = ['heads', 'headDim', 'valueDim', 'capacity', 'dtype', 'window'] as const;
-const APPEND_KEYS = ['layout', 'convert'] as const;
 
 interface Block {
   ptr: number;
@@ -54,6 +50,9 @@ export interface CacheState {
   kScalePtr: number;
   vScalePtr: number;
   window: number | undefined;
+  /** Paged caches: tokens per page and the page of each pageSize positions (capacity then counts pages). */
+  pageSize: number;
+  pageTable: Uint32Array | undefined;
 }
 
 export class KVCache {
@@ -77,14 +76,11 @@ export class KVCache {
   constructor(options: KVCacheOptions) {
     const o = readKnown<KVCacheOptions>(options, OPTION_KEYS, 'KVCache options');
     this.k = decodeExports('KVCache');
-    this.heads = readCount(o.heads, 'heads', 65535);
-    this.headDim = readCount(o.headDim, 'headDim', 65535);
-    this.valueDim = o.valueDim === undefined ? this.headDim : readCount(o.valueDim, 'valueDim', 65535);
-    const dtype: unknown = o.dtype ?? 'f32';
-    if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'int8') {
-      fail('INVALID_OPTION', 'dtype', "'f32', 'f16' or 'int8'", String(dtype));
-    }
-    this.dtype = dtype;
+    const g = readGeometry(o);
+    this.heads = g.heads;
+    this.headDim = g.headDim;
+    this.valueDim = g.valueDim;
+    this.dtype = g.dtype;
     const maxSlots = 2 ** 31 - 1;
     this.window = o.window === undefined ? undefined : readCount(o.window, 'window', maxSlots);
     if (this.window === undefined) {
@@ -162,21 +158,8 @@ export class KVCache {
    */
   append(k: AttentionInput, v: AttentionInput, options?: AppendOptions): number {
     this.alive('append');
-    const o = readKnown<AppendOptions>(options, APPEND_KEYS, 'append options');
-    const layout = readLayout(o);
-    const convert = readFlag(o.convert, 'convert', false);
-    const K = readOperand(k, 'k', layout, convert);
-    const V = readOperand(v, 'v', layout, convert);
-    const shape = (h: number, t: number | string, d: number): string =>
-      layout === 'BHND' ? `[1, ${h}, ${t}, ${d}] or [${h}, ${t}, ${d}]` : `[1, ${t}, ${h}, ${d}] or [${t}, ${h}, ${d}]`;
-    if (K.b !== 1 || K.h !== this.heads || K.d !== this.headDim) {
-      fail('INVALID_SHAPE', 'k', `shape ${shape(this.heads, 'T', this.headDim)} (Hkv and Dk of the cache)`, `[${K.dims.join(', ')}]`);
-    }
-    if (V.b !== 1 || V.h !== this.heads || V.n !== K.n || V.d !== this.valueDim) {
-      fail('INVALID_SHAPE', 'v', `shape ${shape(this.heads, K.n, this.valueDim)} (T as in k, Hkv and Dv of the cache)`,
-        `[${V.dims.join(', ')}]`);
-    }
-    const t = K.n;
+    const tk = readTokens(k, v, options, this);
+    const t = tk.t;
     if (!this.ring && this.to + t > this.capacity) {
       throw new AttentionError('CACHE_FULL', 'k', `at most ${this.capacity - this.to} new tokens (capacity ${this.capacity}, ` +
         `length ${this.to})`, `${t} tokens`,
@@ -186,18 +169,13 @@ export class KVCache {
     const end = this.to + t;
     const skip = Math.max(0, t - this.capacity); // a ring cache keeps only the last `capacity` of them
     const { heads, headDim: dk, valueDim: dv, capacity: cap } = this;
-    // Row (h, token) of the user's k: BHND [h][t][d], BNHD [t][h][d].
-    const rowAt = (h: number, i: number, d: number): number => (layout === 'BHND' ? (h * t + i) * d : (i * heads + h) * d);
     const mem = this.k.memory.buffer;
-    for (const [src, d, ptr, sptr] of [[K.data, dk, this.ptrs.k, this.ptrs.ks], [V.data, dv, this.ptrs.v, this.ptrs.vs]] as const) {
+    const st = this.storage();
+    for (const [which, src, d] of [['k', tk.k, dk], ['v', tk.v, dv]] as const) {
       for (let h = 0; h < heads; h++) {
         for (let i = skip; i < t; i++) {
-          const slot = (this.to + i) % cap;
-          const row = src.subarray(rowAt(h, i, d), rowAt(h, i, d) + d);
-          const at = (h * cap + slot) * d;
-          if (this.dtype === 'f32') new Float32Array(mem, ptr + 4 * at, d).set(row);
-          else if (this.dtype === 'f16') encodeF16(row, new Uint16Array(mem, ptr + 2 * at, d));
-          else new Float32Array(mem, sptr + 4 * (h * cap + slot), 1)[0] = quantizeRow(row, new Int8Array(mem, ptr + at, d));
+          const from = tk.at(h, i, d);
+          writeRow(mem, st, which, h * cap + (this.to + i) % cap, src.subarray(from, from + d));
         }
       }
     }
@@ -228,24 +206,19 @@ export class KVCache {
     const n = this.length;
     const { heads, capacity: cap } = this;
     const mem = this.k.memory.buffer;
-    const out = (d: number, ptr: number, sptr: number): Float32Array => {
+    const st = this.storage();
+    const out = (which: 'k' | 'v', d: number): Float32Array => {
       const x = new Float32Array(heads * n * d);
       for (let h = 0; h < heads; h++) {
-        for (let i = 0; i < n; i++) {
-          const slot = (this.from + i) % cap;
-          const at = (h * cap + slot) * d;
-          const dst = x.subarray((h * n + i) * d, (h * n + i + 1) * d);
-          if (this.dtype === 'f32') dst.set(new Float32Array(mem, ptr + 4 * at, d));
-          else if (this.dtype === 'f16') new Uint16Array(mem, ptr + 2 * at, d).forEach((b, c) => { dst[c] = fromF16(b); });
-          else {
-            const s = new Float32Array(mem, sptr + 4 * (h * cap + slot), 1)[0]!;
-            new Int8Array(mem, ptr + at, d).forEach((q, c) => { dst[c] = q * s; });
-          }
-        }
+        for (let i = 0; i < n; i++) readRow(mem, st, which, h * cap + (this.from + i) % cap, x.subarray((h * n + i) * d, (h * n + i + 1) * d));
       }
       return x;
     };
-    return { k: out(this.headDim, this.ptrs.k, this.ptrs.ks), v: out(this.valueDim, this.ptrs.v, this.ptrs.vs), start: this.from, length: n };
+    return { k: out('k', this.headDim), v: out('v', this.valueDim), start: this.from, length: n };
+  }
+
+  private storage(): Storage {
+    return { dtype: this.dtype, k: this.ptrs.k, v: this.ptrs.v, ks: this.ptrs.ks, vs: this.ptrs.vs, dk: this.headDim, dv: this.valueDim };
   }
 
   /** Gives the wasm memory back; the cache cannot be used afterwards. Idempotent. */
@@ -263,7 +236,7 @@ export class KVCache {
     return {
       exports: this.k, heads: this.heads, headDim: this.headDim, valueDim: this.valueDim, capacity: this.capacity,
       dtype: DTYPE_CODES[this.dtype], start: this.from, end: this.to, kPtr: this.ptrs.k, vPtr: this.ptrs.v,
-      kScalePtr: this.ptrs.ks, vScalePtr: this.ptrs.vs, window: this.window,
+      kScalePtr: this.ptrs.ks, vScalePtr: this.ptrs.vs, window: this.window, pageSize: 0, pageTable: undefined,
     };
   }
 }

@@ -108,19 +108,25 @@ export function decode(q: AttentionInput, cache: KVCache, options?: DecodeOption
   }
   const nO = p.hq * p.nq * c.valueDim;
   const nL = p.hq * p.nq;
-  const { offsets, total } = planBlocks([DECODE_WORDS * 4, 4 * p.q.length, 4 * nO, p.returnLse ? 4 * nL : 0, p.sinks ? 4 * p.hq : 0]);
+  const table = c.pageTable;
+  const { offsets, total } = planBlocks([
+    DECODE_WORDS * 4, 4 * p.q.length, 4 * nO, p.returnLse ? 4 * nL : 0, p.sinks ? 4 * p.hq : 0, table ? 4 * table.length : 0,
+  ]);
   const arena = arenaFor(k);
   try {
     const base = arena.acquire(total);
-    const [pDesc, pQ, pO, pLse, pSinks] = offsets.map((x) => (x < 0 ? 0 : base + x)) as [number, number, number, number, number];
+    const [pDesc, pQ, pO, pLse, pSinks, pTable] = offsets.map((x) => (x < 0 ? 0 : base + x)) as
+      [number, number, number, number, number, number];
     const mem = k.memory.buffer;
     new Float32Array(mem, pQ, p.q.length).set(p.q);
     if (p.sinks) new Float32Array(mem, pSinks, p.hq).set(p.sinks);
+    if (table) new Uint32Array(mem, pTable, table.length).set(table);
     encodeDecodeDescriptor(mem, pDesc, {
       hq: p.hq, hkv: c.heads, nq: p.nq, dk: c.headDim, dv: c.valueDim, dtype: c.dtype, capacity: c.capacity,
       start: c.start, end: c.end, kPtr: c.kPtr, vPtr: c.vPtr, kScalePtr: c.kScalePtr, vScalePtr: c.vScalePtr,
       qPtr: pQ, qHead: p.qHead, qRow: p.qRow, oPtr: pO, oHead: p.oHead, oRow: p.oRow, lsePtr: pLse, sinksPtr: pSinks,
       scale: p.scale, causal: p.causal, winLeft: p.winLeft, split: p.split,
+      pageSize: c.pageSize, pageTablePtr: table ? pTable : 0, pageCount: table ? table.length : 0,
     });
     const status = k.wa_decode(pDesc);
     if (status !== 0) throw statusError(status);

@@ -1,7 +1,7 @@
 /** The decode descriptor's word layout (crate/src/decode/desc.rs `DecodeDesc`) and its encoder. */
 
-export const DECODE_MAGIC = 0x57414431; // "WAD1"
-export const DECODE_WORDS = 28;
+export const DECODE_MAGIC = 0x57414432; // "WAD2"
+export const DECODE_WORDS = 31;
 export const DTYPE_CODES = { f32: 0, f16: 1, int8: 2 } as const;
 /** Most new queries per decode call. */
 export const MAX_DECODE_QUERIES = 16;
@@ -9,7 +9,8 @@ export const MAX_DECODE_QUERIES = 16;
 export const DW = {
   magic: 0, hq: 1, hkv: 2, nq: 3, dk: 4, dv: 5, dtype: 6, capacity: 7, start: 8, end: 9,
   kPtr: 10, vPtr: 11, kScalePtr: 12, vScalePtr: 13, qPtr: 14, qHead: 15, qRow: 16, oPtr: 17, oHead: 18, oRow: 19,
-  lsePtr: 20, sinksPtr: 21, scale: 22, causal: 23, winLeft: 24, split: 25, flags: 26, reserved: 27,
+  lsePtr: 20, sinksPtr: 21, scale: 22, causal: 23, winLeft: 24, split: 25, pageSize: 26, pageTablePtr: 27,
+  pageCount: 28, flags: 29, reserved: 30,
 } as const;
 
 /** Every field of a decode call, pointers already in wasm memory (0 = absent). */
@@ -41,6 +42,10 @@ export interface DecodeFields {
   winLeft: number;
   /** 0 = the kernel's default. */
   split: number;
+  /** 0 = contiguous slots; else tokens per page (capacity then counts the pool's pages). */
+  pageSize: number;
+  pageTablePtr: number;
+  pageCount: number;
 }
 
 export function encodeDecodeDescriptor(mem: ArrayBuffer, at: number, f: DecodeFields): void {
@@ -54,6 +59,7 @@ export function encodeDecodeDescriptor(mem: ArrayBuffer, at: number, f: DecodeFi
     ['start', f.start], ['end', f.end], ['kPtr', f.kPtr], ['vPtr', f.vPtr], ['kScalePtr', f.kScalePtr],
     ['vScalePtr', f.vScalePtr], ['qPtr', f.qPtr], ['qHead', f.qHead], ['qRow', f.qRow], ['oPtr', f.oPtr],
     ['oHead', f.oHead], ['oRow', f.oRow], ['lsePtr', f.lsePtr], ['sinksPtr', f.sinksPtr], ['split', f.split],
+    ['pageSize', f.pageSize], ['pageTablePtr', f.pageTablePtr], ['pageCount', f.pageCount],
   ];
   for (const [k, v] of words) u[DW[k]] = v;
   x[DW.scale] = f.scale;

@@ -3,9 +3,9 @@
 
 use super::memory;
 use crate::check::{Memory, Region};
-use crate::decode::check::check_decode;
+use crate::decode::check::{check_decode, page_table_ok};
 use crate::decode::desc::{DecodeDesc, DECODE_MAGIC, DECODE_WORDS, DEFAULT_SPLIT, DTYPE_F16, DTYPE_F32};
-use crate::decode::{decode, probe, CacheData, DecodeOutputs, DecodeProblem, F16};
+use crate::decode::{decode, probe, CacheData, DecodeOutputs, DecodeProblem, Slots, F16};
 use crate::status::Status;
 
 #[no_mangle]
@@ -60,13 +60,23 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
             _ => return Err(Status::BadCache),
         },
     };
+    let slots = match c.page_table {
+        Some(r) => {
+            let table: &[u32] = slice(base, r);
+            if !page_table_ok(table, &d) {
+                return Err(Status::BadCache);
+            }
+            Slots::Paged { page_size: d.page_size as usize, table }
+        }
+        None => Slots::Ring { capacity: d.capacity as usize },
+    };
     let problem = DecodeProblem {
         hq: d.hq as usize,
         hkv: d.hkv as usize,
         nq: d.nq as usize,
         dk: d.dk as usize,
         dv: d.dv as usize,
-        capacity: d.capacity as usize,
+        slots,
         start: d.start as u64,
         end: d.end as u64,
         q: slice(base, c.q),

@@ -16,6 +16,7 @@ pub struct CheckedDecode {
     pub o: Region,
     pub lse: Option<Region>,
     pub sinks: Option<Region>,
+    pub page_table: Option<Region>,
 }
 
 fn overlaps(a: &Region, b: &Region) -> bool {
@@ -86,11 +87,16 @@ pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status
     if d.win_left < -1 {
         return Err(Status::BadWindow);
     }
-    let [hq, hkv, nq, dk, dv, cap] = [d.hq, d.hkv, d.nq, d.dk, d.dv, d.capacity].map(|x| x as u64);
-    if cap == 0 || d.dtype > DTYPE_I8 {
+    let [hq, hkv, nq, dk, dv] = [d.hq, d.hkv, d.nq, d.dk, d.dv].map(|x| x as u64);
+    let paged = d.page_size > 0;
+    if d.capacity == 0 || d.dtype > DTYPE_I8 || (paged && d.page_count == 0) || (!paged && d.page_table_ptr != 0) {
         return Err(Status::BadCache);
     }
-    if d.start > d.end || (d.end - d.start) as u64 > cap || d.end < d.nq || lowest_needed(d) < d.start as u64 {
+    // Slots per kv head: capacity, or pages · page_size.
+    let cap = d.capacity as u64 * (d.page_size as u64).max(1);
+    let room = if paged { d.page_count as u64 * d.page_size as u64 } else { cap };
+    let span = (d.end - d.start.min(d.end)) as u64;
+    if d.start > d.end || span > room || (paged && d.end as u64 > room) || d.end < d.nq || lowest_needed(d) < d.start as u64 {
         return Err(Status::BadCacheRange);
     }
     let elem = match d.dtype {
@@ -119,10 +125,12 @@ pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status
     if !distinct(hq, nq, dv, oh, or) {
         return Err(Status::BadOut);
     }
+    let page_table = if paged { Some(region(d.page_table_ptr, d.page_count as u64, 4, mem, Status::BadCache)?) } else { None };
     let lse = if d.lse_ptr == 0 { None } else { Some(region(d.lse_ptr, hq * nq, 4, mem, Status::BadLse)?) };
     let sinks = if d.sinks_ptr == 0 { None } else { Some(region(d.sinks_ptr, hq, 4, mem, Status::BadSinks)?) };
 
-    let inputs: Vec<Region> = [Some(k), Some(v), k_scale, v_scale, Some(q), sinks].iter().flatten().copied().collect();
+    let inputs: Vec<Region> =
+        [Some(k), Some(v), k_scale, v_scale, Some(q), sinks, page_table].iter().flatten().copied().collect();
     if inputs.iter().any(|r| overlaps(r, &o)) {
         return Err(Status::BadOut);
     }
@@ -131,5 +139,15 @@ pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status
             return Err(Status::BadLse);
         }
     }
-    Ok(CheckedDecode { k, v, k_scale, v_scale, q, o, lse, sinks })
+    Ok(CheckedDecode { k, v, k_scale, v_scale, q, o, lse, sinks, page_table })
+}
+
+/// The pages holding positions [start, end) are pages of the pool (the other table entries are never read).
+pub fn page_table_ok(table: &[u32], d: &DecodeDesc) -> bool {
+    if d.start == d.end {
+        return true;
+    }
+    let ps = d.page_size as usize;
+    let (first, last) = (d.start as usize / ps, (d.end as usize - 1) / ps);
+    last < table.len() && table[first..=last].iter().all(|&p| p < d.capacity)
 }

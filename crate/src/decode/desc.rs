@@ -3,8 +3,11 @@
 //! strides count elements.
 //!
 //! Semantics (shared with the float64 reference in `ts/decode/reference.ts`). The cache holds the tokens at absolute
-//! positions [start, end); position p lives in slot p mod capacity of K [hkv, capacity, dk] and V [hkv, capacity, dv]
-//! (a linear cache never wraps: end ≤ capacity; a ring buffer does). Query row i < nq of query head h sits at position
+//! positions [start, end). Contiguous (page_size = 0): position p lives in slot p mod capacity of K [hkv, capacity, dk]
+//! and V [hkv, capacity, dv] (a linear cache never wraps: end ≤ capacity; a ring buffer does). Paged (page_size > 0):
+//! K is a pool of `capacity` pages [capacity, hkv, page_size, dk] (V likewise) and position p lives in page
+//! page_table[p / page_size] at offset p mod page_size (vLLM / FlashAttention `block_table`), so many sequences share
+//! one pool without copying. Query row i < nq of query head h sits at position
 //! qp = end − nq + i (the last nq tokens: bottom-right alignment) and reads kv head h / (hq / hkv). Key p is allowed iff
 //!   start ≤ p < end  and  (not causal or p ≤ qp)  and  (win_left < 0 or p ≥ qp − win_left).
 //! k = dtype f32: K[p]; f16: the half value; int8: K[p] · k_scale[kvh, slot] (V likewise).
@@ -13,9 +16,9 @@
 //! A row with no allowed key (and no sink) gives o = 0 and lse = −∞; with a sink, o = 0 and lse = sinks[h].
 //! Every key a query may see must still be in the cache: (end − nq) − win_left ≥ start (or start = 0 without a window).
 
-/// "WAD1".
-pub const DECODE_MAGIC: u32 = 0x5741_4431;
-pub const DECODE_WORDS: usize = 28;
+/// "WAD2".
+pub const DECODE_MAGIC: u32 = 0x5741_4432;
+pub const DECODE_WORDS: usize = 31;
 
 pub const DTYPE_F32: u32 = 0;
 pub const DTYPE_F16: u32 = 1;
@@ -42,7 +45,7 @@ pub struct DecodeDesc {
     pub end: u32,
     pub k_ptr: u32,
     pub v_ptr: u32,
-    /// int8 only: f32 [hkv, capacity] per-token-per-head scales; 0 otherwise.
+    /// int8 only: f32 [hkv, capacity] (paged: [capacity, hkv, page_size]) per-token-per-head scales; 0 otherwise.
     pub k_scale_ptr: u32,
     pub v_scale_ptr: u32,
     /// f32 q [hq, nq, dk] with element strides (head, row).
@@ -64,6 +67,11 @@ pub struct DecodeDesc {
     pub win_left: i32,
     /// Keys per split (partial results merged by log-sum-exp); 0 = DEFAULT_SPLIT.
     pub split: u32,
+    /// 0 = contiguous slots; else tokens per page of a paged pool (`capacity` then counts pages).
+    pub page_size: u32,
+    /// Paged only: u32 [page_count] page index of each page_size positions of the sequence.
+    pub page_table_ptr: u32,
+    pub page_count: u32,
     pub flags: u32,
     pub reserved: u32,
 }

@@ -47,7 +47,7 @@ struct Scratch {
 fn run<E: Elem>(
     p: &DecodeProblem, k: &[E], v: &[E], ks: Option<&[f32]>, vs: Option<&[f32]>, out: &mut DecodeOutputs,
 ) -> Result<(), OutOfMemory> {
-    let (dk, dv, nq, cap) = (p.dk, p.dv, p.nq, p.capacity);
+    let (dk, dv, nq) = (p.dk, p.dv, p.nq);
     let group = p.hq / p.hkv;
     let rows = group * nq;
     // The union of the rows' spans: row 0 starts lowest, the last row ends at `end`.
@@ -86,9 +86,8 @@ fn run<E: Elem>(
             acc.fill(0.0);
             let mut t = a;
             while t < b {
-                let slot = (t % cap as u64) as usize;
-                let n = (KC as u64).min(b - t).min((cap - slot) as u64) as usize;
-                let row0 = kvh * cap + slot;
+                let (row0, run) = p.slots.locate(p.hkv, kvh, t);
+                let n = (KC as u64).min(b - t).min(run as u64) as usize;
                 let kt = tile(&k[row0 * dk..(row0 + n) * dk], ks.map(|x| &x[row0..row0 + n]), dk, &mut sc.kt);
                 scores(&sc.q, rows, dk, kt, n, &mut sc.s);
                 for r in 0..rows {

@@ -17,7 +17,35 @@ mod tests;
 pub use elem::F16;
 pub use kernel::decode;
 
-/// The cache contents, head-major: K [hkv, capacity, dk], V [hkv, capacity, dv]; int8 scales [hkv, capacity].
+/// Where position p of kv head g lives, as a row index of K (element offset row · dk) and of the scales.
+#[derive(Clone, Copy, Debug)]
+pub enum Slots<'a> {
+    /// Row g · capacity + p mod capacity (linear or ring).
+    Ring { capacity: usize },
+    /// Row (table[p / page_size] · hkv + g) · page_size + p mod page_size.
+    Paged { page_size: usize, table: &'a [u32] },
+}
+
+impl<'a> Slots<'a> {
+    /// The row of position t for kv head g, and how many following positions sit in consecutive rows.
+    #[inline(always)]
+    pub fn locate(&self, hkv: usize, g: usize, t: u64) -> (usize, usize) {
+        match *self {
+            Slots::Ring { capacity } => {
+                let slot = (t % capacity as u64) as usize;
+                (g * capacity + slot, capacity - slot)
+            }
+            Slots::Paged { page_size, table } => {
+                let off = (t % page_size as u64) as usize;
+                let page = table[(t / page_size as u64) as usize] as usize;
+                ((page * hkv + g) * page_size + off, page_size - off)
+            }
+        }
+    }
+}
+
+/// The cache contents: K and V rows (dk and dv wide) and, for int8, one scale per row; `Slots` says which row holds
+/// a position.
 #[derive(Clone, Copy, Debug)]
 pub enum CacheData<'a> {
     F32 { k: &'a [f32], v: &'a [f32] },
@@ -34,7 +62,7 @@ pub struct DecodeProblem<'a> {
     pub nq: usize,
     pub dk: usize,
     pub dv: usize,
-    pub capacity: usize,
+    pub slots: Slots<'a>,
     /// Absolute positions held by the cache: [start, end).
     pub start: u64,
     pub end: u64,

@@ -4,7 +4,7 @@
 use super::check::check_decode;
 use super::desc::*;
 use super::elem::f16_to_f32;
-use super::{decode, CacheData, DecodeOutputs, DecodeProblem, F16};
+use super::{decode, CacheData, DecodeOutputs, DecodeProblem, Slots, F16};
 use crate::abi::decode::decode_in;
 use crate::check::Memory;
 use crate::status::Status;
@@ -54,13 +54,40 @@ fn to_f16(x: f32) -> u16 {
     best | sign
 }
 
+/// Where a (kv head, position) lives, written independently of the kernel's `Slots`.
+#[derive(Clone)]
+struct Layout {
+    hkv: usize,
+    cap: usize,
+    paged: Option<(usize, Vec<u32>)>,
+}
+
+impl Layout {
+    fn rows(&self) -> usize {
+        match &self.paged {
+            Some((ps, _)) => self.cap * self.hkv * ps,
+            None => self.hkv * self.cap,
+        }
+    }
+    fn row(&self, g: usize, p: u64) -> usize {
+        let p = p as usize;
+        match &self.paged {
+            Some((ps, table)) => (table[p / ps] as usize * self.hkv + g) * ps + p % ps,
+            None => g * self.cap + p % self.cap,
+        }
+    }
+}
+
 struct Case {
     hq: usize,
     hkv: usize,
     nq: usize,
     dk: usize,
     dv: usize,
+    /// Ring: slots per head; paged: pages in the pool.
     cap: usize,
+    /// Paged: (page size, page table).
+    paged: Option<(usize, Vec<u32>)>,
     start: u64,
     end: u64,
     dtype: u32,
@@ -90,7 +117,8 @@ impl Case {
         let causal = rng.range(0, 3) > 0;
         let ring = rng.range(0, 1) == 1;
         let win = if ring || rng.range(0, 3) == 0 { Some(rng.range(0, 80) as u64) } else { None };
-        let (cap, start, end);
+        let (mut cap, start, end);
+        let mut paged = None;
         if ring {
             let w = win.unwrap();
             cap = nq + w as usize + rng.range(0, 20);
@@ -102,13 +130,32 @@ impl Case {
             end = rng.range(nq, cap) as u64;
             start = 0;
         }
+        if rng.range(0, 2) == 0 {
+            // Paged: the same positions in pages of a pool, in a shuffled order, with spare pages and table entries.
+            let ps = rng.pick(&[1, 3, 16, 64]);
+            let used = (end as usize + ps - 1) / ps + rng.range(0, 2);
+            let pages = used + rng.range(0, 5);
+            let mut order: Vec<u32> = (0..pages as u32).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.range(0, i));
+            }
+            order.truncate(used.max(1));
+            paged = Some((ps, order));
+            cap = pages;
+        }
         let split = rng.pick(&[1, 5, 64, 100, 1024]);
         let q: Vec<f32> = (0..hq * nq * dk).map(|_| rng.unit()).collect();
         let sinks = if rng.range(0, 2) == 0 { Some((0..hq).map(|_| rng.unit() * 3.0).collect()) } else { None };
-        // Slots that hold no position of [start, end) are NaN: the kernel must never read them.
-        let held = |slot: usize| (start..end).any(|p| p as usize % cap == slot);
+        let layout = Layout { hkv, cap, paged: paged.clone() };
+        // Rows that hold no position of [start, end) are NaN: the kernel must never read them.
+        let mut held = vec![false; layout.rows()];
+        for g in 0..hkv {
+            for p in start..end {
+                held[layout.row(g, p)] = true;
+            }
+        }
         let mut fill = |d: usize| -> Vec<f32> {
-            (0..hkv * cap * d).map(|n| if held(n / d % cap) { rng.unit() } else { f32::NAN }).collect()
+            (0..layout.rows() * d).map(|n| if held[n / d] { rng.unit() } else { f32::NAN }).collect()
         };
         let (k32, v32) = (fill(dk), fill(dv));
         let quant = |x: &[f32], d: usize| -> (Vec<i8>, Vec<f32>) {
@@ -128,13 +175,14 @@ impl Case {
         let (v8, vs) = quant(&v32, dv);
         let half = |x: &[f32]| x.iter().map(|&v| F16(if v.is_nan() { 0x7e00 } else { to_f16(v) })).collect::<Vec<_>>();
         let (k16, v16) = (half(&k32), half(&v32));
-        Case { hq, hkv, nq, dk, dv, cap, start, end, dtype, causal, win, split, q, sinks, k32, v32, k16, v16, k8, v8, ks, vs }
+        Case { hq, hkv, nq, dk, dv, cap, paged, start, end, dtype, causal, win, split, q, sinks, k32, v32, k16, v16, k8, v8, ks, vs }
     }
 
     fn name(&self) -> String {
         format!(
-            "hq{} hkv{} nq{} dk{} dv{} cap{} [{},{}) dtype{} causal{} win{:?} split{} sinks{}",
-            self.hq, self.hkv, self.nq, self.dk, self.dv, self.cap, self.start, self.end, self.dtype, self.causal,
+            "hq{} hkv{} nq{} dk{} dv{} cap{} paged{:?} [{},{}) dtype{} causal{} win{:?} split{} sinks{}",
+            self.hq, self.hkv, self.nq, self.dk, self.dv, self.cap, self.paged.as_ref().map(|p| p.0), self.start, self.end,
+            self.dtype, self.causal,
             self.win, self.split, self.sinks.is_some()
         )
     }
@@ -151,7 +199,10 @@ impl Case {
             nq: self.nq,
             dk: self.dk,
             dv: self.dv,
-            capacity: self.cap,
+            slots: match &self.paged {
+                Some((ps, table)) => Slots::Paged { page_size: *ps, table },
+                None => Slots::Ring { capacity: self.cap },
+            },
             start: self.start,
             end: self.end,
             q: &self.q,
@@ -167,10 +218,14 @@ impl Case {
     }
 
     /// The stored key / value element as the kernel should see it, in f64.
-    fn key(&self, kvh: usize, slot: usize, c: usize, value: bool) -> f64 {
+    fn layout(&self) -> Layout {
+        Layout { hkv: self.hkv, cap: self.cap, paged: self.paged.clone() }
+    }
+
+    fn key(&self, kvh: usize, pos: u64, c: usize, value: bool) -> f64 {
         let d = if value { self.dv } else { self.dk };
-        let n = (kvh * self.cap + slot) * d + c;
-        let r = kvh * self.cap + slot;
+        let r = self.layout().row(kvh, pos);
+        let n = r * d + c;
         match (self.dtype, value) {
             (DTYPE_F32, false) => self.k32[n] as f64,
             (DTYPE_F32, true) => self.v32[n] as f64,
@@ -196,7 +251,7 @@ impl Case {
                     if !ok {
                         continue;
                     }
-                    let slot = p as usize % self.cap;
+                    let slot = p;
                     let mut s = 0f64;
                     for c in 0..self.dk {
                         s += self.q[(h * self.nq + i) * self.dk + c] as f64 * self.key(kvh, slot, c, false);
@@ -298,6 +353,7 @@ fn lay_out(c: &Case) -> (Vec<u8>, DecodeDesc) {
             (k, v, place(&mut m, &f32_bytes(&c.ks)), place(&mut m, &f32_bytes(&c.vs)))
         }
     };
+    let table = c.paged.as_ref().map_or(0, |(_, t)| place(&mut m, &t.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()));
     let q = place(&mut m, &f32_bytes(&c.q));
     let sinks = c.sinks.as_ref().map_or(0, |s| place(&mut m, &f32_bytes(s)));
     let o = place(&mut m, &vec![0u8; c.hq * c.nq * c.dv * 4]);
@@ -329,6 +385,9 @@ fn lay_out(c: &Case) -> (Vec<u8>, DecodeDesc) {
         causal: c.causal as u32,
         win_left: c.win.map_or(-1, |w| w as i32),
         split: c.split as u32,
+        page_size: c.paged.as_ref().map_or(0, |p| p.0 as u32),
+        page_table_ptr: table,
+        page_count: c.paged.as_ref().map_or(0, |p| p.1.len() as u32),
         flags: 0,
         reserved: 0,
     };
@@ -369,7 +428,7 @@ fn abi_runs_a_valid_descriptor_like_the_kernel() {
 fn abi_rejects_each_bad_field_with_its_status() {
     let mut rng = Rng(5);
     let mut c = Case::random(&mut rng);
-    while c.dtype != DTYPE_I8 || c.end < 2 {
+    while c.dtype != DTYPE_I8 || c.end < 2 || c.paged.is_some() {
         c = Case::random(&mut rng);
     }
     let (mut m, d) = lay_out(&c);
@@ -406,4 +465,31 @@ fn abi_rejects_each_bad_field_with_its_status() {
     }
     assert_eq!(call(&mut m, &d), Status::Ok);
     assert!(check_decode(&d, Memory { lo: LO as u64, len: m.len() as u64 }).is_ok());
+}
+
+#[test]
+fn abi_checks_the_page_table() {
+    let mut rng = Rng(8);
+    let mut c = Case::random(&mut rng);
+    while c.paged.is_none() || c.end < 2 {
+        c = Case::random(&mut rng);
+    }
+    let (mut m, d) = lay_out(&c);
+    assert_eq!(call(&mut m, &d), Status::Ok, "{}", c.name());
+    let ps = d.page_size;
+    let bad: Vec<(Box<dyn Fn(&mut DecodeDesc)>, Status)> = vec![
+        (Box::new(|d| d.page_count = 0), Status::BadCache),
+        (Box::new(|d| d.page_table_ptr += 1), Status::BadCache),
+        (Box::new(|d| d.page_size = 0), Status::BadCache),
+        (Box::new(move |d| d.end = d.page_count * ps + 1), Status::BadCacheRange),
+    ];
+    for (n, (f, want)) in bad.iter().enumerate() {
+        let mut e = d;
+        f(&mut e);
+        assert_eq!(call(&mut m, &e), *want, "bad field #{n} ({})", c.name());
+    }
+    // A table entry past the pool's pages, for a page the call reads.
+    let entry = d.page_table_ptr as usize + 4 * ((d.end as usize - 1) / ps as usize);
+    m[entry..entry + 4].copy_from_slice(&d.capacity.to_le_bytes());
+    assert_eq!(call(&mut m, &d), Status::BadCache);
 }
