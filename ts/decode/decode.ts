@@ -10,6 +10,7 @@ import { fail, toFloat32 } from '../validate/tensor.js';
 import { layoutStrides, readOperand } from '../validate/operands.js';
 import { readLayout } from '../validate/options.js';
 import { KVCache } from './cache.js';
+import { PagedKVCache } from './pages.js';
 import { DECODE_WORDS, MAX_DECODE_QUERIES, encodeDecodeDescriptor } from './descriptor.js';
 import { decodeExports } from './exports.js';
 import { readCount, readFlag, readKnown } from './options.js';
@@ -39,8 +40,10 @@ export interface DecodePlan {
 }
 
 /** Validates q and the options against the cache; every error names its argument. */
-export function planDecode(q: AttentionInput, cache: KVCache, options?: DecodeOptions): DecodePlan {
-  if (!(cache instanceof KVCache)) fail('INVALID_TYPE', 'cache', 'a KVCache', typeName(cache));
+export function planDecode(q: AttentionInput, cache: DecodeCache, options?: DecodeOptions): DecodePlan {
+  if (!(cache instanceof KVCache) && !(cache instanceof PagedKVCache)) {
+    fail('INVALID_TYPE', 'cache', 'a KVCache or a PagedKVCache', typeName(cache));
+  }
   const c = cache.state('decode');
   const o = readKnown<DecodeOptions>(options, KEYS, 'decode options');
   const layout = readLayout(o);
@@ -98,7 +101,10 @@ export function planDecode(q: AttentionInput, cache: KVCache, options?: DecodeOp
   };
 }
 
-export function decode(q: AttentionInput, cache: KVCache, options?: DecodeOptions): AttentionResult {
+/** A cache decode() reads: contiguous (linear or ring) or a sequence of a page pool. */
+export type DecodeCache = KVCache | PagedKVCache;
+
+export function decode(q: AttentionInput, cache: DecodeCache, options?: DecodeOptions): AttentionResult {
   const k = decodeExports('decode'); // NOT_INITIALIZED first
   const p = planDecode(q, cache, options);
   const c = cache.state('decode');

@@ -1,7 +1,9 @@
 /** Decoding with a KV cache: the cache, the decode call, their option types and the float64 reference. */
 export { KVCache } from './cache.js';
 export { decode } from './decode.js';
+export type { DecodeCache } from './decode.js';
+export { KVPagePool, PagedKVCache } from './pages.js';
 export { referenceDecode } from './reference.js';
 export type { DecodeReferenceInput, DecodeReferenceResult } from './reference.js';
 export { MAX_DECODE_QUERIES } from './descriptor.js';
-export type { AppendOptions, DecodeOptions, DecodeWindow, KVCacheDtype, KVCacheOptions } from './types.js';
+export type { AppendOptions, DecodeOptions, DecodeWindow, KVCacheDtype, KVCacheOptions, KVPagePoolOptions } from './types.js';

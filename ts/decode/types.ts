@@ -23,6 +23,18 @@ export interface KVCacheOptions {
   window?: number;
 }
 
+export interface KVPagePoolOptions {
+  /** KV heads (Hkv), key width Dk, value width Dv (default Dk) and storage dtype (default 'f32'), as in KVCache. */
+  heads: number;
+  headDim: number;
+  valueDim?: number;
+  dtype?: KVCacheDtype;
+  /** Tokens per page. Default 16. */
+  pageSize?: number;
+  /** Pages in the pool (memory: pages · pageSize · Hkv · (Dk + Dv) elements). */
+  pages: number;
+}
+
 export interface AppendOptions {
   /** Layout of k and v: 'BHND' (default) [1, Hkv, T, D] or [Hkv, T, D]; 'BNHD' [1, T, Hkv, D] or [T, Hkv, D]. */
   layout?: Layout;
