@@ -150,6 +150,10 @@ export class WebGpuAttention {
       if (d.alibi) {
         throw new AttentionError('INVALID_OPTION', 'alibi', 'no ALiBi on the webgpu backend yet (attention() or the wasm pool)', 'alibi slopes');
       }
+      if (d.relBias) {
+        throw new AttentionError('INVALID_OPTION', 'relativeBias', 'no relative-position table on the webgpu backend yet (attention() or the wasm pool)',
+          'relativeBias');
+      }
       const job = this.queue.then(() => this.execute(d, { q, k, v }));
       this.queue = job.catch(() => undefined);
       return job;

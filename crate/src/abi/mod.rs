@@ -13,6 +13,7 @@ use std::alloc::{alloc, dealloc, Layout};
 use crate::check::{check, lens_ok, Checked, Memory, Placed, Region};
 use crate::desc::{RawDesc, ALIGN_BOTTOM_RIGHT, DESC_MAGIC, DESC_WORDS, SIM_COSINE};
 use crate::exact::forward;
+use crate::position::RelBias;
 use crate::problem::{Outputs, Problem, Structure, View};
 use crate::status::Status;
 
@@ -164,6 +165,11 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
         cosine: desc.similarity == SIM_COSINE,
         structure: structure(&desc, &c, q_lens, k_lens),
         alibi,
+        rel_bias: c.rel.map(|r| RelBias {
+            table: core::slice::from_raw_parts((base + r.ptr) as *const f32, r.bytes / 4),
+            len: desc.rel_len as usize,
+            zero: desc.rel_zero as usize,
+        }),
     };
     let mut out = Outputs {
         o: slice_mut(base, c.o.region, c.o.len),
