@@ -75,3 +75,41 @@ export function stackedCases(seed: number): AttentionCase[] {
   }
   return out;
 }
+
+/** ALiBi (standard slopes or given ones) with both causal alignments, windows, lengths, GQA, bias, and a decode
+ * shape: slope_h·(gj − diag) depends on the row, the key, the head and the batch's lengths. */
+export function alibiCases(seed: number, count: number): AttentionCase[] {
+  const out: AttentionCase[] = [];
+  for (let c = 0; c < count; c++) {
+    const rng = new Rng(seed * 104729 + c);
+    const b = rng.int(1, 2);
+    const hkv = rng.int(1, 2);
+    const hq = hkv * rng.pick([1, 2, 4]);
+    const decode = c % 5 === 4;
+    const nq = decode ? rng.pick([1, 4]) : rng.pick([1, 7, 16, 33, 64]);
+    const nk = decode ? rng.pick([300, 1000]) : rng.chance(0.4) ? nq : rng.pick([5, 17, 64, 100]);
+    const d = rng.pick([8, 16, 32, 64]);
+    const o: AttentionOptions = { returnLse: true };
+    const tags: string[] = [];
+    if (rng.chance(0.5)) { o.alibi = true; tags.push('alibi=standard'); } else {
+      o.alibi = rng.fill(new Float32Array(hq), -0.5, 0.5);
+      tags.push('alibi=random');
+    }
+    const causal = rng.pick([false, true, 'bottom-right'] as const);
+    if (causal !== false) { o.causal = causal; tags.push(`causal=${causal}`); }
+    if (rng.chance(0.3)) { o.window = { left: rng.pick([0, 3, 20]) }; tags.push(`window[${o.window.left},-]`); }
+    if (rng.chance(0.4)) {
+      o.keyLengths = Array.from({ length: b }, () => rng.int(0, nk));
+      o.queryLengths = Array.from({ length: b }, () => rng.int(0, nq));
+      tags.push(`qLens=[${o.queryLengths.join(',')}] kLens=[${o.keyLengths.join(',')}]`);
+    }
+    if (rng.chance(0.3)) { o.bias = { data: rng.fill(new Float32Array(nq * nk), -1, 1), shape: [nq, nk] }; tags.push('bias[NqNk]'); }
+    if (!decode && rng.chance(0.3)) { o.returnWeights = true; tags.push('weights'); }
+    const t = (h: number, n: number) => ({ data: rng.fill(new Float32Array(b * h * n * d)), shape: [b, h, n, d] });
+    out.push({
+      name: `alibi #${c}: B${b} Hq${hq}/Hkv${hkv} Nq${nq} Nk${nk} D${d} ${tags.join(' ')}`,
+      q: t(hq, nq), k: t(hkv, nk), v: t(hkv, nk), options: o,
+    });
+  }
+  return out;
+}

@@ -147,9 +147,6 @@ export class WebGpuAttention {
         throw new AttentionError('INVALID_OPTION', 'variant', 'no variant on the webgpu backend (variants run in wasm: attention() or the wasm pool)',
           `variant '${d.variant.kind}'`);
       }
-      if (d.alibi) {
-        throw new AttentionError('INVALID_OPTION', 'alibi', 'no ALiBi on the webgpu backend yet (attention() or the wasm pool)', 'alibi slopes');
-      }
       if (d.relBias) {
         throw new AttentionError('INVALID_OPTION', 'relativeBias', 'no relative-position table on the webgpu backend yet (attention() or the wasm pool)',
           'relativeBias');
@@ -302,19 +299,21 @@ export class WebGpuAttention {
       const v = this.input('v', src.v, d.v.data);
       const dummy = this.buffer('dummy', MIN_BYTES, STORAGE_IN);
       const bias = d.bias ? this.upload2('bias', d.bias.data) : dummy;
-      const maskByte = 8 * d.b;
-      const meta = new Uint32Array(2 * d.b + (d.mask ? Math.ceil(d.mask.data.length / 4) : 0));
+      const alibiAt = 2 * d.b;
+      const maskByte = 4 * (alibiAt + (d.alibi ? d.hq : 0));
+      const meta = new Uint32Array(maskByte / 4 + (d.mask ? Math.ceil(d.mask.data.length / 4) : 0));
       for (let b = 0; b < d.b; b++) {
         meta[b] = d.queryLengths ? d.queryLengths[b]! : d.nqFull;
         meta[d.b + b] = d.keyLengths ? d.keyLengths[b]! : d.nkFull;
       }
+      if (d.alibi) new Float32Array(meta.buffer, 4 * alibiAt, d.hq).set(d.alibi);
       if (d.mask) new Uint8Array(meta.buffer, maskByte, d.mask.data.length).set(d.mask.data);
       const metaBuf = this.buffer('meta', meta.byteLength, STORAGE_IN);
       dev.queue.writeBuffer(metaBuf, 0, meta);
       const out = this.buffer('out', outBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
       read = this.buffer('read', weightsAt + weightsBytes, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST, false);
 
-      const base = descriptorParams(d, maskByte);
+      const base = descriptorParams(d, maskByte, alibiAt);
       const inputs = { q, k, v, bias, meta: metaBuf };
       const enc = dev.createCommandEncoder({ label: 'webattn' });
       const pass = enc.beginComputePass({ label: 'webattn attention' });

@@ -62,7 +62,7 @@ export class AutoAttention {
 
   /** Whether this call would run on WebGPU. */
   picksGpu(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): boolean {
-    if (!this.gpu || this.gpu.lostReason !== undefined || options?.variant !== undefined || options?.alibi !== undefined) return false; // variants, ALiBi: wasm only
+    if (!this.gpu || this.gpu.lostReason !== undefined || options?.variant !== undefined) return false; // variants: wasm only
     if (options?.relativeBias !== undefined) return false; // relative-position tables: wasm only (for now)
     return problemFlops(q, k, v, options) >= this.minFlops;
   }
