@@ -63,10 +63,19 @@ export interface AttentionDescriptor {
   variant?: VariantSpec;
   /** ALiBi slopes, one per query head: the logit of (i, j) gains alibi[h]·(gj − diag). */
   alibi?: Float32Array;
+  /** Relative-position bias: the logit of (i, j) gains table[h·len + clamp(gj − diag + zero, 0, len − 1)]. */
+  relBias?: RelativeBias;
+}
+
+/** A bias by relative distance (T5 buckets expanded per distance): `table` [hq, len], distance 0 at `zero`. */
+export interface RelativeBias {
+  table: Float32Array;
+  len: number;
+  zero: number;
 }
 
 /** Word layout of RawDesc; must match crate/src/desc.rs. */
-export const DESC_MAGIC = 0x57415432; // 'WAT2'
+export const DESC_MAGIC = 0x57415433; // 'WAT3'
 export const DESC_WORDS = 52;
 export const W = {
   magic: 0, b: 1, hq: 2, hkv: 3, nq: 4, nk: 5, dk: 6, dv: 7,
@@ -75,7 +84,7 @@ export const W = {
   qLensPtr: 30, kLensPtr: 31,
   mask: 32, bias: 36, // each: ptr, batch, head, row
   lsePtr: 40, weightsPtr: 41, qStart: 42, kStart: 43, nqFull: 44, nkFull: 45, flags: 46, reserved: 47,
-  alibiPtr: 48, // 49..51 reserved
+  alibiPtr: 48, relPtr: 49, relLen: 50, relZero: 51,
 } as const;
 
 /** Byte pointers of the operands once they sit in wasm memory (0 = absent). */
@@ -92,6 +101,8 @@ export interface DescriptorPointers {
   weights: number;
   /** f32[hq] ALiBi slopes (0 or absent = none). */
   alibi?: number;
+  /** f32[hq, len] relative-position bias table (0 or absent = none). */
+  relBias?: number;
 }
 
 /** Writes `d` at byte offset `at` of `memory` in the RawDesc layout. Strides passed here are the ones the data has
@@ -124,5 +135,10 @@ export function encodeDescriptor(memory: ArrayBuffer, at: number, d: AttentionDe
   u[W.lsePtr] = p.lse;
   u[W.weightsPtr] = p.weights;
   u[W.alibiPtr] = p.alibi ?? 0;
+  if (d.relBias && p.relBias) {
+    u[W.relPtr] = p.relBias;
+    u[W.relLen] = d.relBias.len;
+    u[W.relZero] = d.relBias.zero;
+  }
   u[W.qStart] = d.qStart; u[W.kStart] = d.kStart; u[W.nqFull] = d.nqFull; u[W.nkFull] = d.nkFull;
 }

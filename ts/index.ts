@@ -42,8 +42,9 @@ export type { PatternSelection, PatternShape } from './viz/pattern.js';
 export { maskPatternSvg } from './viz/maskview.js';
 export type { MaskPatternOptions } from './viz/maskview.js';
 export {
-  attentionDistance, attentionRollout, headAblationMask, headEntropy, headImportance, rowEntropy, topK,
+  attentionDistance, attentionRollout, headAblationMask, headEntropy, headImportance, mixedLayers, rowEntropy, topK,
 } from './viz/analysis.js';
+export { attentionFlow } from './viz/flow.js';
 export type { WeightsArray, WeightsShape } from './viz/analysis.js';
 export { matmul } from './layer/gemm.js';
 export type { MatmulOptions, MatmulResult } from './layer/gemm.js';
@@ -54,6 +55,9 @@ export type { VariantReferenceResult } from './reference/variants/index.js';
 export * from './decode/index.js';
 export { alibiSlopes, applyRope, ropeFrequencies, sinusoidalEncoding } from './layer/positional.js';
 export type { RopeOptions, RopeStyle, SinusoidalOptions } from './layer/positional.js';
+export { t5Bucket, t5RelativeBias } from './layer/t5.js';
+export type { T5BucketOptions } from './layer/t5.js';
+export type { RelativeBiasInput } from './types.js';
 export { KvCache, MultiHeadAttention } from './layer/mha.js';
 export type {
   LinearWeights, MhaAttentionOptions, MhaConfig, MhaForwardOptions, MhaResult, MhaRopeConfig, MhaWeights, SeparateMhaWeights,

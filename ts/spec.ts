@@ -8,6 +8,7 @@ import type { AttentionInput, AttentionOptions } from './types.js';
 import { isFloat32Array, typeName } from './validate/describe.js';
 import { readAlibi } from './validate/alibi.js';
 import { readBroadcast } from './validate/broadcast.js';
+import { readRelativeBias } from './validate/relbias.js';
 import { readLengths } from './validate/lengths.js';
 import { checkKey, checkValue, layoutStrides, readOperand } from './validate/operands.js';
 import { readBoolean, readLayout, readOptions, readScoring, readStructure } from './validate/options.js';
@@ -62,6 +63,10 @@ export function buildDescriptor(
   if (o.alibi !== undefined) {
     d.alibi = readAlibi(o.alibi, hq);
     if (o.variant !== undefined) fail('INVALID_OPTION', 'alibi', 'exact attention (no variant)', 'alibi with a variant');
+  }
+  if (o.relativeBias !== undefined) {
+    d.relBias = readRelativeBias(o.relativeBias, hq);
+    if (o.variant !== undefined) fail('INVALID_OPTION', 'relativeBias', 'exact attention (no variant)', 'relativeBias with a variant');
   }
   if (o.variant !== undefined) d.variant = readVariant(o, d, convert);
   if (o.out !== undefined) d.out = checkOut(o.out, outputSize, d);

@@ -79,6 +79,16 @@ export interface AttentionOptions {
    * alignment). `true` = the standard slopes of the ALiBi paper for Hq heads, or a Float32Array of Hq slopes.
    * Combines with every mask and with bias; exact attention only (not with `variant`). */
   alibi?: Float32Array | true;
+  /** Relative-position bias by distance, no N×N array: the logit of (i, j) gains table[h, clamp(j − diag + zero, 0,
+   * L − 1)] (diag as for causal). T5 buckets: `t5RelativeBias(...)` builds it. Combines with every other option. */
+  relativeBias?: RelativeBiasInput;
+}
+
+/** A bias table by relative distance: `table` [Hq|1, L] (one row per query head, or one shared row), `zero` the
+ * index of distance 0; distances past either end read the end entries. */
+export interface RelativeBiasInput {
+  table: TensorLike<Float32Array>;
+  zero: number;
 }
 
 export interface AttentionResult {

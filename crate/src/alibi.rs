@@ -81,6 +81,7 @@ mod tests {
                     cosine: false,
                     structure: structure.clone(),
                     alibi,
+                    rel_bias: None,
                 };
                 let mut o = vec![0f32; 2 * 4 * 37 * 8];
                 let mut lse = vec![0f32; 2 * 4 * 37];

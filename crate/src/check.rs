@@ -52,6 +52,8 @@ pub struct Checked {
     pub weights: Option<Region>,
     /// f32[hq] ALiBi slopes (their values are checked where memory is read, in abi).
     pub alibi: Option<Region>,
+    /// f32[hq, rel_len] relative-position bias table.
+    pub rel: Option<Region>,
     /// Global query / key counts (nq_full / nk_full, defaulted).
     pub nq_full: u64,
     pub nk_full: u64,
@@ -108,7 +110,7 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
     if d.magic != DESC_MAGIC {
         return Err(Status::BadMagic);
     }
-    if d.flags != 0 || d.reserved != 0 || d.reserved2 != [0; 3] {
+    if d.flags != 0 || d.reserved != 0 || (d.rel_ptr == 0 && (d.rel_len != 0 || d.rel_zero != 0)) {
         return Err(Status::BadFlags);
     }
     let raw = [d.b, d.hq, d.hkv, d.nq, d.nk, d.dk, d.dv];
@@ -171,11 +173,18 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
     let q_lens = lens(d.q_lens_ptr, Status::BadQLens)?;
     let k_lens = lens(d.k_lens_ptr, Status::BadKLens)?;
     let alibi = if d.alibi_ptr == 0 { None } else { Some(region(d.alibi_ptr, hq, 4, mem, Status::BadAlibi)?) };
+    let rel = if d.rel_ptr == 0 {
+        None
+    } else if d.rel_len == 0 || d.rel_zero >= d.rel_len {
+        return Err(Status::BadRelBias);
+    } else {
+        Some(region(d.rel_ptr, hq * d.rel_len as u64, 4, mem, Status::BadRelBias)?)
+    };
     let out = |ptr: u32, count: u64, bad: Status| if ptr == 0 { Ok(None) } else { region(ptr, count, 4, mem, bad).map(Some) };
     let lse = out(d.lse_ptr, b * hq * nq, Status::BadLse)?;
     let weights = out(d.weights_ptr, b * hq * nq * nk, Status::BadWeights)?;
 
-    let inputs: Vec<Region> = [Some(q.region), Some(k.region), Some(v.region), mask.map(|m| m.region), bias.map(|m| m.region), q_lens, k_lens, alibi]
+    let inputs: Vec<Region> = [Some(q.region), Some(k.region), Some(v.region), mask.map(|m| m.region), bias.map(|m| m.region), q_lens, k_lens, alibi, rel]
         .into_iter()
         .flatten()
         .collect();
@@ -201,7 +210,7 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
         dk: dk as usize,
         dv: dv as usize,
     };
-    Ok(Checked { dims, q, k, v, o, mask, bias, q_lens, k_lens, lse, weights, alibi, nq_full, nk_full })
+    Ok(Checked { dims, q, k, v, o, mask, bias, q_lens, k_lens, lse, weights, alibi, rel, nq_full, nk_full })
 }
 
 /// Per-batch lengths must not exceed the global count.

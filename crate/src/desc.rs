@@ -4,8 +4,8 @@
 //! match (`DESC_WORDS` and `DESC_MAGIC` are checked by the SDK at load time). Every integer is a u32 unless noted;
 //! strides and lengths count elements (f32 or u8), not bytes; pointers are byte offsets into wasm memory, 0 = absent.
 
-/// "WAT2" — bumped whenever the word layout changes (WAT2: ALiBi slopes).
-pub const DESC_MAGIC: u32 = 0x5741_5432;
+/// "WAT3" — bumped whenever the word layout changes (WAT2: ALiBi slopes; WAT3: relative-position bias table).
+pub const DESC_MAGIC: u32 = 0x5741_5433;
 /// Number of 4-byte words in a descriptor.
 pub const DESC_WORDS: usize = 52;
 
@@ -49,6 +49,7 @@ pub struct Operand {
 ///   sim = dot: q·k;  cosine: (q / max(|q|, 1e-12)) · (k / max(|k|, 1e-12))
 ///   s = sim · scale;  if softcap > 0: s = softcap · tanh(s / softcap);  if bias: s += bias[b,h,i,j]
 ///   if alibi: s += alibi[h] · (gj − diag)            (ALiBi: a linear bias per query head, no N×N array)
+///   if rel:   s += rel[h · rel_len + clamp(gj − diag + rel_zero, 0, rel_len − 1)]   (T5-style table, no N×N array)
 ///   o[b,h,i,:] = Σ_j softmax_j(s) v[b,kvh,j,:] over allowed j;  lse[b,h,i] = ln Σ_{allowed j} exp(s_j)
 ///   a row with no allowed key (padding rows included) gives o = 0 and lse = −∞, never NaN.
 #[repr(C)]
@@ -97,8 +98,12 @@ pub struct RawDesc {
     pub reserved: u32,
     /// f32[hq] ALiBi slopes (finite), 0 = no ALiBi.
     pub alibi_ptr: u32,
-    /// Reserved, must be 0.
-    pub reserved2: [u32; 3],
+    /// f32[hq, rel_len] relative-position bias table, 0 = none (then rel_len and rel_zero must be 0).
+    pub rel_ptr: u32,
+    /// Entries per head (≥ 1).
+    pub rel_len: u32,
+    /// Index of distance 0 (< rel_len).
+    pub rel_zero: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<RawDesc>() == DESC_WORDS * 4);

@@ -9,6 +9,7 @@ pub mod exact;
 pub mod gemm;
 pub mod mask;
 pub mod math;
+pub mod position;
 pub mod problem;
 pub mod simd;
 pub mod status;

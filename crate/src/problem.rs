@@ -82,6 +82,8 @@ pub struct Problem<'a> {
     pub structure: Structure,
     /// ALiBi slopes, one per query head (`crate::alibi`); None = off.
     pub alibi: Option<&'a [f32]>,
+    /// Relative-position bias table (`crate::position`); None = off.
+    pub rel_bias: Option<crate::position::RelBias<'a>>,
 }
 
 /// The outputs of one attention call: `o` [b, hq, nq, dv] strided, `lse` [b, hq, nq] and `weights`

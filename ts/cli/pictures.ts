@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  attention, attentionDistance, attentionRollout, headEntropy, headViewSvg, heatmapSvg, init, maskPatternSvg,
+  attention, attentionDistance, attentionFlow, attentionRollout, headEntropy, headViewSvg, heatmapSvg, init, maskPatternSvg,
 } from '../index.js';
 import type { AttentionOptions } from '../index.js';
 import { embed, tokenize } from '../playground/tokens.js';
@@ -32,6 +32,7 @@ function pictures(): { file: string; svg: string }[] {
     return attention(e.q, e.k, e.v, { returnWeights: true }).weights!;
   });
   const rollout = attentionRollout(layers, shape, { residual: 0.5 });
+  const flow = attentionFlow(layers, shape, { residual: 0.5 });
 
   const masks: [string, string, { batch?: number; rows: number; cols: number }, AttentionOptions, number?][] = [
     ['mask-causal-window.svg', 'causal + window { left: 12 }, 64 tokens, 16×16 kernel tiles', { rows: 64, cols: 64 }, { causal: true, window: { left: 12 } }],
@@ -53,6 +54,10 @@ function pictures(): { file: string; svg: string }[] {
     {
       file: 'rollout.svg',
       svg: heatmapSvg(rollout, [n, n], { rowLabels: tokens, colLabels: tokens, colorScale: 'blues', title: 'attention rollout over 3 layers (residual 0.5)' }),
+    },
+    {
+      file: 'flow.svg',
+      svg: heatmapSvg(flow, [n, n], { rowLabels: tokens, colLabels: tokens, colorScale: 'blues', title: 'attention flow over the same 3 layers (max-flow)' }),
     },
     ...masks.map(([file, title, s, options, batch]) => ({
       file, svg: maskPatternSvg(s, options, { title, blockSize: 16, cellSize: 5, batch: batch ?? 0 }),

@@ -39,13 +39,13 @@ export function runDescriptor(d: AttentionDescriptor): AttentionResult {
   const { offsets, total } = planBlocks([
     DESC_WORDS * 4, 4 * nQ, 4 * nK, 4 * nV, 4 * nO,
     d.queryLengths ? 4 * b : 0, d.keyLengths ? 4 * b : 0, nMask, 4 * nBias, 4 * nLse, 4 * nWeights,
-    d.alibi ? 4 * hq : 0,
+    d.alibi ? 4 * hq : 0, d.relBias ? 4 * d.relBias.table.length : 0,
   ]);
   const arena = arenaFor(k);
   try {
     const base = arena.acquire(total);
-    const [pDesc, pQ, pK, pV, pO, pQLens, pKLens, pMask, pBias, pLse, pWeights, pAlibi] = offsets.map((o) => (o < 0 ? 0 : base + o)) as
-      [number, number, number, number, number, number, number, number, number, number, number, number];
+    const [pDesc, pQ, pK, pV, pO, pQLens, pKLens, pMask, pBias, pLse, pWeights, pAlibi, pRel] = offsets.map((o) => (o < 0 ? 0 : base + o)) as
+      [number, number, number, number, number, number, number, number, number, number, number, number, number];
 
     // Views are made after the allocation: growing the memory detaches the previous buffer.
     const mem = k.memory.buffer;
@@ -57,8 +57,9 @@ export function runDescriptor(d: AttentionDescriptor): AttentionResult {
     if (d.mask) new Uint8Array(mem, pMask, nMask).set(d.mask.data.subarray(0, nMask));
     if (d.bias) new Float32Array(mem, pBias, nBias).set(d.bias.data.subarray(0, nBias));
     if (d.alibi) new Float32Array(mem, pAlibi, hq).set(d.alibi);
+    if (d.relBias) new Float32Array(mem, pRel, d.relBias.table.length).set(d.relBias.table);
     encodeDescriptor(mem, pDesc, d, {
-      q: pQ, k: pK, v: pV, o: pO, qLens: pQLens, kLens: pKLens, mask: pMask, bias: pBias, lse: pLse, weights: pWeights, alibi: pAlibi,
+      q: pQ, k: pK, v: pV, o: pO, qLens: pQLens, kLens: pKLens, mask: pMask, bias: pBias, lse: pLse, weights: pWeights, alibi: pAlibi, relBias: pRel,
     });
 
     const status = k.wa_attention(pDesc);

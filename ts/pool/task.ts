@@ -31,6 +31,8 @@ export interface TaskInput extends Pick<AttentionDescriptor, CarriedFields> {
   keyLength?: number;
   /** ALiBi slopes of the task's query heads. */
   alibi?: Float32Array;
+  /** Relative-position bias rows of the task's query heads. */
+  relBias?: AttentionDescriptor['relBias'];
 }
 
 /** Compact BHND results of one task: output [hq, nq, dv], lse [hq, nq], weights [hq, nq, nk]. */
@@ -99,6 +101,7 @@ export function makeTaskInput(d: AttentionDescriptor, t: TaskRange, forceLse: bo
   if (d.keyLengths) input.keyLength = d.keyLengths[t.b];
   if (d.variant) input.variant = d.variant;
   if (d.alibi) input.alibi = d.alibi.slice(hq0, hq0 + hq);
+  if (d.relBias) input.relBias = { ...d.relBias, table: d.relBias.table.slice(hq0 * d.relBias.len, (hq0 + hq) * d.relBias.len) };
   return { input, transfer };
 }
 
@@ -132,5 +135,6 @@ export function taskDescriptor(t: TaskInput): AttentionDescriptor {
   if (t.keyLength !== undefined) d.keyLengths = Uint32Array.of(t.keyLength);
   if (t.variant) d.variant = t.variant;
   if (t.alibi) d.alibi = t.alibi;
+  if (t.relBias) d.relBias = t.relBias;
   return d;
 }

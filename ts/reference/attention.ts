@@ -102,6 +102,10 @@ export function referenceFromDescriptor(d: AttentionDescriptor): ReferenceResult
           if (d.softcap > 0) s = d.softcap * Math.tanh(s / d.softcap);
           if (d.bias) s += d.bias.data[at(d.bias.strides, b, h, i) + j]!;
           if (d.alibi) s += d.alibi[h]! * (gj - diag);
+          if (d.relBias) {
+            const { table, len, zero } = d.relBias;
+            s += table[h * len + Math.min(len - 1, Math.max(0, gj - diag + zero))]!;
+          }
           logits[j] = s;
           // Math.max keeps a NaN logit, so NaN inputs reach (only) the rows they touch.
           max = any ? Math.max(max, s) : s;

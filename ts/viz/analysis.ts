@@ -96,13 +96,34 @@ export function topK(w: WeightsArray, s: WeightsShape, head: number, k: number):
  * 0.5), rows renormalised, and the layers multiplied from the first to the last: R = A'ₗ … A'₁. Returns R [N, N].
  */
 export function attentionRollout(layers: readonly WeightsArray[], s: WeightsShape, opts: { residual?: number } = {}): Float64Array {
+  const mixed = mixedLayers(layers, s, opts);
+  const n = s.rows;
+  let rollout = mixed[0]!;
+  for (const a of mixed.slice(1)) {
+    const next = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let m = 0; m < n; m++) {
+        const x = a[i * n + m]!;
+        if (x === 0) continue;
+        for (let j = 0; j < n; j++) next[i * n + j]! += x * rollout[m * n + j]!;
+      }
+    }
+    rollout = next;
+  }
+  return rollout;
+}
+
+/**
+ * Each layer's weights averaged over heads and mixed with the identity for the residual path,
+ * A' = (1 − α)·A + α·I, rows renormalised: the per-layer matrices [N, N] of rollout and attention flow.
+ */
+export function mixedLayers(layers: readonly WeightsArray[], s: WeightsShape, opts: { residual?: number } = {}): Float64Array[] {
   if (s.rows !== s.cols) throw new AttentionError('INVALID_SHAPE', 'weights', 'square per-head weights (self-attention)', `${s.rows}×${s.cols}`);
   if (layers.length === 0) throw new AttentionError('INVALID_OPTION', 'layers', 'at least one layer', '0 layers');
   const alpha = opts.residual ?? 0.5;
   if (!(alpha >= 0 && alpha <= 1)) throw new AttentionError('INVALID_OPTION', 'residual', 'a number in [0, 1]', String(alpha));
   const n = s.rows;
-  let rollout: Float64Array | undefined;
-  layers.forEach((w, l) => {
+  return layers.map((w, l) => {
     checkShape(w, s, `layers[${l}]`);
     const a = new Float64Array(n * n);
     for (let h = 0; h < s.heads; h++) for (let x = 0; x < n * n; x++) a[x]! += w[h * n * n + x]! / s.heads;
@@ -115,21 +136,8 @@ export function attentionRollout(layers: readonly WeightsArray[], s: WeightsShap
       }
       if (sum > 0) for (let j = 0; j < n; j++) a[i * n + j]! /= sum;
     }
-    if (!rollout) {
-      rollout = a;
-      return;
-    }
-    const next = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let m = 0; m < n; m++) {
-        const x = a[i * n + m]!;
-        if (x === 0) continue;
-        for (let j = 0; j < n; j++) next[i * n + j]! += x * rollout[m * n + j]!;
-      }
-    }
-    rollout = next;
+    return a;
   });
-  return rollout!;
 }
 
 /**

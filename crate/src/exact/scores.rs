@@ -43,9 +43,7 @@ pub fn block_scores(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Worksp
         if lm.post {
             finish_logits(s, kc, lm.softcap, p.bias.map(|bias| bias.row(qb.b, h, i, j0, kc)));
         }
-        if let Some(slopes) = p.alibi {
-            crate::alibi::add_log2(&mut s[..kc], slopes[h], crate::alibi::key_offset(&p.structure, qb.b) - i as i64 + j0 as i64);
-        }
+        crate::position::add_log2(p, &mut s[..kc], qb.b, h, i, j0);
         if kind == BlockKind::Partial {
             let span = ws.spans[r % qb.npos];
             let lo = span.lo.clamp(j0, j0 + kc) - j0;

@@ -110,7 +110,9 @@ fn place(m: &mut Mem, c: &Case) -> RawDesc {
         flags: 0,
         reserved: 0,
         alibi_ptr: 0,
-        reserved2: [0; 3],
+        rel_ptr: 0,
+        rel_len: 0,
+        rel_zero: 0,
     }
 }
 
@@ -189,7 +191,13 @@ fn every_bad_field_has_its_status() {
         ("lse past end", |d, len| d.lse_ptr = len - 4, Status::BadLse),
         ("weights over k", |d, _| d.weights_ptr = d.k.ptr, Status::BadWeights),
         ("weights over out", |d, _| d.weights_ptr = d.o.ptr + 4, Status::BadWeights),
-        ("reserved2", |d, _| d.reserved2[2] = 1, Status::BadFlags),
+        ("rel_len without a table", |d, _| d.rel_len = 1, Status::BadFlags),
+        ("rel_zero without a table", |d, _| d.rel_zero = 1, Status::BadFlags),
+        ("rel table misaligned", |d, _| { d.rel_ptr = d.q.ptr + 2; d.rel_len = 1; }, Status::BadRelBias),
+        ("rel table past end", |d, len| { d.rel_ptr = len - 4; d.rel_len = 2; }, Status::BadRelBias),
+        ("rel_len 0", |d, _| { d.rel_ptr = d.q.ptr; d.rel_len = 0; }, Status::BadRelBias),
+        ("rel_zero past the table", |d, _| { d.rel_ptr = d.q.ptr; d.rel_len = 3; d.rel_zero = 3; }, Status::BadRelBias),
+        ("out over rel table", |d, _| { d.rel_ptr = d.o.ptr; d.rel_len = 1; }, Status::BadOut),
         ("alibi misaligned", |d, _| d.alibi_ptr = d.q.ptr + 2, Status::BadAlibi),
         ("alibi past end", |d, len| d.alibi_ptr = len - 4, Status::BadAlibi),
         ("out over alibi", |d, _| d.alibi_ptr = d.o.ptr, Status::BadOut),

@@ -76,6 +76,7 @@ impl Case {
             cosine: self.cosine,
             structure: self.structure.clone(),
             alibi: None,
+            rel_bias: None,
         }
     }
 

@@ -67,6 +67,7 @@ pub fn run(dims: Dims, q: View<f32>, k: View<f32>, v: View<f32>, scale: f32, l: 
         cosine: false,
         structure: Structure { nq_full: dims.nq as u64, nk_full: l.rows as u64, ..Structure::default() },
         alibi: None,
+        rel_bias: None,
     };
     let mut outputs = Outputs { o: &mut *out.o, o_strides: out.strides, lse: None, weights: None };
     forward(&problem, &mut outputs)
