@@ -6,13 +6,14 @@
  *    same module (wa_probe_sum / wa_probe_copy) over as many bytes as the cache holds, and
  *  - onnxruntime-web's wasm Attention op (opset 23, 1 thread) on the same shape: bench/peers/ort.ts for MHA, the same
  *    op with K/V of Hkv heads for GQA. ORT has no persistent cache: its K and V are copied in on every run.
+ * Also a paged f32 cache (pages of 16 tokens from a KVPagePool, page table followed by the kernel).
  * Prints per row: median ms, tokens/s (decode steps of one layer per second), effective GB/s (KV bytes read per
  * step / time), that as % of the measured sum bandwidth, and max |Δ| against the f32 decode.
  * Usage: tsx bench/decode.ts [--json FILE] [--quick] [--no-ort]
  */
 import { writeFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
-import { KVCache, decode, init } from '../ts/index.js';
+import { KVCache, KVPagePool, decode, init } from '../ts/index.js';
 import type { KVCacheDtype } from '../ts/index.js';
 import { getExports } from '../ts/core/loader.js';
 import { uniform } from '../test/rng.js';
@@ -132,6 +133,11 @@ async function main(): Promise<void> {
       const out = new Float32Array(HQ * NQ * D);
       return { impl: 'webattn', prepared: { async run() { decode(qt, c, { out }); return out; }, async dispose() {} }, policy };
     });
+    const pool = new KVPagePool({ heads: hkv, headDim: D, pageSize: 16, pages: NK / 16 });
+    const paged = pool.sequence();
+    paged.append({ data: k, shape: [1, hkv, NK, D] }, { data: v, shape: [1, hkv, NK, D] });
+    const pagedOut = new Float32Array(HQ * NQ * D);
+    decoders.push({ impl: 'webattn', prepared: { async run() { decode(qt, paged, { out: pagedOut }); return pagedOut; }, async dispose() {} }, policy });
     const f32Bytes = 2 * hkv * NK * D * 4;
     const probe = probeContenders(f32Bytes, policy);
     const peer = withOrt ? await prepareOrt(hkv, q, k, v) : undefined;
@@ -139,8 +145,9 @@ async function main(): Promise<void> {
     const m = await measureShape(all);
     probe.free();
     await peer?.dispose();
-    const sumGbs = f32Bytes / (m[DTYPES.length]!.medianMs / 1e3) / 1e9;
-    const copyGbs = (2 * f32Bytes) / (m[DTYPES.length + 1]!.medianMs / 1e3) / 1e9;
+    const P = DTYPES.length + 1; // first probe
+    const sumGbs = f32Bytes / (m[P]!.medianMs / 1e3) / 1e9;
+    const copyGbs = (2 * f32Bytes) / (m[P + 1]!.medianMs / 1e3) / 1e9;
     const ref = m[0]!.output;
     for (const [i, dtype] of DTYPES.entries()) {
       const bytes = 2 * hkv * NK * D * BYTES[dtype] + (dtype === 'int8' ? 2 * hkv * NK * 4 : 0);
@@ -148,18 +155,23 @@ async function main(): Promise<void> {
       rows.push({ impl: 'webattn decode', hkv, dtype, ms: m[i]!.medianMs, tokensPerSecond: 1e3 / m[i]!.medianMs, bytes,
         gbPerSecond: gb, ofSumBandwidth: gb / sumGbs, maxAbsDiff: i === 0 ? 0 : maxAbsDiff(m[i]!.output, ref) });
     }
-    rows.push({ impl: 'wasm sum loop (read)', hkv, dtype: '', ms: m[DTYPES.length]!.medianMs, tokensPerSecond: 0, bytes: f32Bytes,
+    const pm = m[DTYPES.length]!;
+    const pgb = f32Bytes / (pm.medianMs / 1e3) / 1e9;
+    rows.push({ impl: 'webattn decode paged/16', hkv, dtype: 'f32', ms: pm.medianMs, tokensPerSecond: 1e3 / pm.medianMs,
+      bytes: f32Bytes, gbPerSecond: pgb, ofSumBandwidth: pgb / sumGbs, maxAbsDiff: maxAbsDiff(pm.output, ref) });
+    rows.push({ impl: 'wasm sum loop (read)', hkv, dtype: '', ms: m[P]!.medianMs, tokensPerSecond: 0, bytes: f32Bytes,
       gbPerSecond: sumGbs, ofSumBandwidth: 1, maxAbsDiff: null });
-    rows.push({ impl: 'wasm copy loop (r+w)', hkv, dtype: '', ms: m[DTYPES.length + 1]!.medianMs, tokensPerSecond: 0,
+    rows.push({ impl: 'wasm copy loop (r+w)', hkv, dtype: '', ms: m[P + 1]!.medianMs, tokensPerSecond: 0,
       bytes: 2 * f32Bytes, gbPerSecond: copyGbs, ofSumBandwidth: copyGbs / sumGbs, maxAbsDiff: null });
     if (peer) {
-      const o = m[DTYPES.length + 2]!;
+      const o = m[P + 2]!;
       const gb = f32Bytes / (o.medianMs / 1e3) / 1e9;
       rows.push({ impl: 'onnxruntime-web Attention', hkv, dtype: 'f32', ms: o.medianMs, tokensPerSecond: 1e3 / o.medianMs,
         bytes: f32Bytes, gbPerSecond: gb, ofSumBandwidth: gb / sumGbs, maxAbsDiff: maxAbsDiff(o.output, ref) });
     }
     for (const r of rows.filter((x) => x.hkv === hkv)) print(r);
     for (const c of caches) c.dispose();
+    pool.dispose();
   }
   if (json) writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), nq: NQ, nk: NK, hq: HQ, d: D, rows }, null, 2));
 }
