@@ -21,6 +21,8 @@ import { ELEMENT_BYTES, readRow, writeRow, type Storage } from './rows.js';
 import type { AppendOptions, KVCacheDtype, KVCacheOptions } from './types.js';
 
 const ALIGN = 16;
+/** Positions are u32 words in the kernel's descriptor. */
+const MAX_POSITION = 0xffffffff;
 /** Largest single block handed to wa_alloc (a wasm32 memory holds at most 4 GiB). */
 const MAX_BLOCK = 0xffff0000;
 const OPTION_KEYS = ['heads', 'headDim', 'valueDim', 'capacity', 'dtype', 'window'] as const;
@@ -167,6 +169,10 @@ export class KVCache {
           'appended. Create it with a larger capacity, truncate() or reset() it, or use a ring cache ({ window })');
     }
     const end = this.to + t;
+    if (end > MAX_POSITION) {
+      throw new AttentionError('CACHE_FULL', 'k', `positions below 2^32 (the kernel's u32 positions)`, `position ${end}`,
+        `k: a KV cache counts at most ${MAX_POSITION} positions; reset() it`);
+    }
     const skip = Math.max(0, t - this.capacity); // a ring cache keeps only the last `capacity` of them
     const { heads, headDim: dk, valueDim: dv, capacity: cap } = this;
     const mem = this.k.memory.buffer;

@@ -149,11 +149,18 @@ export class KVPagePool {
   }
 }
 
+/** Gives a lost sequence's pages back to its pool. */
+const sequences = new FinalizationRegistry<{ pool: KVPagePool; table: number[] }>(({ pool, table }) => {
+  if (!pool.disposed) for (const page of table) pool.release(page);
+});
+
 export class PagedKVCache {
   private live = true;
 
   /** @internal Use pool.sequence() or fork(). */
-  constructor(readonly pool: KVPagePool, private readonly table: number[], private to: number) {}
+  constructor(readonly pool: KVPagePool, private readonly table: number[], private to: number) {
+    sequences.register(this, { pool, table }, this);
+  }
 
   get heads(): number { return this.pool.heads; }
   get headDim(): number { return this.pool.headDim; }
@@ -195,6 +202,7 @@ export class PagedKVCache {
     const tk = readTokens(k, v, options, p);
     const ps = p.pageSize;
     const end = this.to + tk.t;
+    if (end > 0xffffffff) fail('CACHE_FULL', 'k', 'positions below 2^32', `position ${end}`);
     const grow = Math.ceil(end / ps) - this.table.length;
     const last = this.table.length - 1;
     const copy = this.to % ps !== 0 && p.shared(this.table[last]!); // copy-on-write of a shared, partly filled page
@@ -272,6 +280,7 @@ export class PagedKVCache {
   /** Gives the sequence's pages back to the pool. Idempotent. */
   dispose(): void {
     if (!this.live) return;
+    sequences.unregister(this);
     if (!this.pool.disposed) for (const page of this.table) this.pool.release(page);
     this.table.length = 0;
     this.live = false;
