@@ -28,6 +28,7 @@ describe('headViewSvg', () => {
     expect(ps.map((p) => p.title)).toEqual(['head 0', 'head 1', 'head 2', 'head 3', 'head 4', 'head 5']);
     for (const p of ps) expect(p.cells.length).toBe(rows * cols);
     expect(svg).toMatch(/layer 0 &lt;all heads&gt;/);
+    expect(svg).toMatch(/^<svg [^>]* role="img"[^>]*><title>layer 0 &lt;all heads&gt;<\/title>/);
     // Panels do not overlap: their top-left corners are at least a panel apart.
     const corners = ps.map((p) => [Math.min(...p.cells.map((c) => c.x)), Math.min(...p.cells.map((c) => c.y))] as const);
     const cell = 12; // the default cell side for a 5×7 panel (capped at 12)

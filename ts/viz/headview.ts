@@ -86,7 +86,7 @@ export function headViewSvg(weights: Float32Array | Float64Array, shape: HeadVie
   const width = Math.ceil(Math.max(legendX + legendWidth(lo, hi) + pad, opts.title ? pad * 2 + opts.title.length * (FONT + 2) * 0.62 : 0));
   const height = Math.ceil(top + Math.max(gridH, legendH + panelTitleH) + pad);
 
-  const out: string[] = [svgOpen(width, height), colorDefs(scale), `<rect width="100%" height="100%" fill="#ffffff"/>`];
+  const out: string[] = [svgOpen(width, height, opts.title), colorDefs(scale), `<rect width="100%" height="100%" fill="#ffffff"/>`];
   if (opts.title) out.push(`<text x="${pad}" y="${pad + FONT + 2}" font-size="${FONT + 2}" font-weight="bold">${escapeXml(opts.title)}</text>`);
   for (let h = 0; h < heads; h++) {
     const r = Math.floor(h / columns);

@@ -77,7 +77,7 @@ export function heatmapSvg(weights: Float32Array | Float64Array, shape: HeatmapS
   const height = Math.ceil(gy + Math.max(gh, legendH) + pad);
 
   const out: string[] = [];
-  out.push(svgOpen(width, height));
+  out.push(svgOpen(width, height, opts.title));
   out.push(colorDefs(scale));
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   if (opts.title) out.push(`<text x="${pad}" y="${pad + FONT + 2}" font-size="${FONT + 2}" font-weight="bold">${escapeXml(opts.title)}</text>`);

@@ -107,7 +107,7 @@ export function maskPatternSvg(shape: PatternShape, options: AttentionOptions = 
   const width = Math.ceil(Math.max(lx + 18 + legendTextW + pad, opts.title ? pad * 2 + opts.title.length * (FONT + 2) * 0.62 : 0));
   const height = Math.ceil(gy + Math.max(gh, legendH) + pad);
 
-  const out = [svgOpen(width, height), `<rect width="100%" height="100%" fill="#ffffff"/>`];
+  const out = [svgOpen(width, height, opts.title), `<rect width="100%" height="100%" fill="#ffffff"/>`];
   if (opts.title) out.push(`<text x="${pad}" y="${pad + FONT + 2}" font-size="${FONT + 2}" font-weight="bold">${escapeXml(opts.title)}</text>`);
   out.push(`<g class="cells" shape-rendering="crispEdges">${cells}</g>`);
   // Skipped tiles first, full ones last: a coloured outline is never hidden under a grey neighbour's.

@@ -153,8 +153,10 @@ export function colorLegend(x: number, y: number, h: number, lo: number, hi: num
     + `<text x="${x + LEGEND_W + 4}" y="${y + h}" class="legend-min">${fmt(lo)}</text></g>`;
 }
 
-export const svgOpen = (width: number, height: number): string =>
-  `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="${FONT}">`;
+/** The <svg> start tag, with role="img" and, when there is a title, its text as the accessible name (<title>). */
+export const svgOpen = (width: number, height: number, title?: string): string =>
+  `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" font-family="sans-serif" font-size="${FONT}">`
+  + (title ? `<title>${escapeXml(title)}</title>` : '');
 
 /** Row labels right-aligned left of a grid at (gx, gy), thinned to fit. */
 export function rowLabelsSvg(labels: readonly string[], gx: number, gy: number, cell: number): string {
