@@ -19,7 +19,7 @@ import type { AttentionResult } from '../ts/index.js';
 import { edgeCases, generateCases } from './cases.js';
 import type { AttentionCase } from './cases.js';
 import { errorsVsReference } from './webgpu/compare.js';
-import { alibiCases, decodeCases, stackedCases } from './webgpu/decode-cases.js';
+import { decodeCases, positionBiasCases, stackedCases } from './webgpu/decode-cases.js';
 import { openTestGpu, webGpuRequired } from './webgpu/gpu.js';
 import { f16Bits, f16ToNumber } from '../ts/webgpu/f16.js';
 
@@ -77,7 +77,7 @@ if (!gpu.attn) {
   });
 } else {
   const attn = gpu.attn;
-  const cases = [...generateCases(20251123, 98, { maxWork: 1e6 }), ...edgeCases(), ...decodeCases(5, 16), ...stackedCases(9), ...alibiCases(3, 15)];
+  const cases = [...generateCases(20251123, 98, { maxWork: 1e6 }), ...edgeCases(), ...decodeCases(5, 16), ...stackedCases(9), ...positionBiasCases(3, 21)];
   const worst = { e: 0, name: '' };
 
   describe(`${label} vs the float64 reference`, () => {

@@ -76,9 +76,10 @@ export function stackedCases(seed: number): AttentionCase[] {
   return out;
 }
 
-/** ALiBi (standard slopes or given ones) with both causal alignments, windows, lengths, GQA, bias, and a decode
- * shape: slope_h·(gj − diag) depends on the row, the key, the head and the batch's lengths. */
-export function alibiCases(seed: number, count: number): AttentionCase[] {
+/** Position biases — ALiBi (standard or given slopes) and/or a relative-bias table ([Hq|1, L], distance 0 at
+ * `zero`) — with both causal alignments, windows, lengths, GQA, bias, and decode shapes: both depend on the row, the
+ * key, the head and the batch's lengths through gj − diag. */
+export function positionBiasCases(seed: number, count: number): AttentionCase[] {
   const out: AttentionCase[] = [];
   for (let c = 0; c < count; c++) {
     const rng = new Rng(seed * 104729 + c);
@@ -91,9 +92,19 @@ export function alibiCases(seed: number, count: number): AttentionCase[] {
     const d = rng.pick([8, 16, 32, 64]);
     const o: AttentionOptions = { returnLse: true };
     const tags: string[] = [];
-    if (rng.chance(0.5)) { o.alibi = true; tags.push('alibi=standard'); } else {
-      o.alibi = rng.fill(new Float32Array(hq), -0.5, 0.5);
-      tags.push('alibi=random');
+    const kind = c % 3; // 0: ALiBi, 1: relative table, 2: both
+    if (kind !== 1) {
+      if (rng.chance(0.5)) { o.alibi = true; tags.push('alibi=standard'); } else {
+        o.alibi = rng.fill(new Float32Array(hq), -0.5, 0.5);
+        tags.push('alibi=random');
+      }
+    }
+    if (kind !== 0) {
+      const rows = rng.pick([1, hq]);
+      const len = rng.int(1, 40);
+      const zero = rng.int(0, len - 1);
+      o.relativeBias = { table: { data: rng.fill(new Float32Array(rows * len), -2, 2), shape: [rows, len] }, zero };
+      tags.push(`rel[${rows}x${len},zero=${zero}]`);
     }
     const causal = rng.pick([false, true, 'bottom-right'] as const);
     if (causal !== false) { o.causal = causal; tags.push(`causal=${causal}`); }
@@ -107,7 +118,7 @@ export function alibiCases(seed: number, count: number): AttentionCase[] {
     if (!decode && rng.chance(0.3)) { o.returnWeights = true; tags.push('weights'); }
     const t = (h: number, n: number) => ({ data: rng.fill(new Float32Array(b * h * n * d)), shape: [b, h, n, d] });
     out.push({
-      name: `alibi #${c}: B${b} Hq${hq}/Hkv${hkv} Nq${nq} Nk${nk} D${d} ${tags.join(' ')}`,
+      name: `position bias #${c}: B${b} Hq${hq}/Hkv${hkv} Nq${nq} Nk${nk} D${d} ${tags.join(' ')}`,
       q: t(hq, nq), k: t(hkv, nk), v: t(hkv, nk), options: o,
     });
   }

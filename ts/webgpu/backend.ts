@@ -147,10 +147,6 @@ export class WebGpuAttention {
         throw new AttentionError('INVALID_OPTION', 'variant', 'no variant on the webgpu backend (variants run in wasm: attention() or the wasm pool)',
           `variant '${d.variant.kind}'`);
       }
-      if (d.relBias) {
-        throw new AttentionError('INVALID_OPTION', 'relativeBias', 'no relative-position table on the webgpu backend yet (attention() or the wasm pool)',
-          'relativeBias');
-      }
       const job = this.queue.then(() => this.execute(d, { q, k, v }));
       this.queue = job.catch(() => undefined);
       return job;
@@ -300,20 +296,22 @@ export class WebGpuAttention {
       const dummy = this.buffer('dummy', MIN_BYTES, STORAGE_IN);
       const bias = d.bias ? this.upload2('bias', d.bias.data) : dummy;
       const alibiAt = 2 * d.b;
-      const maskByte = 4 * (alibiAt + (d.alibi ? d.hq : 0));
+      const relAt = alibiAt + (d.alibi ? d.hq : 0);
+      const maskByte = 4 * (relAt + (d.relBias ? d.relBias.table.length : 0));
       const meta = new Uint32Array(maskByte / 4 + (d.mask ? Math.ceil(d.mask.data.length / 4) : 0));
       for (let b = 0; b < d.b; b++) {
         meta[b] = d.queryLengths ? d.queryLengths[b]! : d.nqFull;
         meta[d.b + b] = d.keyLengths ? d.keyLengths[b]! : d.nkFull;
       }
       if (d.alibi) new Float32Array(meta.buffer, 4 * alibiAt, d.hq).set(d.alibi);
+      if (d.relBias) new Float32Array(meta.buffer, 4 * relAt, d.relBias.table.length).set(d.relBias.table);
       if (d.mask) new Uint8Array(meta.buffer, maskByte, d.mask.data.length).set(d.mask.data);
       const metaBuf = this.buffer('meta', meta.byteLength, STORAGE_IN);
       dev.queue.writeBuffer(metaBuf, 0, meta);
       const out = this.buffer('out', outBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
       read = this.buffer('read', weightsAt + weightsBytes, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST, false);
 
-      const base = descriptorParams(d, maskByte, alibiAt);
+      const base = descriptorParams(d, maskByte, alibiAt, relAt);
       const inputs = { q, k, v, bias, meta: metaBuf };
       const enc = dev.createCommandEncoder({ label: 'webattn' });
       const pass = enc.beginComputePass({ label: 'webattn attention' });

@@ -14,6 +14,7 @@ export const PARAM_FIELDS = [
   'b_sh', 'b_sr', 'f32:scale', 'f32:softcap', 'cosine', 'bottom_right', 'i32:win_left', 'i32:win_right',
   'has_mask', 'has_bias', 'mask_byte', 'q_start', 'k_start', 'n_qblocks', 'n_splits', 'split_len',
   'lse_base', 'want_lse', 'rows', 'grid_x', 'aux_lse', 'neg_inf_bits', 'has_alibi', 'alibi_at',
+  'rel_at', 'rel_len', 'i32:rel_zero', 'pad0',
 ] as const;
 
 type FieldName<F> = F extends `${string}:${infer N}` ? N : F;
@@ -47,9 +48,9 @@ export function encodeParams(p: Params): Uint32Array {
   return u;
 }
 
-/** The descriptor part of the params (sizes, strides, scoring, structure); `alibiAt` (word) and `maskByte` (byte)
- * are where the ALiBi slopes and the mask bytes start in the meta buffer (after the per-batch lengths). */
-export function descriptorParams(d: AttentionDescriptor, maskByte: number, alibiAt: number): Params {
+/** The descriptor part of the params (sizes, strides, scoring, structure); `alibiAt`, `relAt` (words) and `maskByte`
+ * (bytes) are where the ALiBi slopes, the relative-bias table and the mask bytes start in the meta buffer. */
+export function descriptorParams(d: AttentionDescriptor, maskByte: number, alibiAt: number, relAt: number): Params {
   const p: Params = {
     b: d.b, hq: d.hq, hkv: d.hkv, nq: d.nq, nk: d.nk, dk: d.dk, dv: d.dv, group: d.hq / d.hkv,
     q_sb: d.q.strides.batch, q_sh: d.q.strides.head, q_sr: d.q.strides.row,
@@ -68,6 +69,9 @@ export function descriptorParams(d: AttentionDescriptor, maskByte: number, alibi
     neg_inf_bits: 0xff800000,
     has_alibi: d.alibi ? 1 : 0,
     alibi_at: alibiAt,
+    rel_at: relAt,
+    rel_len: d.relBias ? d.relBias.len : 0,
+    rel_zero: d.relBias ? d.relBias.zero : 0,
   };
   if (d.mask) Object.assign(p, { m_sb: d.mask.strides.batch, m_sh: d.mask.strides.head, m_sr: d.mask.strides.row });
   if (d.bias) Object.assign(p, { b_sb: d.bias.strides.batch, b_sh: d.bias.strides.head, b_sr: d.bias.strides.row });

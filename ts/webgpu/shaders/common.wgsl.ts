@@ -24,8 +24,8 @@ ${paramsStruct()}
 @group(0) @binding(2) var<storage, read> KM: array<${el}>;
 @group(0) @binding(3) var<storage, read> VM: array<${el}>;
 @group(0) @binding(4) var<storage, read> BIAS: array<f32>;
-// Per-batch query lengths [B], key lengths [B], ALiBi slopes [Hq] (f32 bits, when given), then the mask bytes
-// packed 4 to a word (little endian).
+// Per-batch query lengths [B], key lengths [B], ALiBi slopes [Hq] and the relative-bias table [Hq, L] (f32 bits,
+// when given), then the mask bytes packed 4 to a word (little endian).
 @group(0) @binding(5) var<storage, read> META: array<u32>;
 @group(0) @binding(6) var<storage, read_write> OUT: array<f32>;
 @group(0) @binding(7) var<storage, read> AUX: array<f32>;
@@ -59,8 +59,8 @@ fn mask_ok(b: u32, h: u32, i: u32, j: u32) -> bool {
   return ((META[byte >> 2u] >> ((byte & 3u) * 8u)) & 0xffu) != 0u;
 }
 
-// similarity -> logit: scale, then softcap c·tanh(s/c), then the additive bias, then ALiBi slope_h·(gj − diag).
-// NEG when it contributes nothing.
+// similarity -> logit: scale, then softcap c·tanh(s/c), then the additive bias, then ALiBi slope_h·(gj − diag),
+// then the relative bias table[h, clamp(gj − diag + zero, 0, L − 1)]. NEG when it contributes nothing.
 fn finish_logit(sim: f32, b: u32, h: u32, i: u32, j: u32) -> f32 {
   var s = sim * P.scale;
   if (P.softcap > 0.0) {
@@ -68,11 +68,15 @@ fn finish_logit(sim: f32, b: u32, h: u32, i: u32, j: u32) -> f32 {
     s = P.softcap * tanh(clamp(s / P.softcap, -15.0, 15.0));
   }
   if (P.has_bias != 0u) { s = s + BIAS[b * P.b_sb + h * P.b_sh + i * P.b_sr + j]; }
-  if (P.has_alibi != 0u) {
+  if (P.has_alibi != 0u || P.rel_len != 0u) {
     let ql = q_len(b);
     let kl = k_len(b);
-    let diag = i32(P.q_start + i) + select(0, i32(kl) - i32(ql), P.bottom_right != 0u);
-    s = s + bitcast<f32>(META[P.alibi_at + h]) * f32(i32(P.k_start + j) - diag);
+    let dist = i32(P.k_start + j) - (i32(P.q_start + i) + select(0, i32(kl) - i32(ql), P.bottom_right != 0u));
+    if (P.has_alibi != 0u) { s = s + bitcast<f32>(META[P.alibi_at + h]) * f32(dist); }
+    if (P.rel_len != 0u) {
+      let at = u32(clamp(dist + P.rel_zero, 0, i32(P.rel_len) - 1));
+      s = s + bitcast<f32>(META[P.rel_at + h * P.rel_len + at]);
+    }
   }
   if (s <= LIVE) { s = NEG; }
   return s;
