@@ -57,6 +57,22 @@ export function isGpuFailure(e: unknown): boolean {
   return e instanceof AttentionError && (e.code === 'OUT_OF_MEMORY' || (e.code === 'KERNEL_ERROR' && e.argument === 'device'));
 }
 
+/** Descriptor fields the WGSL kernels implement (`variant` is rejected by name below). A field added to the
+ * descriptor later is refused until the kernels learn it, rather than silently ignored. */
+const KNOWN_FIELDS = new Set([
+  'b', 'hq', 'hkv', 'nq', 'nk', 'dk', 'dv', 'layout', 'q', 'k', 'v', 'o', 'scale', 'softcap', 'similarity', 'align',
+  'winLeft', 'winRight', 'queryLengths', 'keyLengths', 'mask', 'bias', 'returnLse', 'returnWeights', 'out', 'qStart',
+  'kStart', 'nqFull', 'nkFull', 'variant', 'alibi', 'relBias',
+]);
+
+function unsupportedField(d: AttentionDescriptor): void {
+  for (const [key, value] of Object.entries(d)) {
+    if (value !== undefined && !KNOWN_FIELDS.has(key)) {
+      throw new AttentionError('INVALID_OPTION', key, `no '${key}' on the webgpu backend yet (use attention() or the wasm pool)`, key);
+    }
+  }
+}
+
 export class WebGpuAttention {
   readonly backend = 'webgpu' as const;
   /** Which backend computed the last result: 'wasm' after a fallback. */
@@ -143,6 +159,7 @@ export class WebGpuAttention {
     try {
       this.checkUsable();
       const d = buildDescriptor(validationView(q, 'q', this), validationView(k, 'k', this), validationView(v, 'v', this), options);
+      unsupportedField(d);
       if (d.variant) {
         throw new AttentionError('INVALID_OPTION', 'variant', 'no variant on the webgpu backend (variants run in wasm: attention() or the wasm pool)',
           `variant '${d.variant.kind}'`);
