@@ -4,7 +4,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AttentionError, init } from '../ts/index.js';
-import { matmul } from '../ts/layer/gemm.js';
+import { gemmInto, matmul } from '../ts/layer/gemm.js';
+import { WasmMatrix } from '../ts/layer/resident.js';
 import { referenceMatmul } from '../ts/reference/layer-ops.js';
 import { Rng, uniform } from './rng.js';
 
@@ -62,6 +63,26 @@ describe('matmul vs float64', () => {
     for (let i = 0; i < 6; i++) {
       for (let j = 0; j < 10; j++) expect(Number.isNaN(r.output[i * 10 + j]!)).toBe(i === 2);
     }
+  });
+});
+
+describe('matrices resident in wasm memory', () => {
+  it('give bitwise the copied operand, views included; disposed ones are refused', () => {
+    const [m, n, k] = [9, 20, 33];
+    const a = uniform(31, m * k);
+    const w = uniform(32, 2 * n * k); // two stacked [n, k] matrices
+    const bias = uniform(33, n);
+    const resident = WasmMatrix.upload(w, 2 * n, k);
+    const copied = new Float32Array(m * n);
+    const fromWasm = new Float32Array(m * n);
+    gemmInto({ m, n, k, a, b: w.subarray(n * k), transB: true, bias, out: copied });
+    gemmInto({ m, n, k, a, b: resident.view(n, n), transB: true, bias, out: fromWasm });
+    expect(fromWasm).toEqual(copied);
+    expect(maxDiff(copied, referenceMatmul(a, w.subarray(n * k), m, k, n, { transB: true, bias }))).toBeLessThanOrEqual(1e-5);
+    expect(() => gemmInto({ m, n, k, a, b: resident, transB: true, out: fromWasm })).toThrow(/b: expected \[20, 33\]/);
+    resident.dispose();
+    expect(resident.disposed).toBe(true);
+    expect(() => gemmInto({ m, n, k, a, b: resident.view(0, n), transB: true, out: fromWasm })).toThrow(/disposed/);
   });
 });
 

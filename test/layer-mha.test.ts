@@ -26,7 +26,7 @@ function torchWeights(seed: number, E: number, bias = true): TorchMhaWeights {
   return w;
 }
 
-function separateWeights(seed: number, c: Required<Omit<MhaConfig, 'rope'>>): SeparateMhaWeights {
+function separateWeights(seed: number, c: Required<Omit<MhaConfig, 'rope' | 'residentWeights'>>): SeparateMhaWeights {
   const { embedDim: E, numHeads: hq, numKvHeads: hkv, headDim: D, valueHeadDim: Dv, kdim, vdim } = c;
   return {
     q: { weight: mat(seed, hq * D, E), bias: uniform(seed + 1, hq * D, -0.1, 0.1) },
@@ -120,6 +120,21 @@ describe('MultiHeadAttention projections and cache', () => {
     const split = mha.forward({ data: x.slice(), shape: [2, 10, 32] }, { data: x.slice(), shape: [2, 10, 32] },
       { data: x.slice(), shape: [2, 10, 32] }, { causal: true, keyPositionOffset: 0 });
     expect(split.output).toEqual(fused.output);
+  });
+
+  it('weights resident in wasm give bitwise the weights copied per call; dispose() frees, the next call re-uploads', () => {
+    const copied = new MultiHeadAttention({ ...config, residentWeights: false }, w);
+    const resident = new MultiHeadAttention(config, w);
+    for (const n of [7, 1]) { // the GEMM and the matrix-vector path
+      const x = { data: uniform(30 + n, 2 * n * 32), shape: [2, n, 32] };
+      const mem = { data: uniform(40 + n, 2 * 5 * 32), shape: [2, 5, 32] };
+      expect(resident.forward(x).output).toEqual(copied.forward(x).output);
+      expect(resident.forward(x, mem).output).toEqual(copied.forward(x, mem).output);
+      resident.dispose();
+      expect(resident.forward(x, mem, mem).output).toEqual(copied.forward(x, mem, mem).output);
+    }
+    resident.dispose();
+    resident.dispose(); // idempotent
   });
 
   it('decoding with a KV cache equals the full causal pass, batch 2', () => {

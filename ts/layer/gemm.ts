@@ -10,6 +10,7 @@ import { arenaFor, planBlocks } from '../core/memory.js';
 import { isFloat32Array, shapeString, typeName } from '../validate/describe.js';
 import { MAX_ELEMENTS, OPERAND_CODES, checkLength, fail, readTensor, toFloat32 } from '../validate/tensor.js';
 import type { TensorLike } from '../types.js';
+import { WasmMatrix } from './resident.js';
 
 export interface MatmulOptions {
   /** Added to every row of the product: length N. */
@@ -69,13 +70,14 @@ function gemmExports(): GemmExports {
   return k;
 }
 
-/** The operands of one product, already validated: a [m, k] (row stride k), b [k, n] or [n, k], bias [n]. */
+/** The operands of one product, already validated: a [m, k] (row stride k), b [k, n] or [n, k] (in JS memory, or
+ * already in wasm memory as a WasmMatrix), bias [n]. */
 export interface GemmCall {
   m: number;
   n: number;
   k: number;
   a: Float32Array;
-  b: Float32Array;
+  b: Float32Array | WasmMatrix;
   transB: boolean;
   bias?: Float32Array | undefined;
   /** Length ≥ m·n; written row-major with row stride n. */
@@ -87,15 +89,20 @@ export function gemmInto(c: GemmCall): void {
   const k = gemmExports();
   const { m, n } = c;
   const nA = m * c.k;
-  const nB = n * c.k;
+  if (c.b instanceof WasmMatrix && (c.b.rows !== (c.transB ? n : c.k) || c.b.cols !== (c.transB ? c.k : n))) {
+    throw new AttentionError('INVALID_SHAPE', 'b', c.transB ? `[${n}, ${c.k}]` : `[${c.k}, ${n}]`, `a WasmMatrix [${c.b.rows}, ${c.b.cols}]`);
+  }
+  const resident = c.b instanceof WasmMatrix ? c.b.address(k) : 0;
+  const nB = resident ? 0 : n * c.k;
   const { offsets, total } = planBlocks([GEMM_WORDS * 4, 4 * nA, 4 * nB, c.bias ? 4 * n : 0, 4 * m * n]);
   const arena = arenaFor(k);
   try {
     const base = arena.acquire(total);
-    const [pDesc, pA, pB, pBias, pC] = offsets.map((o) => (o < 0 ? 0 : base + o)) as [number, number, number, number, number];
+    const [pDesc, pA, pCopyB, pBias, pC] = offsets.map((o) => (o < 0 ? 0 : base + o)) as [number, number, number, number, number];
+    const pB = resident || pCopyB;
     const mem = k.memory.buffer;
     new Float32Array(mem, pA, nA).set(c.a.subarray(0, nA));
-    new Float32Array(mem, pB, nB).set(c.b.subarray(0, nB));
+    if (!(c.b instanceof WasmMatrix)) new Float32Array(mem, pB, nB).set(c.b.subarray(0, nB));
     if (c.bias) new Float32Array(mem, pBias, n).set(c.bias.subarray(0, n));
     const u = new Uint32Array(mem, pDesc, GEMM_WORDS);
     u.fill(0);

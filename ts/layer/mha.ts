@@ -18,6 +18,7 @@ import { OPERAND_CODES, checkLength, fail, readTensor } from '../validate/tensor
 import { KvCache } from './cache.js';
 import { gemmInto } from './gemm.js';
 import { applyRope, type RopeStyle } from './positional.js';
+import { WasmMatrix } from './resident.js';
 import { readWeights, type Dims, type LayerWeights, type MhaWeights, type Projection } from './weights.js';
 
 export { KvCache } from './cache.js';
@@ -49,6 +50,9 @@ export interface MhaConfig {
   vdim?: number;
   /** Rotary embeddings on q and k (true = defaults). */
   rope?: boolean | MhaRopeConfig;
+  /** Keep a copy of the weights in wasm memory (uploaded at the first forward) instead of copying them in for every
+   * product. Default true; `dispose()` frees the copy. Weights changed after the first forward need a dispose(). */
+  residentWeights?: boolean;
 }
 
 /** The attention() options a layer call forwards (the layer fixes layout and output). */
@@ -76,9 +80,10 @@ export interface MhaResult {
 
 interface Resolved extends Dims {
   rope?: Required<MhaRopeConfig> | undefined;
+  residentWeights: boolean;
 }
 
-const CONFIG_KEYS = ['embedDim', 'numHeads', 'numKvHeads', 'headDim', 'valueHeadDim', 'kdim', 'vdim', 'rope'];
+const CONFIG_KEYS = ['embedDim', 'numHeads', 'numKvHeads', 'headDim', 'valueHeadDim', 'kdim', 'vdim', 'rope', 'residentWeights'];
 
 function positiveInt(v: unknown, argument: string, fallback?: number): number {
   if (v === undefined && fallback !== undefined) return fallback;
@@ -109,7 +114,9 @@ function resolveConfig(c: unknown): Resolved {
     if (typeof r !== 'object' || r === null) fail('INVALID_OPTION', 'config.rope', 'true or { style?, base?, rotaryDim? }', valueString(r));
     rope = { style: r.style ?? 'half', base: r.base ?? 10000, rotaryDim: r.rotaryDim ?? headDim };
   }
-  return { embedDim, hq, hkv, headDim, valueHeadDim, kdim, vdim, rope };
+  const residentWeights = o.residentWeights ?? true;
+  if (typeof residentWeights !== 'boolean') fail('INVALID_OPTION', 'config.residentWeights', 'true or false', valueString(residentWeights));
+  return { embedDim, hq, hkv, headDim, valueHeadDim, kdim, vdim, rope, residentWeights };
 }
 
 interface Input {
@@ -133,11 +140,41 @@ function readInput(x: unknown, argument: string, width: number, widthName: strin
 const sameData = (a: Float32Array, b: Float32Array): boolean =>
   a === b || (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length);
 
-/** y [rows, p.out] = x [rows, p.in]·Wᵀ + b. */
-function project(x: Float32Array, rows: number, p: Projection): Float32Array {
+/** y [rows, p.out] = x [rows, p.in]·Wᵀ + b, with W read from wasm memory when it is resident there. */
+function project(x: Float32Array, rows: number, p: Projection, resident?: Map<Projection, WasmMatrix>): Float32Array {
   const out = new Float32Array(rows * p.out);
-  gemmInto({ m: rows, n: p.out, k: p.in, a: x, b: p.weight, transB: true, bias: p.bias, out });
+  gemmInto({ m: rows, n: p.out, k: p.in, a: x, b: resident?.get(p) ?? p.weight, transB: true, bias: p.bias, out });
   return out;
+}
+
+/** Uploads the layer's matrices (stacks once, q / k / v as views of them). */
+function upload(w: LayerWeights, owned: WasmMatrix[]): Map<Projection, WasmMatrix> {
+  const m = new Map<Projection, WasmMatrix>();
+  const put = (p: Projection): WasmMatrix => {
+    const x = WasmMatrix.upload(p.weight, p.out, p.in);
+    owned.push(x);
+    m.set(p, x);
+    return x;
+  };
+  if (w.qkv) {
+    const s = put(w.qkv);
+    m.set(w.q, s.view(0, w.q.out));
+    m.set(w.k, s.view(w.q.out, w.k.out));
+    m.set(w.v, s.view(w.q.out + w.k.out, w.v.out));
+    if (w.kv) m.set(w.kv, s.view(w.q.out, w.kv.out));
+  } else {
+    put(w.q);
+    if (w.kv) {
+      const s = put(w.kv);
+      m.set(w.k, s.view(0, w.k.out));
+      m.set(w.v, s.view(w.k.out, w.v.out));
+    } else {
+      put(w.k);
+      put(w.v);
+    }
+  }
+  put(w.o);
+  return m;
 }
 
 /** Columns [c0, c0 + w) of a [rows, width] matrix, compact. */
@@ -151,6 +188,8 @@ function columns(y: Float32Array, rows: number, width: number, c0: number, w: nu
 export class MultiHeadAttention {
   readonly config: Readonly<Resolved>;
   private readonly w: LayerWeights;
+  private resident: Map<Projection, WasmMatrix> | undefined;
+  private owned: WasmMatrix[] = [];
 
   /** Validates the configuration and the weights (copied once into stacked matrices when they come separate). */
   constructor(config: MhaConfig, weights: MhaWeights) {
@@ -160,6 +199,27 @@ export class MultiHeadAttention {
     if (r && (!Number.isInteger(r.rotaryDim) || r.rotaryDim < 2 || r.rotaryDim % 2 !== 0 || r.rotaryDim > this.config.headDim)) {
       fail('INVALID_OPTION', 'config.rope.rotaryDim', `an even integer in [2, headDim = ${this.config.headDim}]`, valueString(r.rotaryDim));
     }
+  }
+
+  /** Frees the wasm copy of the weights (uploaded again if the layer is used again). */
+  dispose(): void {
+    for (const m of this.owned) m.dispose();
+    this.owned = [];
+    this.resident = undefined;
+  }
+
+  /** The resident weights, uploaded on first use (undefined when `residentWeights` is off). */
+  private weightsInWasm(): Map<Projection, WasmMatrix> | undefined {
+    if (!this.config.residentWeights) return undefined;
+    if (!this.resident) {
+      try {
+        this.resident = upload(this.w, this.owned);
+      } catch (e) {
+        this.dispose();
+        throw e;
+      }
+    }
+    return this.resident;
   }
 
   /** An empty KV cache for `batch` sequences decoded together. */
@@ -194,21 +254,22 @@ export class MultiHeadAttention {
     const qW = c.hq * c.headDim;
     const kW = c.hkv * c.headDim;
     const vW = c.hkv * c.valueHeadDim;
+    const res = this.weightsInWasm();
 
     // Projections: one product for q, k, v (self-attention), or q alone and k, v fused when they share an input.
     let qp: Float32Array, kp: Float32Array, vp: Float32Array;
     if (self && this.w.qkv) {
-      const y = project(q.data, qRows, this.w.qkv);
+      const y = project(q.data, qRows, this.w.qkv, res);
       const width = qW + kW + vW;
       [qp, kp, vp] = [columns(y, qRows, width, 0, qW), columns(y, qRows, width, qW, kW), columns(y, qRows, width, qW + kW, vW)];
     } else {
-      qp = project(q.data, qRows, this.w.q);
+      qp = project(q.data, qRows, this.w.q, res);
       if (sameData(k.data, v.data) && this.w.kv) {
-        const y = project(k.data, kRows, this.w.kv);
+        const y = project(k.data, kRows, this.w.kv, res);
         [kp, vp] = [columns(y, kRows, kW + vW, 0, kW), columns(y, kRows, kW + vW, kW, vW)];
       } else {
-        kp = project(k.data, kRows, this.w.k);
-        vp = project(v.data, kRows, this.w.v);
+        kp = project(k.data, kRows, this.w.k, res);
+        vp = project(v.data, kRows, this.w.v, res);
       }
     }
 
@@ -235,7 +296,7 @@ export class MultiHeadAttention {
       { data: vp, shape: [k.b, nk, c.hkv, c.valueHeadDim] },
       attnOptions,
     );
-    const output = project(r.output, qRows, this.w.o);
+    const output = project(r.output, qRows, this.w.o, res);
     const result: MhaResult = { output, shape: q.rank === 3 ? [q.b, q.n, c.embedDim] : [q.n, c.embedDim] };
     if (r.weights) result.weights = r.weights;
     if (r.lse) result.lse = r.lse;
