@@ -1,10 +1,10 @@
 /**
  * Paged KV caches: one KVPagePool (fixed-size pages in the calling thread's wasm memory, layout
- * [pages, Hkv, pageSize, D] for K and V) shared by many sequences, each a PagedKVCache with its own page table (as
- * vLLM's block tables, WebLLM's paged KV cache and FlashAttention's `block_table`). Sequences take pages as they
- * grow and give them back on truncate / reset / dispose; fork() shares every page of a prefix (reference counts),
- * and the first append after it copies only a shared, partly filled last page. The pool belongs to the thread
- * that created it.
+ * [Hkv, pages, pageSize, D] for K and V) shared by many sequences, each a PagedKVCache with its own page table (as
+ * vLLM's block tables, WebLLM's paged KV cache and FlashAttention's `block_table`). Head-major pages let a sequence
+ * whose pages were taken in order read each head as one stream. Sequences take pages as they grow and give them
+ * back on truncate / reset / dispose; fork() shares every page of a prefix (reference counts), and the first append
+ * after it copies only a shared, partly filled last page. The pool belongs to the thread that created it.
  */
 import { AttentionError } from '../errors.js';
 import type { AttentionInput } from '../types.js';
@@ -145,7 +145,7 @@ export class KVPagePool {
 
   /** @internal Row index of (page, kv head, offset). */
   row(page: number, h: number, offset: number): number {
-    return (page * this.heads + h) * this.pageSize + offset;
+    return (h * this.pages + page) * this.pageSize + offset;
   }
 }
 

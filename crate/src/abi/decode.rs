@@ -66,7 +66,7 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
             if !page_table_ok(table, &d) {
                 return Err(Status::BadCache);
             }
-            Slots::Paged { page_size: d.page_size as usize, table }
+            Slots::Paged { page_size: d.page_size as usize, pages: d.capacity as usize, table }
         }
         None => Slots::Ring { capacity: d.capacity as usize },
     };

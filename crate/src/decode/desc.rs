@@ -5,7 +5,7 @@
 //! Semantics (shared with the float64 reference in `ts/decode/reference.ts`). The cache holds the tokens at absolute
 //! positions [start, end). Contiguous (page_size = 0): position p lives in slot p mod capacity of K [hkv, capacity, dk]
 //! and V [hkv, capacity, dv] (a linear cache never wraps: end ≤ capacity; a ring buffer does). Paged (page_size > 0):
-//! K is a pool of `capacity` pages [capacity, hkv, page_size, dk] (V likewise) and position p lives in page
+//! K is a pool of `capacity` pages [hkv, capacity, page_size, dk] (V likewise) and position p lives in page
 //! page_table[p / page_size] at offset p mod page_size (vLLM / FlashAttention `block_table`), so many sequences share
 //! one pool without copying. Query row i < nq of query head h sits at position
 //! qp = end − nq + i (the last nq tokens: bottom-right alignment) and reads kv head h / (hq / hkv). Key p is allowed iff
@@ -45,7 +45,7 @@ pub struct DecodeDesc {
     pub end: u32,
     pub k_ptr: u32,
     pub v_ptr: u32,
-    /// int8 only: f32 [hkv, capacity] (paged: [capacity, hkv, page_size]) per-token-per-head scales; 0 otherwise.
+    /// int8 only: f32 [hkv, capacity] (paged: [hkv, capacity, page_size]) per-token-per-head scales; 0 otherwise.
     pub k_scale_ptr: u32,
     pub v_scale_ptr: u32,
     /// f32 q [hq, nq, dk] with element strides (head, row).

@@ -42,6 +42,37 @@ struct Scratch {
     /// Per-row factor of this tile (2^(m − m')) and whether the row saw any key in it.
     alpha: Vec<f32>,
     live: Vec<bool>,
+    /// The current tile's runs of consecutive rows.
+    runs: Vec<Run>,
+}
+
+/// Tile positions [off, off + len) sit in rows row0 … row0 + len − 1.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    row0: usize,
+    off: usize,
+    len: usize,
+}
+
+/// P·V of one run of the tile for every live row: columns [off, off + len) of the probabilities against the run's
+/// `len` value rows; the first run of a tile also applies each row's rescale factor.
+#[allow(clippy::too_many_arguments)]
+fn values(sc: &Scratch, rows: usize, v: &[f32], dv: usize, off: usize, len: usize, first: bool, acc: &mut [f32]) {
+    let alpha = |r: usize| if first { sc.alpha[r] } else { 1.0 };
+    let p = |r: usize| &sc.s[r * KC + off..r * KC + off + len];
+    let mut r = 0;
+    while r < rows {
+        if r + 1 < rows && sc.live[r] && sc.live[r + 1] {
+            let (a0, a1) = acc[r * dv..(r + 2) * dv].split_at_mut(dv);
+            accumulate2(p(r), p(r + 1), v, dv, (alpha(r), alpha(r + 1)), a0, a1);
+            r += 2;
+        } else {
+            if sc.live[r] {
+                accumulate(p(r), v, dv, alpha(r), &mut acc[r * dv..(r + 1) * dv]);
+            }
+            r += 1;
+        }
+    }
 }
 
 fn run<E: Elem>(
@@ -64,6 +95,11 @@ fn run<E: Elem>(
         vt: zeros(if convert { KC * dv } else { 0 })?,
         alpha: zeros(rows)?,
         live: vec![false; rows],
+        runs: {
+            let mut v = Vec::new();
+            v.try_reserve_exact(KC).map_err(|_| OutOfMemory)?;
+            v
+        },
     };
     let mut parts = Partials::new(nsplit, rows, dv)?;
     let spans: Vec<(u64, u64)> = (0..nq).map(|i| p.key_span(i)).collect();
@@ -86,28 +122,40 @@ fn run<E: Elem>(
             acc.fill(0.0);
             let mut t = a;
             while t < b {
-                let (row0, run) = p.slots.locate(p.hkv, kvh, t);
-                let n = (KC as u64).min(b - t).min(run as u64) as usize;
-                let kt = tile(&k[row0 * dk..(row0 + n) * dk], ks.map(|x| &x[row0..row0 + n]), dk, &mut sc.kt);
-                scores(&sc.q, rows, dk, kt, n, &mut sc.s);
+                let n = (KC as u64).min(b - t) as usize;
+                // Positions [t, t + n) as runs of consecutive rows: one run unless a page ends or the ring wraps.
+                sc.runs.clear();
+                let mut off = 0;
+                while off < n {
+                    let (row0, run) = p.slots.locate(kvh, t + off as u64);
+                    let len = run.min(n - off);
+                    sc.runs.push(Run { row0, off, len });
+                    off += len;
+                }
+                for u in &sc.runs {
+                    let buf: &mut [f32] = if convert { &mut sc.kt[u.off * dk..] } else { &mut [] };
+                    let kr = tile(&k[u.row0 * dk..(u.row0 + u.len) * dk], ks.map(|x| &x[u.row0..u.row0 + u.len]), dk, buf);
+                    if !convert {
+                        scores(&sc.q, rows, dk, kr, u.len, &mut sc.s, u.off);
+                    }
+                }
+                if convert {
+                    scores(&sc.q, rows, dk, &sc.kt[..n * dk], n, &mut sc.s, 0);
+                }
                 for r in 0..rows {
                     let srow = &mut sc.s[r * KC..(r + 1) * KC];
                     sc.live[r] = mask(srow, n, t, spans[r % nq]);
                     sc.alpha[r] = if sc.live[r] { softmax_step(&mut srow[..round4(n)], &mut m[r], &mut l[r]) } else { 1.0 };
                 }
-                let vt = tile(&v[row0 * dv..(row0 + n) * dv], vs.map(|x| &x[row0..row0 + n]), dv, &mut sc.vt);
-                let mut r = 0;
-                while r < rows {
-                    if r + 1 < rows && sc.live[r] && sc.live[r + 1] {
-                        let (a0, a1) = acc[r * dv..(r + 2) * dv].split_at_mut(dv);
-                        let (p0, p1) = (&sc.s[r * KC..r * KC + n], &sc.s[(r + 1) * KC..(r + 1) * KC + n]);
-                        accumulate2(p0, p1, vt, dv, (sc.alpha[r], sc.alpha[r + 1]), a0, a1);
-                        r += 2;
-                    } else {
-                        if sc.live[r] {
-                            accumulate(&sc.s[r * KC..r * KC + n], vt, dv, sc.alpha[r], &mut acc[r * dv..(r + 1) * dv]);
-                        }
-                        r += 1;
+                if convert {
+                    for u in &sc.runs {
+                        tile(&v[u.row0 * dv..(u.row0 + u.len) * dv], vs.map(|x| &x[u.row0..u.row0 + u.len]), dv, &mut sc.vt[u.off * dv..]);
+                    }
+                    values(&sc, rows, &sc.vt[..n * dv], dv, 0, n, true, acc);
+                } else {
+                    for (x, u) in sc.runs.iter().enumerate() {
+                        let vr = tile(&v[u.row0 * dv..(u.row0 + u.len) * dv], None, dv, &mut []);
+                        values(&sc, rows, vr, dv, u.off, u.len, x == 0, acc);
                     }
                 }
                 t += n as u64;
@@ -147,14 +195,15 @@ fn tile<'t, E: Elem>(src: &'t [E], scales: Option<&[f32]>, width: usize, buf: &'
     &buf[..n * width]
 }
 
-/// s[r·KC + j] = q_r · k_j for j < n. Rows go in pairs (each K load feeds two rows), keys in groups of four (each q
+/// s[r·KC + off + j] = q_r · k_j for j < n. Rows go in pairs (each K load feeds two rows), keys in groups of four (each q
 /// load feeds four keys).
-fn scores(q: &[f32], rows: usize, dk: usize, k: &[f32], n: usize, s: &mut [f32]) {
+fn scores(q: &[f32], rows: usize, dk: usize, k: &[f32], n: usize, s: &mut [f32], off: usize) {
     let n4 = n / 4 * 4;
     let mut r = 0;
     while r + 2 <= rows {
         let (q0, q1) = (&q[r * dk..(r + 1) * dk], &q[(r + 1) * dk..(r + 2) * dk]);
         let (s0, s1) = s[r * KC..(r + 2) * KC].split_at_mut(KC);
+        let (s0, s1) = (&mut s0[off..off + n], &mut s1[off..off + n]);
         let mut j = 0;
         while j < n4 {
             let (a, b) = dot2x4(q0, q1, &k[j * dk..(j + 4) * dk], dk);
@@ -170,7 +219,7 @@ fn scores(q: &[f32], rows: usize, dk: usize, k: &[f32], n: usize, s: &mut [f32])
     }
     if r < rows {
         let qr = &q[r * dk..(r + 1) * dk];
-        let sr = &mut s[r * KC..r * KC + n];
+        let sr = &mut s[r * KC + off..r * KC + off + n];
         let mut j = 0;
         while j < n4 {
             let d4 = dot4(qr, &k[j * dk..(j + 4) * dk], dk);

@@ -22,23 +22,24 @@ pub use kernel::decode;
 pub enum Slots<'a> {
     /// Row g · capacity + p mod capacity (linear or ring).
     Ring { capacity: usize },
-    /// Row (table[p / page_size] · hkv + g) · page_size + p mod page_size.
-    Paged { page_size: usize, table: &'a [u32] },
+    /// Row (g · pages + table[p / page_size]) · page_size + p mod page_size: head-major pages, so a sequence whose
+    /// pages were taken in order reads each head as one stream.
+    Paged { page_size: usize, pages: usize, table: &'a [u32] },
 }
 
 impl<'a> Slots<'a> {
     /// The row of position t for kv head g, and how many following positions sit in consecutive rows.
     #[inline(always)]
-    pub fn locate(&self, hkv: usize, g: usize, t: u64) -> (usize, usize) {
+    pub fn locate(&self, g: usize, t: u64) -> (usize, usize) {
         match *self {
             Slots::Ring { capacity } => {
                 let slot = (t % capacity as u64) as usize;
                 (g * capacity + slot, capacity - slot)
             }
-            Slots::Paged { page_size, table } => {
+            Slots::Paged { page_size, pages, table } => {
                 let off = (t % page_size as u64) as usize;
                 let page = table[(t / page_size as u64) as usize] as usize;
-                ((page * hkv + g) * page_size + off, page_size - off)
+                ((g * pages + page) * page_size + off, page_size - off)
             }
         }
     }

@@ -72,7 +72,7 @@ impl Layout {
     fn row(&self, g: usize, p: u64) -> usize {
         let p = p as usize;
         match &self.paged {
-            Some((ps, table)) => (table[p / ps] as usize * self.hkv + g) * ps + p % ps,
+            Some((ps, table)) => (g * self.cap + table[p / ps] as usize) * ps + p % ps,
             None => g * self.cap + p % self.cap,
         }
     }
@@ -200,7 +200,7 @@ impl Case {
             dk: self.dk,
             dv: self.dv,
             slots: match &self.paged {
-                Some((ps, table)) => Slots::Paged { page_size: *ps, table },
+                Some((ps, table)) => Slots::Paged { page_size: *ps, pages: self.cap, table },
                 None => Slots::Ring { capacity: self.cap },
             },
             start: self.start,
