@@ -5,7 +5,7 @@
  * dispose; f16 / int8 pools agree with the float64 reference on their stored values.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KVPagePool, attention, decode, init, referenceDecode } from '../ts/index.js';
+import { KVCache, KVPagePool, attention, decode, init, referenceDecode } from '../ts/index.js';
 import { maxAbsDiff, randomTensor, sliceRows, thrown } from './decode-helpers.js';
 import { Rng } from './rng.js';
 
@@ -132,6 +132,30 @@ describe('paged KV cache', () => {
     const pool = new KVPagePool({ heads: 1, headDim: 4, pages: 2 });
     const s = pool.sequence();
     expect(thrown(() => s.truncate(1))).toMatchObject({ argument: 'n' });
+    pool.dispose();
+  });
+});
+
+describe('one kernel, three slot layouts', () => {
+  it('linear, ring and paged caches holding the same tokens give bitwise the same output', () => {
+    const [hq, hkv, d, n, nq, left] = [8, 2, 64, 300, 3, 100];
+    const k = randomTensor(61, hkv, n, d);
+    const v = randomTensor(62, hkv, n, d);
+    const q = randomTensor(63, hq, nq, d);
+    const linear = new KVCache({ heads: hkv, headDim: d, capacity: n });
+    const ring = new KVCache({ heads: hkv, headDim: d, window: left + 1, capacity: 107 });
+    const pool = new KVPagePool({ heads: hkv, headDim: d, pageSize: 7, pages: 60 });
+    const paged = pool.sequence();
+    const filler = pool.sequence();
+    for (let t = 0; t < n; t += 30) {
+      for (const c of [linear, ring, paged]) c.append(sliceRows(k, t, t + 30), sliceRows(v, t, t + 30));
+      filler.append(randomTensor(t, hkv, 5, d), randomTensor(t + 1, hkv, 5, d)); // interleaves the pages
+    }
+    const outputs = [linear, ring, paged].map((c) => decode(q, c, { window: { left }, splitSize: 64 }).output);
+    expect(maxAbsDiff(outputs[0]!, outputs[1]!)).toBe(0);
+    expect(maxAbsDiff(outputs[0]!, outputs[2]!)).toBe(0);
+    linear.dispose();
+    ring.dispose();
     pool.dispose();
   });
 });
