@@ -178,6 +178,11 @@ describe('MultiHeadAttention errors', () => {
       { data: new Float32Array(48), shape: [3, 16] }, { data: new Float32Array(64), shape: [4, 16] }), 'value', 'INVALID_SHAPE'],
     ['foreign cache', () => new MultiHeadAttention({ embedDim: 16, numHeads: 2 }, w).forward({ data: new Float32Array(32), shape: [2, 16] },
       undefined, undefined, { cache: new MultiHeadAttention({ embedDim: 16, numHeads: 2 }, w).createCache(3) }), 'cache', 'INVALID_OPTION'],
+    ['cache with cross-attention', () => {
+      const layer = new MultiHeadAttention({ embedDim: 16, numHeads: 2 }, w);
+      return layer.forward({ data: new Float32Array(32), shape: [2, 16] }, { data: new Float32Array(48), shape: [3, 16] }, undefined,
+        { cache: layer.createCache(1) });
+    }, 'cache', 'INVALID_OPTION'],
   ];
   for (const [name, call, argument, code] of cases) {
     it(name, () => {

@@ -63,8 +63,8 @@ export interface MhaForwardOptions extends MhaAttentionOptions {
   positionOffset?: number;
   /** RoPE position of the first key of a separate key input (cross-attention). Default 0. */
   keyPositionOffset?: number;
-  /** Decoding: the new keys/values are appended to it and the queries attend to everything it holds. With a cache,
-   * `causal: true` means 'bottom-right' (query i sees the cache and the new tokens up to itself). */
+  /** Decoding (self-attention only): the new keys/values are appended to it and the queries attend to everything it
+   * holds. With a cache, `causal: true` means 'bottom-right' (query i sees the cache and the new tokens up to itself). */
   cache?: KvCache;
 }
 
@@ -244,6 +244,10 @@ export class MultiHeadAttention {
     if (v.n !== k.n) fail('INVALID_SHAPE', 'value', `${k.n} rows (N of key)`, `${v.n} rows`);
     const self = sameData(k.data, q.data) && sameData(v.data, q.data) && k.n === q.n;
     if (cache !== undefined) {
+      if (!self) {
+        fail('INVALID_OPTION', 'cache', 'self-attention (key and value omitted or the query itself)',
+          'a separate key/value input (cross-attention keys are not appended to a decoding cache)');
+      }
       if (!(cache instanceof KvCache) || cache.batch !== q.b || cache.keyWidth !== c.hkv * c.headDim || cache.valueWidth !== c.hkv * c.valueHeadDim) {
         fail('INVALID_OPTION', 'cache', `a KvCache of this layer for batch ${q.b} (createCache(${q.b}))`,
           cache instanceof KvCache ? `a cache for batch ${cache.batch}, widths ${cache.keyWidth}/${cache.valueWidth}` : typeName(cache));
