@@ -104,7 +104,10 @@ describe('heatmapSvg', () => {
   it('has a legend with the min and max', () => {
     const v = new Float64Array([0.125, 0.5, 0.25, 0.75]);
     const svg = heatmapSvg(v, [2, 2], { colorScale: 'blues' });
-    expect(svg).toMatch(/<linearGradient id="wa-legend"/);
+    // The gradient's id names the scale, so pictures with different scales can share one HTML page.
+    expect(svg).toMatch(/<linearGradient id="wa-legend-blues"/);
+    expect(svg).toMatch(/fill="url\(#wa-legend-blues\)"/);
+    expect(heatmapSvg(v, [2, 2])).toMatch(/<linearGradient id="wa-legend-viridis"[\s\S]*fill="url\(#wa-legend-viridis\)"/);
     expect(svg).toMatch(/class="legend-max">0\.75</);
     expect(svg).toMatch(/class="legend-min">0\.125</);
     const fixed = heatmapSvg(v, [2, 2], { range: [0, 1] });

@@ -89,6 +89,18 @@ function body(): void {
     expect(await page.locator('#headview svg g.head').count()).toBe(4);
     expect(await page.locator('#heads-table tr').count()).toBe(1 + 4 + 1);
     expect(await page.textContent('#mask svg .legend-computed text')).toBe(`computed ${tokens * tokens} (100%)`);
+    for (const id of ['rollout', 'flow']) {
+      expect(await page.textContent(`#${id} svg title`)).toMatch(/over 3 layers/);
+      expect(await page.locator(`#${id} svg g.cells path`).count()).toBeGreaterThan(1);
+    }
+    // Several SVGs share the page's id space: each legend must resolve to its own scale's gradient (the blues of
+    // rollout, not the viridis of the heatmap drawn first).
+    const legendTop = await page.evaluate(() => {
+      const ref = document.querySelector('#rollout svg g.legend rect')!.getAttribute('fill')!;
+      const gradient = document.getElementById(/url\(#(.+)\)/.exec(ref)![1]!)!;
+      return gradient.querySelector('stop')!.getAttribute('stop-color');
+    });
+    expect(legendTop).toBe('#08306b');
     expect(await page.locator('#variants button').count()).toBeGreaterThanOrEqual(3);
     // Pointing at the cell (row 1, column 0) reads out its weight and the query's top keys.
     const grid = (await page.getAttribute('#heatmap svg g.cells', 'data-grid'))!.split(' ').map(Number);

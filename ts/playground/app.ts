@@ -117,6 +117,7 @@ function render(): void {
     range: approximate ? undefined : [0, 1], columns: Math.min(p.heads, 4),
     headTitles: Array.from(entropy, (e, h) => (distribution(h) ? `head ${h}  H=${e.toFixed(2)}` : `head ${h}`)),
   });
+  drawLayers(p.tokens, p.heads, options, approximate);
   const maxEntropy = Math.log(n) || 1;
   $('heads-table').innerHTML = '<tr><th>head</th><th>mean entropy (nats)</th><th></th><th>mean distance</th></tr>'
     + Array.from(entropy, (e, h) => (distribution(h)
@@ -183,6 +184,29 @@ function safely(f: () => void): () => void {
       console.error(e);
     }
   };
+}
+
+const LAYERS = 3;
+/** Attention flow runs one max-flow per (query, key) pair: drawn for sentences up to this many tokens. */
+const MAX_FLOW_TOKENS = 24;
+
+/** Rollout and flow over LAYERS layers: the sentence embedded with seeds 1…LAYERS, the current variant and heads. */
+function drawLayers(tokens: string[], heads: number, options: AttentionOptions, approximate: boolean): void {
+  const n = tokens.length;
+  const shape = { heads, rows: n, cols: n };
+  const layers = Array.from({ length: LAYERS }, (_, l) => {
+    const e = embed(tokens, heads, l + 1);
+    return pictureWeights(lib.attention, e.q, e.k, e.v, options, heads, n).weights;
+  });
+  const cell = Math.max(6, Math.min(16, Math.floor(300 / n)));
+  const common = { rowLabels: tokens, colLabels: tokens, colorScale: 'blues' as const, cellSize: cell };
+  $('rollout').innerHTML = lib.heatmapSvg(lib.attentionRollout(layers, shape), [n, n], { ...common, title: `rollout over ${LAYERS} layers` });
+  const why = approximate && layers.some((w) => w.some((x) => x < -1e-6))
+    ? 'Flow needs non-negative weights (capacities); this variant has negative effective weights.'
+    : n > MAX_FLOW_TOKENS ? `Flow is drawn for up to ${MAX_FLOW_TOKENS} tokens (one max-flow per pair).` : undefined;
+  $('flow').innerHTML = why
+    ? `<div class="muted">${escape(why)}</div>`
+    : lib.heatmapSvg(lib.attentionFlow(layers, shape), [n, n], { ...common, title: `attention flow over ${LAYERS} layers` });
 }
 
 /** The heatmap cell under the pointer, from the grid geometry the SVG states (data-grid) and its viewBox scale. */

@@ -105,7 +105,7 @@ export function headViewSvg(weights: Float32Array | Float64Array, shape: HeadVie
     parts.push('</g>');
     out.push(parts.join(''));
   }
-  out.push(colorLegend(legendX, top + panelTitleH, legendH, lo, hi));
+  out.push(colorLegend(legendX, top + panelTitleH, legendH, lo, hi, scale));
   out.push('</svg>');
   return out.join('\n');
 }

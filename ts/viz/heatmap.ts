@@ -86,7 +86,7 @@ export function heatmapSvg(weights: Float32Array | Float64Array, shape: HeatmapS
     + `${cellPaths(matrix, 0, rows, cols, gx, gy, cell, lo, hi, scale)}</g>`);
   if (opts.rowLabels) out.push(rowLabelsSvg(opts.rowLabels, gx, gy, cell));
   if (opts.colLabels) out.push(colLabelsSvg(opts.colLabels, gx, gy, cell));
-  out.push(colorLegend(legendX, gy, legendH, lo, hi));
+  out.push(colorLegend(legendX, gy, legendH, lo, hi, scale));
   out.push('</svg>');
   return out.join('\n');
 }

@@ -132,10 +132,12 @@ export function cellPaths(
   return levelPaths(rows, cols, x0, y0, cell, levelOf, (level) => (level < 0 ? NAN_FILL : scaleColor(scale, level / (LEVELS - 1))));
 }
 
-/** <defs> with the legend gradient (top = max) and the NaN hatch pattern. */
+/** <defs> with the legend gradient (top = max) and the NaN hatch pattern. The gradient's id names its scale: SVGs
+ * inlined in one HTML page share one id space, so two pictures with different scales must not share an id (with the
+ * same scale the definitions are identical, so sharing is harmless). */
 export function colorDefs(scale: ColorScale): string {
   const stops = Array.from({ length: 11 }, (_, k) => `<stop offset="${k / 10}" stop-color="${scaleColor(scale, 1 - k / 10)}"/>`);
-  return `<defs><linearGradient id="wa-legend" x1="0" y1="0" x2="0" y2="1">${stops.join('')}</linearGradient>`
+  return `<defs><linearGradient id="wa-legend-${scale}" x1="0" y1="0" x2="0" y2="1">${stops.join('')}</linearGradient>`
     + `<pattern id="wa-nan" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="4" height="4" fill="#fff"/>`
     + `<path d="M0 4L4 0" stroke="#d62728" stroke-width="1"/></pattern></defs>`;
 }
@@ -147,8 +149,8 @@ export const legendWidth = (lo: number, hi: number): number =>
   LEGEND_W + 6 + Math.max(fmt(lo).length, fmt(hi).length) * FONT * 0.62;
 
 /** Vertical colour bar at (x, y), height h, max at the top. */
-export function colorLegend(x: number, y: number, h: number, lo: number, hi: number): string {
-  return `<g class="legend"><rect x="${x}" y="${y}" width="${LEGEND_W}" height="${h}" fill="url(#wa-legend)" stroke="#444" stroke-width="0.5"/>`
+export function colorLegend(x: number, y: number, h: number, lo: number, hi: number, scale: ColorScale): string {
+  return `<g class="legend"><rect x="${x}" y="${y}" width="${LEGEND_W}" height="${h}" fill="url(#wa-legend-${scale})" stroke="#444" stroke-width="0.5"/>`
     + `<text x="${x + LEGEND_W + 4}" y="${y + FONT - 2}" class="legend-max">${fmt(hi)}</text>`
     + `<text x="${x + LEGEND_W + 4}" y="${y + h}" class="legend-min">${fmt(lo)}</text></g>`;
 }
