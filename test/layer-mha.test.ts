@@ -169,6 +169,8 @@ describe('MultiHeadAttention errors', () => {
       'weights.in_proj_weight', 'INVALID_SHAPE'],
     ['out_proj.bias type', () => new MultiHeadAttention({ embedDim: 16, numHeads: 2 }, { ...w, 'out_proj.bias': [1] as never }),
       'weights.out_proj.bias', 'INVALID_TYPE'],
+    ['rope style', () => new MultiHeadAttention({ embedDim: 16, numHeads: 2, rope: { style: 'neox' as never } }, w), 'config.rope.style', 'INVALID_OPTION'],
+    ['rope rotaryDim', () => new MultiHeadAttention({ embedDim: 16, numHeads: 2, rope: { rotaryDim: 9 } }, w), 'config.rope.rotaryDim', 'INVALID_OPTION'],
     ['heads not dividing', () => new MultiHeadAttention({ embedDim: 16, numHeads: 4, numKvHeads: 3 }, w), 'config.numKvHeads', 'INVALID_HEADS'],
     ['torch dict with GQA', () => new MultiHeadAttention({ embedDim: 16, numHeads: 2, numKvHeads: 1 }, w), 'weights', 'INVALID_OPTION'],
     ['missing o', () => new MultiHeadAttention({ embedDim: 16, numHeads: 2 }, { q: { weight: mat(1, 16, 16) } } as never), 'weights.k', 'INVALID_TYPE'],

@@ -113,6 +113,10 @@ function resolveConfig(c: unknown): Resolved {
     const r = o.rope === true ? {} : o.rope;
     if (typeof r !== 'object' || r === null) fail('INVALID_OPTION', 'config.rope', 'true or { style?, base?, rotaryDim? }', valueString(r));
     rope = { style: r.style ?? 'half', base: r.base ?? 10000, rotaryDim: r.rotaryDim ?? headDim };
+    if (rope.style !== 'half' && rope.style !== 'interleaved') fail('INVALID_OPTION', 'config.rope.style', "'half' or 'interleaved'", valueString(rope.style));
+    if (typeof rope.base !== 'number' || !Number.isFinite(rope.base) || rope.base <= 0) {
+      fail('INVALID_OPTION', 'config.rope.base', 'a finite number > 0', valueString(rope.base));
+    }
   }
   const residentWeights = o.residentWeights ?? true;
   if (typeof residentWeights !== 'boolean') fail('INVALID_OPTION', 'config.residentWeights', 'true or false', valueString(residentWeights));
