@@ -42,6 +42,7 @@ const projections = new Map<number, { w: Float32Array; e: Float32Array; f: Float
 function projectionsFor(n: number): { w: Float32Array; e: Float32Array; f: Float32Array } {
   let p = projections.get(n);
   if (!p) {
+    projections.clear(); // only one N's projections at a time: a large JS heap slows the timed calls (GC)
     p = { w: performerProjection(FEATURES, D, 1), ...linformerProjection(PROJECTED, n, 1) };
     projections.set(n, p);
   }
@@ -119,12 +120,9 @@ export async function reportScaling(ns: readonly number[] = DEFAULT_SCALING_N): 
   const best = new Map<string, Map<number, number>>(METHODS.map((m) => [m.name, new Map()]));
   const skipped = new Map<string, string>();
   const memory = new Map<number, string>();
-  const inputs = new Map<number, [AttentionInput, AttentionInput, AttentionInput]>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const n of sizes) {
-      let ops = inputs.get(n);
-      if (!ops) { ops = operands(n); inputs.set(n, ops); }
-      const [q, k, v] = ops;
+      const [q, k, v] = operands(n); // regenerated per round: holding every N's inputs grows the heap (GC in the timings)
       for (const m of METHODS) {
         const times = best.get(m.name)!;
         const had = times.get(n);
