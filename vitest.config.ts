@@ -8,6 +8,8 @@ import { playwright } from '@vitest/browser-playwright';
 import { CHROMIUM_ARGS, findChromium } from './test/browser/chromium.mjs';
 
 const include = ['test/**/*.test.ts'];
+/** Inline projects do not inherit the root's timeouts, so each project states them. Machines here are shared. */
+const timeouts = { testTimeout: 60_000, hookTimeout: 60_000 };
 /** coi.test.ts asserts isolation, so it runs only in the isolated project. */
 const exclude = ['test/coi.test.ts', '**/node_modules/**'];
 
@@ -17,6 +19,7 @@ function browserProject(name: string, files: string[], headers?: Record<string, 
     optimizeDeps: { include: ['comlink'] },
     server: headers ? { headers } : {},
     test: {
+      ...timeouts,
       name,
       include: files,
       exclude: headers ? [] : exclude,
@@ -35,11 +38,9 @@ function browserProject(name: string, files: string[], headers?: Record<string, 
 
 export default defineConfig({
   test: {
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
     projects: [
       {
-        test: { name: 'node', include, exclude, environment: 'node' },
+        test: { ...timeouts, name: 'node', include, exclude, environment: 'node' },
       },
       browserProject('browser', include),
       // The pool again in a cross-origin-isolated page (COOP/COEP): SharedArrayBuffer exists, workers read views.
