@@ -107,6 +107,45 @@ describe('MultiHeadAttention vs the float64 layer reference', () => {
   }
 });
 
+describe('MultiHeadAttention on seeded random configurations', () => {
+  const rng = new Rng(2026);
+  for (let t = 0; t < 12; t++) {
+    const hkv = rng.pick([1, 2, 3]);
+    const hq = hkv * rng.pick([1, 2, 4]);
+    const D = 2 * rng.int(1, 12);
+    const full = {
+      embedDim: rng.int(4, 40), numHeads: hq, numKvHeads: hkv, headDim: D, valueHeadDim: rng.chance(0.5) ? D : rng.int(1, 20),
+      kdim: 0, vdim: 0,
+    };
+    const cross = rng.chance(0.4);
+    full.kdim = cross && rng.chance(0.5) ? rng.int(3, 30) : full.embedDim;
+    full.vdim = cross && rng.chance(0.5) ? rng.int(3, 30) : full.kdim;
+    const rope = !cross && rng.chance(0.6) ? { style: rng.pick(['half', 'interleaved'] as const), rotaryDim: 2 * rng.int(1, D / 2) } : undefined;
+    const [B, N, M] = [rng.int(1, 3), rng.int(1, 40), rng.int(1, 40)];
+    const options: MhaForwardOptions = {};
+    if (rng.chance(0.5)) options.causal = rng.pick([true, 'bottom-right'] as const);
+    if (rng.chance(0.3)) options.alibi = true;
+    if (rng.chance(0.3)) options.window = { left: rng.int(0, 8) };
+    if (rng.chance(0.3)) options.keyLengths = Array.from({ length: B }, () => rng.int(0, cross ? M : N));
+    if (rope && rng.chance(0.5)) options.positionOffset = rng.int(0, 50);
+    const seed = rng.int(1, 1e9);
+    const separateValue = full.vdim !== full.kdim || rng.chance(0.5);
+    const config: MhaConfig = { ...full, ...(rope ? { rope } : {}) };
+    it(`#${t}: E ${full.embedDim}, Hq ${hq}/Hkv ${hkv}, D ${D}/${full.valueHeadDim}, ${cross ? `cross kdim ${full.kdim} vdim ${full.vdim}` : 'self'}` +
+      `${rope ? `, rope ${rope.style}/${rope.rotaryDim}` : ''}, B ${B} N ${N}${cross ? ` M ${M}` : ''}, ${JSON.stringify(options)}`, () => {
+      const w = separateWeights(seed, full);
+      const x = { data: uniform(seed + 20, B * N * full.embedDim), shape: [B, N, full.embedDim] };
+      const key = { data: uniform(seed + 21, B * M * full.kdim), shape: [B, M, full.kdim] };
+      const value = separateValue ? { data: uniform(seed + 22, B * M * full.vdim), shape: [B, M, full.vdim] } : undefined;
+      const mha = new MultiHeadAttention(config, w);
+      const got = cross ? mha.forward(x, key, value, options) : mha.forward(x, undefined, undefined, options);
+      const want = cross ? referenceMha(config, w, x, key, value, options) : referenceMha(config, w, x, undefined, undefined, options);
+      expect(maxDiff(got.output, want.output)).toBeLessThanOrEqual(TOL);
+      mha.dispose();
+    });
+  }
+});
+
 describe('MultiHeadAttention projections and cache', () => {
   const config: MhaConfig = { embedDim: 32, numHeads: 4, numKvHeads: 2, rope: true };
   const full = { embedDim: 32, numHeads: 4, numKvHeads: 2, headDim: 8, valueHeadDim: 8, kdim: 32, vdim: 32 };
