@@ -88,6 +88,8 @@ fn run<E: Elem>(
     let nsplit = if hi > lo { ((hi - lo + split - 1) / split) as usize } else { 0 };
     let area = |a: usize, b: usize| a.checked_mul(b).ok_or(OutOfMemory);
     let convert = E::as_f32(&k[..0]).is_none() || ks.is_some();
+    // A single query row reads f16 / int8 in place (widened in registers); several rows share one widened tile.
+    let fused = convert && rows == 1;
     let mut sc = Scratch {
         q: zeros(area(rows, dk)?)?,
         s: zeros(area(rows, KC)?)?,
@@ -133,13 +135,24 @@ fn run<E: Elem>(
                     off += len;
                 }
                 for u in &sc.runs {
+                    if fused {
+                        // One query row: widen K inside the dot products (no staging tile), scale after.
+                        let sr = &mut sc.s[u.off..u.off + u.len];
+                        row_scores(&sc.q[..dk], dk, &k[u.row0 * dk..(u.row0 + u.len) * dk], u.len, sr);
+                        if let Some(ks) = ks {
+                            for (x, sc) in sr.iter_mut().zip(&ks[u.row0..u.row0 + u.len]) {
+                                *x *= sc;
+                            }
+                        }
+                        continue;
+                    }
                     let buf: &mut [f32] = if convert { &mut sc.kt[u.off * dk..] } else { &mut [] };
                     let kr = tile(&k[u.row0 * dk..(u.row0 + u.len) * dk], ks.map(|x| &x[u.row0..u.row0 + u.len]), dk, buf);
                     if !convert {
                         scores(&sc.q, rows, dk, kr, u.len, &mut sc.s, u.off);
                     }
                 }
-                if convert {
+                if convert && !fused {
                     scores(&sc.q, rows, dk, &sc.kt[..n * dk], n, &mut sc.s, 0);
                 }
                 for r in 0..rows {
@@ -147,7 +160,20 @@ fn run<E: Elem>(
                     sc.live[r] = mask(srow, n, t, spans[r % nq]);
                     sc.alpha[r] = if sc.live[r] { softmax_step(&mut srow[..round4(n)], &mut m[r], &mut l[r]) } else { 1.0 };
                 }
-                if convert {
+                if fused {
+                    if sc.live[0] {
+                        for (x, u) in sc.runs.iter().enumerate() {
+                            let pr = &mut sc.s[u.off..u.off + u.len];
+                            if let Some(vs) = vs {
+                                for (p, sc) in pr.iter_mut().zip(&vs[u.row0..u.row0 + u.len]) {
+                                    *p *= sc;
+                                }
+                            }
+                            let alpha = if x == 0 { sc.alpha[0] } else { 1.0 };
+                            accumulate(pr, &v[u.row0 * dv..(u.row0 + u.len) * dv], dv, alpha, &mut acc[..dv]);
+                        }
+                    }
+                } else if convert {
                     for u in &sc.runs {
                         tile(&v[u.row0 * dv..(u.row0 + u.len) * dv], vs.map(|x| &x[u.row0..u.row0 + u.len]), dv, &mut sc.vt[u.off * dv..]);
                     }
@@ -218,17 +244,21 @@ fn scores(q: &[f32], rows: usize, dk: usize, k: &[f32], n: usize, s: &mut [f32],
         r += 2;
     }
     if r < rows {
-        let qr = &q[r * dk..(r + 1) * dk];
-        let sr = &mut s[r * KC + off..r * KC + off + n];
-        let mut j = 0;
-        while j < n4 {
-            let d4 = dot4(qr, &k[j * dk..(j + 4) * dk], dk);
-            sr[j..j + 4].copy_from_slice(&d4);
-            j += 4;
-        }
-        for j in n4..n {
-            sr[j] = dot1(qr, &k[j * dk..(j + 1) * dk]);
-        }
+        row_scores(&q[r * dk..(r + 1) * dk], dk, k, n, &mut s[r * KC + off..r * KC + off + n]);
+    }
+}
+
+/// s[j] = q · k_j for one query row and n keys of any element type (read and widened in place).
+fn row_scores<E: Elem>(q: &[f32], dk: usize, k: &[E], n: usize, s: &mut [f32]) {
+    let n4 = n / 4 * 4;
+    let mut j = 0;
+    while j < n4 {
+        let d4 = dot4(q, &k[j * dk..(j + 4) * dk], dk);
+        s[j..j + 4].copy_from_slice(&d4);
+        j += 4;
+    }
+    for j in n4..n {
+        s[j] = dot1(q, &k[j * dk..(j + 1) * dk]);
     }
 }
 
@@ -266,8 +296,8 @@ fn dot2x4(q0: &[f32], q1: &[f32], k: &[f32], dk: usize) -> ([f32; 4], [f32; 4]) 
 
 /// The dot products of q with the four consecutive rows of `k` (each `dk` long).
 #[inline(always)]
-fn dot4(q: &[f32], k: &[f32], dk: usize) -> [f32; 4] {
-    debug_assert!(q.len() >= dk && k.len() >= 4 * dk);
+fn dot4<E: Elem>(q: &[f32], k: &[E], dk: usize) -> [f32; 4] {
+    assert!(q.len() >= dk && k.len() >= 4 * dk);
     let dk4 = dk / 4 * 4;
     let mut a = [F32x4::splat(0.0); 4];
     let mut d = 0;
@@ -276,36 +306,37 @@ fn dot4(q: &[f32], k: &[f32], dk: usize) -> [f32; 4] {
         // SAFETY: d + 4 ≤ dk, so every load lies inside q and inside the four rows of k.
         unsafe {
             let x = F32x4::load(qp.add(d));
-            a[0] = a[0].add(x.mul(F32x4::load(kp.add(d))));
-            a[1] = a[1].add(x.mul(F32x4::load(kp.add(dk + d))));
-            a[2] = a[2].add(x.mul(F32x4::load(kp.add(2 * dk + d))));
-            a[3] = a[3].add(x.mul(F32x4::load(kp.add(3 * dk + d))));
+            a[0] = a[0].add(x.mul(E::load4(kp.add(d))));
+            a[1] = a[1].add(x.mul(E::load4(kp.add(dk + d))));
+            a[2] = a[2].add(x.mul(E::load4(kp.add(2 * dk + d))));
+            a[3] = a[3].add(x.mul(E::load4(kp.add(3 * dk + d))));
         }
         d += 4;
     }
     let mut r = [a[0].hsum(), a[1].hsum(), a[2].hsum(), a[3].hsum()];
     for d in dk4..dk {
         for (x, rx) in r.iter_mut().enumerate() {
-            *rx += q[d] * k[x * dk + d];
+            *rx += q[d] * k[x * dk + d].to_f32();
         }
     }
     r
 }
 
 #[inline(always)]
-fn dot1(q: &[f32], k: &[f32]) -> f32 {
+fn dot1<E: Elem>(q: &[f32], k: &[E]) -> f32 {
     let dk = k.len();
+    assert!(q.len() >= dk);
     let dk4 = dk / 4 * 4;
     let mut a = F32x4::splat(0.0);
     let mut d = 0;
     while d < dk4 {
         // SAFETY: d + 4 ≤ dk ≤ both lengths.
-        unsafe { a = a.add(F32x4::load(q.as_ptr().add(d)).mul(F32x4::load(k.as_ptr().add(d)))) };
+        unsafe { a = a.add(F32x4::load(q.as_ptr().add(d)).mul(E::load4(k.as_ptr().add(d)))) };
         d += 4;
     }
     let mut r = a.hsum();
     for d in dk4..dk {
-        r += q[d] * k[d];
+        r += q[d] * k[d].to_f32();
     }
     r
 }
@@ -354,28 +385,28 @@ fn softmax_step(s: &mut [f32], m: &mut f32, l: &mut f32) -> f32 {
 }
 
 /// acc ← acc·alpha + Σ_j p_j v_j over the tile's rows of V (`dv` wide), in column blocks of 32, then 4, then 1.
-fn accumulate(p: &[f32], v: &[f32], dv: usize, alpha: f32, acc: &mut [f32]) {
+fn accumulate<E: Elem>(p: &[f32], v: &[E], dv: usize, alpha: f32, acc: &mut [f32]) {
     let mut d = 0;
     while d + 32 <= dv {
-        block::<8>(p, v, dv, d, alpha, acc);
+        block::<E, 8>(p, v, dv, d, alpha, acc);
         d += 32;
     }
     while d + 4 <= dv {
-        block::<1>(p, v, dv, d, alpha, acc);
+        block::<E, 1>(p, v, dv, d, alpha, acc);
         d += 4;
     }
     for c in d..dv {
         let mut x = acc[c] * alpha;
         for (j, pj) in p.iter().enumerate() {
-            x += pj * v[j * dv + c];
+            x += pj * v[j * dv + c].to_f32();
         }
         acc[c] = x;
     }
 }
 
 #[inline(always)]
-fn block<const W: usize>(p: &[f32], v: &[f32], dv: usize, d: usize, alpha: f32, acc: &mut [f32]) {
-    debug_assert!(d + 4 * W <= dv && v.len() >= p.len() * dv && acc.len() >= dv);
+fn block<E: Elem, const W: usize>(p: &[f32], v: &[E], dv: usize, d: usize, alpha: f32, acc: &mut [f32]) {
+    assert!(d + 4 * W <= dv && v.len() >= p.len() * dv && acc.len() >= dv);
     let mut a = [F32x4::splat(0.0); W];
     let al = F32x4::splat(alpha);
     // SAFETY: columns d..d + 4W lie inside acc (dv long) and inside every row of v (asserted above).
@@ -387,7 +418,7 @@ fn block<const W: usize>(p: &[f32], v: &[f32], dv: usize, d: usize, alpha: f32, 
             let pv = F32x4::splat(*pj);
             let row = v.as_ptr().add(j * dv + d);
             for (w, x) in a.iter_mut().enumerate() {
-                *x = x.add(pv.mul(F32x4::load(row.add(4 * w))));
+                *x = x.add(pv.mul(E::load4(row.add(4 * w))));
             }
         }
         for (w, x) in a.iter().enumerate() {

@@ -108,9 +108,14 @@ struct Case {
 
 impl Case {
     fn random(rng: &mut Rng) -> Case {
+        Case::random_with(rng, false)
+    }
+
+    /// `single`: one query row per kv head (MHA, Nq = 1), the kernel's fused path for f16 / int8.
+    fn random_with(rng: &mut Rng, single: bool) -> Case {
         let hkv = rng.range(1, 3);
-        let hq = hkv * rng.pick(&[1, 2, 4]);
-        let nq = rng.range(1, 16);
+        let hq = if single { hkv } else { hkv * rng.pick(&[1, 2, 4]) };
+        let nq = if single { 1 } else { rng.range(1, 16) };
         let dk = rng.pick(&[1, 3, 4, 8, 17, 32, 64, 128]);
         let dv = rng.pick(&[1, 4, 5, 16, 33, 64, 128]);
         let dtype = rng.pick(&[DTYPE_F32, DTYPE_F16, DTYPE_I8]);
@@ -304,6 +309,22 @@ fn decode_matches_the_float64_oracle() {
         for (x, (g, w)) in lse.iter().zip(&wl).enumerate() {
             let ok = if w.is_finite() { (*g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0) } else { *g as f64 == *w };
             assert!(ok, "case {n} {}: lse[{x}] = {g}, want {w}", c.name());
+        }
+    }
+}
+
+#[test]
+fn single_query_rows_match_the_oracle() {
+    let mut rng = Rng(17);
+    for n in 0..150 {
+        let c = Case::random_with(&mut rng, true);
+        let (o, lse) = run(&c);
+        let (wo, wl) = c.oracle();
+        for (x, (g, w)) in o.iter().zip(&wo).enumerate() {
+            assert!((*g as f64 - w).abs() <= 1e-5, "case {n} {}: o[{x}] = {g}, want {w}", c.name());
+        }
+        for (g, w) in lse.iter().zip(&wl) {
+            assert!(if w.is_finite() { (*g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0) } else { *g as f64 == *w });
         }
     }
 }
