@@ -49,6 +49,14 @@ describe('MultiHeadAttention vs the float64 layer reference', () => {
     const want = referenceMha(config, w, x, undefined, undefined, { causal: true });
     expect(maxDiff(r.output, want.output)).toBeLessThanOrEqual(TOL);
     expect(maxDiff(r.weights!, want.weights)).toBeLessThanOrEqual(1e-5);
+    // PyTorch's default average_attn_weights=True: the mean over heads, [B, Nq, Nk].
+    const avg = mha.forward(x, undefined, undefined, { causal: true, returnWeights: true, averageWeights: true }).weights!;
+    expect(avg.length).toBe(2 * 13 * 13);
+    const mean = new Float64Array(2 * 13 * 13);
+    for (let b = 0; b < 2; b++) {
+      for (let h = 0; h < 4; h++) for (let x = 0; x < 169; x++) mean[b * 169 + x]! += want.weights[(b * 4 + h) * 169 + x]! / 4;
+    }
+    expect(maxDiff(avg, mean)).toBeLessThanOrEqual(1e-5);
   });
 
   it('PyTorch layout without biases, 2-D input, key padding mask', () => {

@@ -63,6 +63,8 @@ export interface MhaForwardOptions extends MhaAttentionOptions {
   positionOffset?: number;
   /** RoPE position of the first key of a separate key input (cross-attention). Default 0. */
   keyPositionOffset?: number;
+  /** With returnWeights: average the weights over the heads, [B, Nq, Nk] (PyTorch's average_attn_weights=True). */
+  averageWeights?: boolean;
   /** Decoding (self-attention only): the new keys/values are appended to it and the queries attend to everything it
    * holds. With a cache, `causal: true` means 'bottom-right' (query i sees the cache and the new tokens up to itself). */
   cache?: KvCache;
@@ -72,7 +74,7 @@ export interface MhaResult {
   /** [B, Nq, E] (or [Nq, E] for a 2-D query). */
   output: Float32Array;
   shape: number[];
-  /** Per-head softmax weights [B, Hq, Nq, Nk] (with returnWeights; PyTorch averages them over heads). */
+  /** Softmax weights (with returnWeights): per head [B, Hq, Nq, Nk], or [B, Nq, Nk] with averageWeights. */
   weights?: Float32Array;
   /** [B, Hq, Nq] (with returnLse). */
   lse?: Float32Array;
@@ -181,6 +183,20 @@ function upload(w: LayerWeights, owned: WasmMatrix[]): Map<Projection, WasmMatri
   return m;
 }
 
+/** The mean over heads of [b, h, plane] weights: [b, plane]. */
+function headMean(w: Float32Array, b: number, h: number, plane: number): Float32Array {
+  const out = new Float32Array(b * plane);
+  for (let bi = 0; bi < b; bi++) {
+    const o = out.subarray(bi * plane, (bi + 1) * plane);
+    for (let hi = 0; hi < h; hi++) {
+      const src = w.subarray((bi * h + hi) * plane, (bi * h + hi + 1) * plane);
+      for (let x = 0; x < plane; x++) o[x]! += src[x]!;
+    }
+    for (let x = 0; x < plane; x++) o[x]! /= h;
+  }
+  return out;
+}
+
 /** Columns [c0, c0 + w) of a [rows, width] matrix, compact. */
 function columns(y: Float32Array, rows: number, width: number, c0: number, w: number): Float32Array {
   if (c0 === 0 && w === width) return y;
@@ -240,7 +256,8 @@ export class MultiHeadAttention {
   forward(query: TensorLike<Float32Array>, key?: TensorLike<Float32Array>, value?: TensorLike<Float32Array>,
     options: MhaForwardOptions = {}): MhaResult {
     const c = this.config;
-    const { positionOffset, keyPositionOffset, cache, ...rest } = options;
+    const { positionOffset, keyPositionOffset, cache, averageWeights, ...rest } = options;
+    if (averageWeights !== undefined && typeof averageWeights !== 'boolean') fail('INVALID_OPTION', 'averageWeights', 'true or false', valueString(averageWeights));
     const q = readInput(query, 'query', c.embedDim, 'embedDim');
     const k = key === undefined ? q : readInput(key, 'key', c.kdim, 'kdim');
     const v = value === undefined ? k : readInput(value, 'value', c.vdim, 'vdim');
@@ -306,7 +323,7 @@ export class MultiHeadAttention {
     );
     const output = project(r.output, qRows, this.w.o, res);
     const result: MhaResult = { output, shape: q.rank === 3 ? [q.b, q.n, c.embedDim] : [q.n, c.embedDim] };
-    if (r.weights) result.weights = r.weights;
+    if (r.weights) result.weights = averageWeights ? headMean(r.weights, q.b, c.hq, q.n * nk) : r.weights;
     if (r.lse) result.lse = r.lse;
     return result;
   }
