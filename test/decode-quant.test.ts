@@ -184,3 +184,27 @@ describe('special values in f16 and int8 caches', () => {
     }
   });
 });
+
+describe('the f16 fast path is only taken while every stored half is finite', () => {
+  it('an ∞ appended after finite tokens switches the cache to the exact path (linear and paged)', async () => {
+    const { KVPagePool } = await import('../ts/index.js');
+    const d = 8;
+    const finite = new Float32Array(4 * d).fill(0.5);
+    const special = new Float32Array(d).fill(0.25);
+    special[2] = Infinity; // a value row of the new token
+    special[6] = 1e6; // overflows the half range: stored as ∞ too
+    const q = { data: new Float32Array(d).fill(0.01), shape: [1, 1, d] };
+    const pool = new KVPagePool({ heads: 1, headDim: d, pageSize: 2, pages: 8, dtype: 'f16' });
+    for (const cache of [new KVCache({ heads: 1, headDim: d, capacity: 8, dtype: 'f16' }), pool.sequence()]) {
+      cache.append({ data: finite, shape: [1, 4, d] }, { data: finite, shape: [1, 4, d] });
+      expect(Array.from(decode(q, cache).output).every((x) => Math.abs(x - 0.5) < 1e-6)).toBe(true);
+      cache.append({ data: new Float32Array(d).fill(0.5), shape: [1, 1, d] }, { data: special, shape: [1, 1, d] });
+      const out = decode(q, cache).output;
+      expect(out[2]).toBe(Infinity);
+      expect(out[6]).toBe(Infinity);
+      expect(Math.abs(out[0]! - 0.45)).toBeLessThan(1e-3); // (4·0.5 + 0.25) / 5
+      cache.dispose();
+    }
+    pool.dispose();
+  });
+});

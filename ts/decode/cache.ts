@@ -55,6 +55,8 @@ export interface CacheState {
   /** Paged caches: tokens per page and the page of each pageSize positions (capacity then counts pages). */
   pageSize: number;
   pageTable: Uint32Array | undefined;
+  /** No ∞ / NaN half was stored (f16 caches: the kernel may use its fast widening). */
+  finite: boolean;
 }
 
 export class KVCache {
@@ -74,6 +76,8 @@ export class KVCache {
   private from = 0;
   private to = 0;
   private live = true;
+  /** An ∞ / NaN half was stored since the last reset (sticky: truncate and overwriting keep it). */
+  private special = false;
 
   constructor(options: KVCacheOptions) {
     const o = readKnown<KVCacheOptions>(options, OPTION_KEYS, 'KVCache options');
@@ -181,7 +185,7 @@ export class KVCache {
       for (let h = 0; h < heads; h++) {
         for (let i = skip; i < t; i++) {
           const from = tk.at(h, i, d);
-          writeRow(mem, st, which, h * cap + (this.to + i) % cap, src.subarray(from, from + d));
+          if (!writeRow(mem, st, which, h * cap + (this.to + i) % cap, src.subarray(from, from + d))) this.special = true;
         }
       }
     }
@@ -195,6 +199,7 @@ export class KVCache {
     this.alive('reset');
     this.from = 0;
     this.to = 0;
+    this.special = false;
   }
 
   /** Keeps positions [start, n): drops the tokens from position n on (speculative decoding's rejected tokens). */
@@ -243,6 +248,7 @@ export class KVCache {
       exports: this.k, heads: this.heads, headDim: this.headDim, valueDim: this.valueDim, capacity: this.capacity,
       dtype: DTYPE_CODES[this.dtype], start: this.from, end: this.to, kPtr: this.ptrs.k, vPtr: this.ptrs.v,
       kScalePtr: this.ptrs.ks, vScalePtr: this.ptrs.vs, window: this.window, pageSize: 0, pageTable: undefined,
+      finite: !this.special,
     };
   }
 }

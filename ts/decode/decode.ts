@@ -11,7 +11,7 @@ import { layoutStrides, readOperand } from '../validate/operands.js';
 import { readLayout } from '../validate/options.js';
 import { KVCache } from './cache.js';
 import { PagedKVCache } from './pages.js';
-import { DECODE_WORDS, MAX_DECODE_QUERIES, encodeDecodeDescriptor } from './descriptor.js';
+import { DECODE_WORDS, DTYPE_CODES, FLAG_F16_FINITE, MAX_DECODE_QUERIES, encodeDecodeDescriptor } from './descriptor.js';
 import { decodeExports } from './exports.js';
 import { readCount, readFlag, readKnown } from './options.js';
 import type { DecodeOptions } from './types.js';
@@ -133,6 +133,7 @@ export function decode(q: AttentionInput, cache: DecodeCache, options?: DecodeOp
       qPtr: pQ, qHead: p.qHead, qRow: p.qRow, oPtr: pO, oHead: p.oHead, oRow: p.oRow, lsePtr: pLse, sinksPtr: pSinks,
       scale: p.scale, causal: p.causal, winLeft: p.winLeft, split: p.split,
       pageSize: c.pageSize, pageTablePtr: table ? pTable : 0, pageCount: table ? table.length : 0,
+      flags: c.dtype === DTYPE_CODES.f16 && c.finite ? FLAG_F16_FINITE : 0,
     });
     const status = k.wa_decode(pDesc);
     if (status !== 0) throw statusError(status);

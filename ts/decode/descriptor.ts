@@ -3,6 +3,8 @@
 export const DECODE_MAGIC = 0x57414432; // "WAD2"
 export const DECODE_WORDS = 31;
 export const DTYPE_CODES = { f32: 0, f16: 1, int8: 2 } as const;
+/** `flags`: every half of this f16 cache is finite (the kernel's fast widening). */
+export const FLAG_F16_FINITE = 1;
 /** Most new queries per decode call. */
 export const MAX_DECODE_QUERIES = 16;
 
@@ -46,6 +48,8 @@ export interface DecodeFields {
   pageSize: number;
   pageTablePtr: number;
   pageCount: number;
+  /** FLAG_F16_FINITE or 0. */
+  flags: number;
 }
 
 export function encodeDecodeDescriptor(mem: ArrayBuffer, at: number, f: DecodeFields): void {
@@ -59,7 +63,7 @@ export function encodeDecodeDescriptor(mem: ArrayBuffer, at: number, f: DecodeFi
     ['start', f.start], ['end', f.end], ['kPtr', f.kPtr], ['vPtr', f.vPtr], ['kScalePtr', f.kScalePtr],
     ['vScalePtr', f.vScalePtr], ['qPtr', f.qPtr], ['qHead', f.qHead], ['qRow', f.qRow], ['oPtr', f.oPtr],
     ['oHead', f.oHead], ['oRow', f.oRow], ['lsePtr', f.lsePtr], ['sinksPtr', f.sinksPtr], ['split', f.split],
-    ['pageSize', f.pageSize], ['pageTablePtr', f.pageTablePtr], ['pageCount', f.pageCount],
+    ['pageSize', f.pageSize], ['pageTablePtr', f.pageTablePtr], ['pageCount', f.pageCount], ['flags', f.flags],
   ];
   for (const [k, v] of words) u[DW[k]] = v;
   x[DW.scale] = f.scale;

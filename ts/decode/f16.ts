@@ -44,8 +44,14 @@ export function fromF16(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-/** dst[i] = f16(src[i]) for Float32Array src. */
-export function encodeF16(src: Float32Array, dst: Uint16Array): void {
+/** dst[i] = f16(src[i]) for Float32Array src. Returns whether every half is finite (no ∞ / NaN, overflow included). */
+export function encodeF16(src: Float32Array, dst: Uint16Array): boolean {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  for (let i = 0; i < bits.length; i++) dst[i] = f16BitsOf(bits[i]!);
+  let special = 0;
+  for (let i = 0; i < bits.length; i++) {
+    const h = f16BitsOf(bits[i]!);
+    dst[i] = h;
+    special |= (h & 0x7c00) === 0x7c00 ? 1 : 0;
+  }
+  return special === 0;
 }

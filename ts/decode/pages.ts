@@ -45,6 +45,8 @@ export class KVPagePool {
   /** @internal */
   readonly storage: Storage;
   private readonly blocks: Block[] = [];
+  /** @internal An ∞ / NaN half was stored in some page (sticky for the pool's life). */
+  special = false;
   private readonly refs: Uint32Array;
   private readonly free: number[];
   private live = true;
@@ -226,7 +228,8 @@ export class PagedKVCache {
         for (let i = 0; i < tk.t; i++) {
           const pos = this.to + i;
           const from = tk.at(h, i, d);
-          writeRow(mem, p.storage, which, p.row(this.table[Math.floor(pos / ps)]!, h, pos % ps), src.subarray(from, from + d));
+          const row = p.row(this.table[Math.floor(pos / ps)]!, h, pos % ps);
+          if (!writeRow(mem, p.storage, which, row, src.subarray(from, from + d))) p.special = true;
         }
       }
     }
@@ -294,7 +297,7 @@ export class PagedKVCache {
     return {
       exports: p.exports, heads: p.heads, headDim: p.headDim, valueDim: p.valueDim, capacity: p.pages,
       dtype: DTYPE_CODES[p.dtype], start: 0, end: this.to, kPtr: s.k, vPtr: s.v, kScalePtr: s.ks, vScalePtr: s.vs,
-      window: undefined, pageSize: p.pageSize, pageTable: Uint32Array.from(this.table),
+      window: undefined, pageSize: p.pageSize, pageTable: Uint32Array.from(this.table), finite: !p.special,
     };
   }
 }

@@ -20,13 +20,15 @@ export const ELEMENT_BYTES: Record<KVCacheDtype, number> = { f32: 4, f16: 2, int
 const place = (s: Storage, which: 'k' | 'v'): [number, number, number] =>
   which === 'k' ? [s.k, s.ks, s.dk] : [s.v, s.vs, s.dv];
 
-/** Stores `src` (d floats) as row `row` of K or V (converted or quantised to the cache's dtype). */
-export function writeRow(mem: ArrayBuffer, s: Storage, which: 'k' | 'v', row: number, src: Float32Array): void {
+/** Stores `src` (d floats) as row `row` of K or V (converted or quantised to the cache's dtype). Returns false when
+ * an f16 row stored an ∞ or NaN half (the kernel then takes its exact path for this cache), else true. */
+export function writeRow(mem: ArrayBuffer, s: Storage, which: 'k' | 'v', row: number, src: Float32Array): boolean {
   const [ptr, sptr, d] = place(s, which);
   const at = row * d;
+  if (s.dtype === 'f16') return encodeF16(src, new Uint16Array(mem, ptr + 2 * at, d));
   if (s.dtype === 'f32') new Float32Array(mem, ptr + 4 * at, d).set(src);
-  else if (s.dtype === 'f16') encodeF16(src, new Uint16Array(mem, ptr + 2 * at, d));
   else new Float32Array(mem, sptr + 4 * row, 1)[0] = quantizeRow(src, new Int8Array(mem, ptr + at, d));
+  return true;
 }
 
 /** Row `row` of K or V as f32 (dequantised) into `dst` (d floats). */

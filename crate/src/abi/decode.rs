@@ -4,8 +4,8 @@
 use super::memory;
 use crate::check::{Memory, Region};
 use crate::decode::check::{check_decode, page_table_ok};
-use crate::decode::desc::{DecodeDesc, DECODE_MAGIC, DECODE_WORDS, DEFAULT_SPLIT, DTYPE_F16, DTYPE_F32};
-use crate::decode::{decode, probe, CacheData, DecodeOutputs, DecodeProblem, Slots, F16};
+use crate::decode::desc::{DecodeDesc, DECODE_MAGIC, DECODE_WORDS, DEFAULT_SPLIT, DTYPE_F16, DTYPE_F32, FLAG_F16_FINITE};
+use crate::decode::{decode, probe, CacheData, DecodeOutputs, DecodeProblem, F16Raw, Slots, F16};
 use crate::status::Status;
 
 #[no_mangle]
@@ -49,6 +49,9 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
     let c = check_decode(&d, mem)?;
     let cache = match d.dtype {
         DTYPE_F32 => CacheData::F32 { k: slice(base, c.k), v: slice(base, c.v) },
+        DTYPE_F16 if d.flags & FLAG_F16_FINITE != 0 => {
+            CacheData::F16Finite { k: slice::<F16Raw>(base, c.k), v: slice::<F16Raw>(base, c.v) }
+        }
         DTYPE_F16 => CacheData::F16 { k: slice::<F16>(base, c.k), v: slice::<F16>(base, c.v) },
         _ => match (c.k_scale, c.v_scale) {
             (Some(ks), Some(vs)) => CacheData::I8 {

@@ -1,7 +1,7 @@
 //! Validation of a `DecodeDesc` against the memory it points into: pure arithmetic, no memory access. Every failure
 //! names its field through a `Status`; on success the byte regions that `abi/decode.rs` may turn into slices.
 
-use super::desc::{DecodeDesc, DECODE_MAGIC, DTYPE_F16, DTYPE_F32, DTYPE_I8, MAX_QUERIES};
+use super::desc::{DecodeDesc, DECODE_MAGIC, DTYPE_F16, DTYPE_F32, DTYPE_I8, FLAG_F16_FINITE, MAX_QUERIES};
 use crate::check::{Memory, Region};
 use crate::status::Status;
 
@@ -69,7 +69,7 @@ pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status
     if d.magic != DECODE_MAGIC {
         return Err(Status::BadMagic);
     }
-    if d.flags != 0 || d.reserved != 0 {
+    if d.flags & !FLAG_F16_FINITE != 0 || d.reserved != 0 {
         return Err(Status::BadFlags);
     }
     if [d.hq, d.hkv, d.nq, d.dk, d.dv].iter().any(|&x| x == 0) || d.nq > MAX_QUERIES {

@@ -24,6 +24,10 @@ pub const DTYPE_F32: u32 = 0;
 pub const DTYPE_F16: u32 = 1;
 pub const DTYPE_I8: u32 = 2;
 
+/// `flags` bit: every half stored in this f16 cache is finite (no ∞ / NaN), so the kernel may widen halves without
+/// the ∞ / NaN fix-up and fold their rebias (2^112) into q and p. Only meaningful with DTYPE_F16.
+pub const FLAG_F16_FINITE: u32 = 1;
+
 /// At most this many new queries per call (decoding and speculative verification; longer blocks use attention()).
 pub const MAX_QUERIES: u32 = 16;
 /// Keys per split when `split` is 0.
@@ -72,6 +76,7 @@ pub struct DecodeDesc {
     /// Paged only: u32 [page_count] page index of each page_size positions of the sequence.
     pub page_table_ptr: u32,
     pub page_count: u32,
+    /// FLAG_F16_FINITE or 0.
     pub flags: u32,
     pub reserved: u32,
 }

@@ -85,6 +85,37 @@ impl Elem for F16 {
     }
 }
 
+/// A finite IEEE binary16 value held as its bits, widened *without* its rebias: load4 gives x · 2^-112 (exactly:
+/// sign, exponent and mantissa moved into f32 position, four instructions). The kernel multiplies q (for K) and p
+/// (for V) by 2^112 instead. ∞ / NaN halves would read as finite numbers: only for caches known to hold none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct F16Raw(pub u16);
+
+/// 2^112 as the rebias of `F16Raw`.
+pub const F16_RAW_SCALE: f32 = HALF_TO_F32_BIAS;
+
+impl Elem for F16Raw {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    unsafe fn load4(p: *const F16Raw) -> F32x4 {
+        use core::arch::wasm32::*;
+        let b = i32x4_shl(i32x4_load_extend_i16x4(p as *const i16), 13);
+        from_v128(v128_and(b, u32x4_splat(0x8fff_e000)))
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[inline(always)]
+    unsafe fn load4(p: *const F16Raw) -> F32x4 {
+        let h = core::ptr::read_unaligned(p as *const [F16Raw; 4]);
+        F32x4::new(h[0].to_f32(), h[1].to_f32(), h[2].to_f32(), h[3].to_f32())
+    }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        let h = self.0 as u32;
+        f32::from_bits(((h & 0x7fff) << 13) | ((h & 0x8000) << 16))
+    }
+}
+
 impl Elem for i8 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[inline(always)]
@@ -201,6 +232,19 @@ mod tests {
         }
         assert!(f16_to_f32(0x7e00).is_nan());
         assert_eq!(f16_to_f32(0x8000).to_bits(), 0x8000_0000);
+    }
+
+    #[test]
+    fn raw_halves_are_the_value_times_2_to_the_minus_112() {
+        for h in (0u16..0x7c00).step_by(7).chain([0x0001, 0x03ff, 0x0400, 0x7bff]) {
+            for s in [0u16, 0x8000] {
+                let x = F16Raw(h | s);
+                let want = f16_to_f32(h | s);
+                assert_eq!(x.to_f32() * F16_RAW_SCALE, want, "{:#06x}", h | s);
+                // SAFETY: 4 readable elements.
+                assert_eq!(unsafe { F16Raw::load4([x; 4].as_ptr()) }.lane0(), x.to_f32());
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! query rows (dot products on f32 lanes) → masks → online softmax → P·V into the split's accumulator. f16 / int8
 //! tiles are converted (and scaled) once into f32 scratch; f32 tiles are read in place.
 
-use super::elem::{convert_row, Elem};
+use super::elem::{convert_row, Elem, F16_RAW_SCALE};
 use super::merge::{merge_row, Partials};
 use super::{CacheData, DecodeOutputs, DecodeProblem};
 use crate::math::{exp2, exp2_scalar, LOG2_E};
@@ -25,9 +25,10 @@ fn zeros(n: usize) -> Result<Vec<f32>, OutOfMemory> {
 /// Runs the decode problem; the only failure is running out of memory for the scratch.
 pub fn decode(p: &DecodeProblem, out: &mut DecodeOutputs) -> Result<(), OutOfMemory> {
     match p.cache {
-        CacheData::F32 { k, v } => run(p, k, v, None, None, out),
-        CacheData::F16 { k, v } => run(p, k, v, None, None, out),
-        CacheData::I8 { k, v, k_scale, v_scale } => run(p, k, v, Some(k_scale), Some(v_scale), out),
+        CacheData::F32 { k, v } => run(p, k, v, None, None, 1.0, out),
+        CacheData::F16 { k, v } => run(p, k, v, None, None, 1.0, out),
+        CacheData::F16Finite { k, v } => run(p, k, v, None, None, F16_RAW_SCALE, out),
+        CacheData::I8 { k, v, k_scale, v_scale } => run(p, k, v, Some(k_scale), Some(v_scale), 1.0, out),
     }
 }
 
@@ -75,8 +76,10 @@ fn values(sc: &Scratch, rows: usize, v: &[f32], dv: usize, off: usize, len: usiz
     }
 }
 
+/// `unit`: what every element read through `E` must be multiplied by (2^112 for `F16Raw`, else 1): folded into the
+/// conversion of a staged tile, or into q and p when rows are read in place.
 fn run<E: Elem>(
-    p: &DecodeProblem, k: &[E], v: &[E], ks: Option<&[f32]>, vs: Option<&[f32]>, out: &mut DecodeOutputs,
+    p: &DecodeProblem, k: &[E], v: &[E], ks: Option<&[f32]>, vs: Option<&[f32]>, unit: f32, out: &mut DecodeOutputs,
 ) -> Result<(), OutOfMemory> {
     let (dk, dv, nq) = (p.dk, p.dv, p.nq);
     let group = p.hq / p.hkv;
@@ -89,7 +92,7 @@ fn run<E: Elem>(
     let area = |a: usize, b: usize| a.checked_mul(b).ok_or(OutOfMemory);
     let convert = E::as_f32(&k[..0]).is_none() || ks.is_some();
     // A single query row reads f16 / int8 in place (widened in registers); several rows share one widened tile.
-    let fused = convert && rows == 1;
+    let single = convert && rows == 1;
     let mut sc = Scratch {
         q: zeros(area(rows, dk)?)?,
         s: zeros(area(rows, KC)?)?,
@@ -113,6 +116,13 @@ fn run<E: Elem>(
             let src = &p.q[h * p.q_head + i * p.q_row..][..dk];
             for (dst, x) in sc.q[r * dk..(r + 1) * dk].iter_mut().zip(src) {
                 *dst = x * qmul;
+            }
+        }
+        // In place (fused) when the unit can move into q without overflow; else through a converted tile.
+        let fused = single && (unit == 1.0 || sc.q[..dk].iter().all(|x| !(x.abs() * unit).is_infinite()));
+        if fused && unit != 1.0 {
+            for x in sc.q[..dk].iter_mut() {
+                *x *= unit;
             }
         }
         for s in 0..nsplit {
@@ -147,7 +157,7 @@ fn run<E: Elem>(
                         continue;
                     }
                     let buf: &mut [f32] = if convert { &mut sc.kt[u.off * dk..] } else { &mut [] };
-                    let kr = tile(&k[u.row0 * dk..(u.row0 + u.len) * dk], ks.map(|x| &x[u.row0..u.row0 + u.len]), dk, buf);
+                    let kr = tile(&k[u.row0 * dk..(u.row0 + u.len) * dk], ks.map(|x| &x[u.row0..u.row0 + u.len]), unit, dk, buf);
                     if !convert {
                         scores(&sc.q, rows, dk, kr, u.len, &mut sc.s, u.off);
                     }
@@ -168,6 +178,10 @@ fn run<E: Elem>(
                                 for (p, sc) in pr.iter_mut().zip(&vs[u.row0..u.row0 + u.len]) {
                                     *p *= sc;
                                 }
+                            } else if unit != 1.0 {
+                                for p in pr.iter_mut() {
+                                    *p *= unit;
+                                }
                             }
                             let alpha = if x == 0 { sc.alpha[0] } else { 1.0 };
                             accumulate(pr, &v[u.row0 * dv..(u.row0 + u.len) * dv], dv, alpha, &mut acc[..dv]);
@@ -175,12 +189,13 @@ fn run<E: Elem>(
                     }
                 } else if convert {
                     for u in &sc.runs {
-                        tile(&v[u.row0 * dv..(u.row0 + u.len) * dv], vs.map(|x| &x[u.row0..u.row0 + u.len]), dv, &mut sc.vt[u.off * dv..]);
+                        let vr = &v[u.row0 * dv..(u.row0 + u.len) * dv];
+                        tile(vr, vs.map(|x| &x[u.row0..u.row0 + u.len]), unit, dv, &mut sc.vt[u.off * dv..]);
                     }
                     values(&sc, rows, &sc.vt[..n * dv], dv, 0, n, true, acc);
                 } else {
                     for (x, u) in sc.runs.iter().enumerate() {
-                        let vr = tile(&v[u.row0 * dv..(u.row0 + u.len) * dv], None, dv, &mut []);
+                        let vr = tile(&v[u.row0 * dv..(u.row0 + u.len) * dv], None, 1.0, dv, &mut []);
                         values(&sc, rows, vr, dv, u.off, u.len, x == 0, acc);
                     }
                 }
@@ -205,17 +220,18 @@ fn round4(n: usize) -> usize {
     (n + 3) & !3
 }
 
-/// The f32 rows of a tile of `n = src.len() / width` keys: in place for unscaled f32, else converted into `buf`.
+/// The f32 rows of a tile of `n = src.len() / width` keys: in place for unscaled f32, else converted into `buf`
+/// (each row times its scale, times `unit`).
 #[inline(always)]
-fn tile<'t, E: Elem>(src: &'t [E], scales: Option<&[f32]>, width: usize, buf: &'t mut [f32]) -> &'t [f32] {
-    if scales.is_none() {
+fn tile<'t, E: Elem>(src: &'t [E], scales: Option<&[f32]>, unit: f32, width: usize, buf: &'t mut [f32]) -> &'t [f32] {
+    if scales.is_none() && unit == 1.0 {
         if let Some(f) = E::as_f32(src) {
             return f;
         }
     }
     let n = src.len() / width;
     for j in 0..n {
-        let scale = scales.map_or(1.0, |s| s[j]);
+        let scale = scales.map_or(unit, |s| s[j] * unit);
         convert_row(&src[j * width..(j + 1) * width], scale, &mut buf[j * width..(j + 1) * width]);
     }
     &buf[..n * width]

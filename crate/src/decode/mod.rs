@@ -14,7 +14,7 @@ pub mod probe;
 #[cfg(test)]
 mod tests;
 
-pub use elem::F16;
+pub use elem::{F16Raw, F16};
 pub use kernel::decode;
 
 /// Where position p of kv head g lives, as a row index of K (element offset row · dk) and of the scales.
@@ -51,6 +51,8 @@ impl<'a> Slots<'a> {
 pub enum CacheData<'a> {
     F32 { k: &'a [f32], v: &'a [f32] },
     F16 { k: &'a [F16], v: &'a [F16] },
+    /// An f16 cache known to hold only finite halves (read without the ∞ / NaN fix-up).
+    F16Finite { k: &'a [F16Raw], v: &'a [F16Raw] },
     I8 { k: &'a [i8], v: &'a [i8], k_scale: &'a [f32], v_scale: &'a [f32] },
 }
 

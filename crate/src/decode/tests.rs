@@ -4,7 +4,7 @@
 use super::check::check_decode;
 use super::desc::*;
 use super::elem::f16_to_f32;
-use super::{decode, CacheData, DecodeOutputs, DecodeProblem, Slots, F16};
+use super::{decode, CacheData, DecodeOutputs, DecodeProblem, F16Raw, Slots, F16};
 use crate::abi::decode::decode_in;
 use crate::check::Memory;
 use crate::status::Status;
@@ -100,6 +100,10 @@ struct Case {
     v32: Vec<f32>,
     k16: Vec<F16>,
     v16: Vec<F16>,
+    /// f16 only: read through the finite-cache path (FLAG_F16_FINITE).
+    finite: bool,
+    k16r: Vec<F16Raw>,
+    v16r: Vec<F16Raw>,
     k8: Vec<i8>,
     v8: Vec<i8>,
     ks: Vec<f32>,
@@ -180,14 +184,17 @@ impl Case {
         let (v8, vs) = quant(&v32, dv);
         let half = |x: &[f32]| x.iter().map(|&v| F16(if v.is_nan() { 0x7e00 } else { to_f16(v) })).collect::<Vec<_>>();
         let (k16, v16) = (half(&k32), half(&v32));
-        Case { hq, hkv, nq, dk, dv, cap, paged, start, end, dtype, causal, win, split, q, sinks, k32, v32, k16, v16, k8, v8, ks, vs }
+        let raw = |x: &[F16]| x.iter().map(|h| F16Raw(h.0)).collect::<Vec<_>>();
+        let (k16r, v16r) = (raw(&k16), raw(&v16));
+        let finite = rng.range(0, 1) == 1;
+        Case { hq, hkv, nq, dk, dv, cap, paged, start, end, dtype, causal, win, split, q, sinks, k32, v32, k16, v16, finite, k16r, v16r, k8, v8, ks, vs }
     }
 
     fn name(&self) -> String {
         format!(
-            "hq{} hkv{} nq{} dk{} dv{} cap{} paged{:?} [{},{}) dtype{} causal{} win{:?} split{} sinks{}",
+            "hq{} hkv{} nq{} dk{} dv{} cap{} paged{:?} [{},{}) dtype{}{} causal{} win{:?} split{} sinks{}",
             self.hq, self.hkv, self.nq, self.dk, self.dv, self.cap, self.paged.as_ref().map(|p| p.0), self.start, self.end,
-            self.dtype, self.causal,
+            self.dtype, if self.finite && self.dtype == DTYPE_F16 { " finite" } else { "" }, self.causal,
             self.win, self.split, self.sinks.is_some()
         )
     }
@@ -195,6 +202,7 @@ impl Case {
     fn problem(&self) -> DecodeProblem {
         let cache = match self.dtype {
             DTYPE_F32 => CacheData::F32 { k: &self.k32, v: &self.v32 },
+            DTYPE_F16 if self.finite => CacheData::F16Finite { k: &self.k16r, v: &self.v16r },
             DTYPE_F16 => CacheData::F16 { k: &self.k16, v: &self.v16 },
             _ => CacheData::I8 { k: &self.k8, v: &self.v8, k_scale: &self.ks, v_scale: &self.vs },
         };
@@ -409,7 +417,7 @@ fn lay_out(c: &Case) -> (Vec<u8>, DecodeDesc) {
         page_size: c.paged.as_ref().map_or(0, |p| p.0 as u32),
         page_table_ptr: table,
         page_count: c.paged.as_ref().map_or(0, |p| p.1.len() as u32),
-        flags: 0,
+        flags: if c.finite && c.dtype == DTYPE_F16 { FLAG_F16_FINITE } else { 0 },
         reserved: 0,
     };
     m.resize((m.len() + DECODE_WORDS * 4 + 64) / 16 * 16 + 16, 0);
@@ -456,10 +464,10 @@ fn abi_rejects_each_bad_field_with_its_status() {
     let len = m.len() as u32;
     let bad: Vec<(Box<dyn Fn(&mut DecodeDesc)>, Status)> = vec![
         (Box::new(|d| d.magic ^= 1), Status::BadMagic),
-        (Box::new(|d| d.flags = 1), Status::BadFlags),
+        (Box::new(|d| d.flags = 2), Status::BadFlags),
         (Box::new(|d| d.nq = 17), Status::BadDims),
         (Box::new(|d| d.dk = 0), Status::BadDims),
-        (Box::new(|d| d.hq = d.hkv * 2 + 1), Status::BadHeads),
+        (Box::new(|d| d.hkv = d.hq + 1), Status::BadHeads),
         (Box::new(|d| d.scale = f32::NAN), Status::BadScale),
         (Box::new(|d| d.causal = 2), Status::BadAlign),
         (Box::new(|d| d.win_left = -2), Status::BadWindow),
