@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { attention, init, referenceAttention } from '../ts/index.js';
 import type { AttentionOptions } from '../ts/index.js';
 import { edgeCases, generateCases } from './cases.js';
+import { uniform } from './rng.js';
 import type { AttentionCase } from './cases.js';
 
 const TOL = 1e-5;
@@ -177,5 +178,25 @@ describe('wasm attention vs the float64 reference', () => {
       if (row === 1) expect(r.output[x]).toBeNaN();
       else expect(r.output[x]).toBe(clean.output[x]);
     }
+  });
+
+  it('runs N = 65 536 (Nq·Nk = 2^32) with a causal window, the last rows matching the reference on their keys', () => {
+    const n = 65536;
+    const d = 8;
+    const w = 16;
+    const [q, k, v] = [77, 78, 79].map((seed) => ({ data: uniform(seed, n * d), shape: [1, 1, n, d] }));
+    const got = attention(q!, k!, v!, { causal: true, window: { left: w } });
+    // The last 8 rows see only keys [n − 8 − w, n): a small problem with the same rows, aligned bottom-right.
+    const rows = 8;
+    const keys = rows + w;
+    const slice = (x: { data: Float32Array }, from: number, count: number) =>
+      ({ data: x.data.slice(from * d, (from + count) * d), shape: [1, 1, count, d] });
+    const ref = referenceAttention(slice(q!, n - rows, rows), slice(k!, n - keys, keys), slice(v!, n - keys, keys), {
+      causal: 'bottom-right', window: { left: w },
+    });
+    const tail = got.output.subarray((n - rows) * d);
+    let err = 0;
+    for (let i = 0; i < tail.length; i++) err = Math.max(err, Math.abs(tail[i]! - ref.output[i]!));
+    expect(err).toBeLessThanOrEqual(TOL);
   });
 });

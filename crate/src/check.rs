@@ -118,9 +118,11 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
         return Err(Status::BadDims);
     }
     let [b, hq, hkv, nq, nk, dk, dv] = raw.map(|x| x as u64);
-    // Every element count must fit u32 (and so usize on wasm32): b·hq·nq·max(dk, dv, nk) and b·hkv·nk·max(dk, dv).
+    // Every element count must fit u32 (and so usize on wasm32): b·hq·nq·max(dk, dv), b·hkv·nk·max(dk, dv), and
+    // b·hq·nq·nk only when the weights are asked for (masks and biases are placed with checked u64 extents below).
     let fits = |xs: &[u64]| xs.iter().try_fold(1u64, |a, &x| a.checked_mul(x)).map_or(false, |p| p <= u32::MAX as u64);
-    if !fits(&[b, hq, nq, dk.max(dv).max(nk)]) || !fits(&[b, hkv, nk, dk.max(dv)]) {
+    let weights_nk = if d.weights_ptr != 0 { nk } else { 1 };
+    if !fits(&[b, hq, nq, dk.max(dv).max(weights_nk)]) || !fits(&[b, hkv, nk, dk.max(dv)]) {
         return Err(Status::BadDims);
     }
     if hq % hkv != 0 {
