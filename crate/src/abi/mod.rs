@@ -1,4 +1,5 @@
-//! The only `extern "C"` surface of the crate, and the only place where raw addresses from outside become slices.
+//! The `extern "C"` surface of the crate — the only module where raw addresses from outside become slices. This file
+//! holds the exact-attention entry; each further kernel family has its own file in this folder.
 //!
 //! Exports: `wa_version`, `wa_desc_magic`, `wa_desc_words`, `wa_alloc`, `wa_free`, `wa_attention` (plus the wasm
 //! `memory`). `wa_attention` reads a `RawDesc` at `desc_ptr`, checks every field against linear memory (`check.rs`),
