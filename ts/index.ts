@@ -58,7 +58,7 @@ export type { RopeOptions, RopeStyle, SinusoidalOptions } from './layer/position
 export { t5Bucket, t5RelativeBias } from './layer/t5.js';
 export type { T5BucketOptions } from './layer/t5.js';
 export type { RelativeBiasInput } from './types.js';
-export { KvCache, MultiHeadAttention } from './layer/mha.js';
+export { MhaCache, MultiHeadAttention } from './layer/mha.js';
 export type {
   LinearWeights, MhaAttentionOptions, MhaConfig, MhaForwardOptions, MhaResult, MhaRopeConfig, MhaWeights, SeparateMhaWeights,
   TorchMhaWeights,

@@ -1,9 +1,11 @@
 /**
  * A growing key / value cache for decoding with MultiHeadAttention: the projected (and rotated) keys and values of
  * every token seen so far, per batch entry, stored [B, capacity, Hkv·D] and [B, capacity, Hkv·Dv] (BNHD rows).
- * Capacity doubles when full. Create one with `MultiHeadAttention.createCache(batch)`.
+ * Capacity doubles when full. Create one with `MultiHeadAttention.createCache(batch)`. It lives in JS memory, takes
+ * any batch size and every attention() option; `KVCache` (ts/decode) is the single-sequence cache in wasm memory
+ * with f16 / int8 storage for `decode()`.
  */
-export class KvCache {
+export class MhaCache {
   /** Tokens stored per batch entry. */
   length = 0;
   private capacity: number;

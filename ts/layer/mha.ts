@@ -15,13 +15,13 @@ import { AttentionError } from '../errors.js';
 import type { AttentionOptions, TensorLike } from '../types.js';
 import { isFloat32Array, shapeString, typeName, valueString } from '../validate/describe.js';
 import { OPERAND_CODES, checkLength, fail, readTensor } from '../validate/tensor.js';
-import { KvCache } from './cache.js';
+import { MhaCache } from './cache.js';
 import { gemmInto } from './gemm.js';
 import { applyRope, type RopeStyle } from './positional.js';
 import { WasmMatrix } from './resident.js';
 import { readWeights, type Dims, type LayerWeights, type MhaWeights, type Projection } from './weights.js';
 
-export { KvCache } from './cache.js';
+export { MhaCache } from './cache.js';
 export type { LinearWeights, MhaWeights, SeparateMhaWeights, TorchMhaWeights } from './weights.js';
 
 export interface MhaRopeConfig {
@@ -67,7 +67,7 @@ export interface MhaForwardOptions extends MhaAttentionOptions {
   averageWeights?: boolean;
   /** Decoding (self-attention only): the new keys/values are appended to it and the queries attend to everything it
    * holds. With a cache, `causal: true` means 'bottom-right' (query i sees the cache and the new tokens up to itself). */
-  cache?: KvCache;
+  cache?: MhaCache;
 }
 
 export interface MhaResult {
@@ -243,9 +243,9 @@ export class MultiHeadAttention {
   }
 
   /** An empty KV cache for `batch` sequences decoded together. */
-  createCache(batch = 1, capacity = 64): KvCache {
+  createCache(batch = 1, capacity = 64): MhaCache {
     const c = this.config;
-    return new KvCache(positiveInt(batch, 'batch'), c.hkv * c.headDim, c.hkv * c.valueHeadDim, capacity);
+    return new MhaCache(positiveInt(batch, 'batch'), c.hkv * c.headDim, c.hkv * c.valueHeadDim, capacity);
   }
 
   /**
@@ -269,9 +269,9 @@ export class MultiHeadAttention {
         fail('INVALID_OPTION', 'cache', 'self-attention (key and value omitted or the query itself)',
           'a separate key/value input (cross-attention keys are not appended to a decoding cache)');
       }
-      if (!(cache instanceof KvCache) || cache.batch !== q.b || cache.keyWidth !== c.hkv * c.headDim || cache.valueWidth !== c.hkv * c.valueHeadDim) {
-        fail('INVALID_OPTION', 'cache', `a KvCache of this layer for batch ${q.b} (createCache(${q.b}))`,
-          cache instanceof KvCache ? `a cache for batch ${cache.batch}, widths ${cache.keyWidth}/${cache.valueWidth}` : typeName(cache));
+      if (!(cache instanceof MhaCache) || cache.batch !== q.b || cache.keyWidth !== c.hkv * c.headDim || cache.valueWidth !== c.hkv * c.valueHeadDim) {
+        fail('INVALID_OPTION', 'cache', `a MhaCache of this layer for batch ${q.b} (createCache(${q.b}))`,
+          cache instanceof MhaCache ? `a cache for batch ${cache.batch}, widths ${cache.keyWidth}/${cache.valueWidth}` : typeName(cache));
       }
     }
     const qRows = q.b * q.n;
