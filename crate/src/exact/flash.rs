@@ -113,6 +113,7 @@ fn key_block(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0
             }
         }
     }
+    // Two call sites on purpose: wasm-opt would inline a single-caller `accumulate` (see microkernel::scores).
     if d.dv % NC == 0 {
         let v = &p.v.data[p.v.strides.at(qb.b, qb.kvh, j0)..];
         accumulate(&ws.s, BC, rows, v, p.v.strides.row, kc, dvp, &mut ws.o, dvp);
