@@ -368,3 +368,22 @@ fn nan_reaches_only_the_rows_it_touches() {
         assert_eq!(lse[i].is_nan(), i == 10 || i >= 40, "lse row {i}");
     }
 }
+
+#[test]
+fn key_blocks_start_on_packed_panels() {
+    // The keys of a kv head are packed once; a query block's first key block starts at its span rounded down to a
+    // panel (NR keys), so windows whose spans start mid-panel and mid-block, GQA stacking and the weights pass all
+    // read the same packed keys.
+    let mut rng = Rng::new(11);
+    for (wl, wr) in [(Some(70), Some(0)), (Some(3), Some(9)), (Some(131), None)] {
+        let mut c = Case::new(&mut rng, dims(1, 4, 2, 300, 300, 20, 12));
+        c.structure.win_left = wl;
+        c.structure.win_right = wr;
+        c.check(&format!("window {wl:?} {wr:?}"));
+    }
+    let mut c = Case::new(&mut rng, dims(2, 3, 1, 90, 270, 16, 16)).with_bias(&mut rng);
+    c.structure.win_left = Some(40);
+    c.structure.win_right = Some(40);
+    c.structure.bottom_right = true;
+    c.check("window bottom-right with bias");
+}
