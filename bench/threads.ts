@@ -1,11 +1,11 @@
 /**
  * Thread scaling (`npm run bench -- --threads [1,2,…]`): webattn's worker pool with t workers against onnxruntime-web
  * wasm with numThreads = t (each ORT thread count in its own process: ORT fixes it at load), on (1,12,1024,64) and
- * (1,12,512,64), non-causal. Prints GFLOP/s, webattn's speed-up over its own 1-thread figure, and the ratio to ORT.
+ * (1,12,512,64), non-causal. Prints GFLOP/s, the speed-up over attention() on the calling thread, and the ratio to ORT.
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { createAttention } from '../ts/index.js';
+import { attention, createAttention, init } from '../ts/index.js';
 import { makeInputs } from './inputs.js';
 import { LIBRARY_POLICY, measureShape } from './measure.js';
 import { flops, type Prepared, type Shape } from './peers/peer.js';
@@ -32,6 +32,16 @@ async function poolPrepared(threads: number, s: Shape): Promise<{ prepared: Prep
   };
 }
 
+/** attention() on the calling thread: the single-thread figure the pool is compared with. */
+async function directPrepared(s: Shape): Promise<Prepared> {
+  await init();
+  const x = makeInputs(s);
+  const q = { data: x.q, shape: [s.b, s.h, s.nq, s.d] };
+  const k = { data: x.k, shape: [s.b, s.h, s.nk, s.d] };
+  const v = { data: x.v, shape: [s.b, s.h, s.nk, s.d] };
+  return { run: async () => attention(q, k, v, { causal: s.causal }).output, dispose: async () => {} };
+}
+
 function ortMs(threads: number, s: Shape): number | undefined {
   const args = ['--import', 'tsx', new URL('./ort-child.ts', import.meta.url).pathname,
     String(threads), String(s.b), String(s.h), String(s.nq), String(s.d), s.causal ? '1' : '0'];
@@ -48,15 +58,18 @@ function ortMs(threads: number, s: Shape): number | undefined {
 export async function reportThreads(counts: number[]): Promise<Row[]> {
   const rows: Row[] = [];
   console.log(`\n== thread scaling: webattn pool vs onnxruntime-web wasm (numThreads = t), ${availableParallelism()} cores ==`);
-  console.log('shape (B,H,N,D)    t   webattn GFLOP/s  speed-up vs t=1   ORT GFLOP/s  webattn/ORT');
+  console.log('t = 0: attention() on the calling thread; speed-up is against it');
+  console.log('shape (B,H,N,D)    t   webattn GFLOP/s  speed-up vs t=0   ORT GFLOP/s  webattn/ORT');
   for (const s of SHAPES) {
-    let base: number | undefined;
+    const [direct] = await measureShape([{ impl: 'webattn', prepared: await directPrepared(s), policy: LIBRARY_POLICY }]);
+    const base = flops(s) / direct!.medianMs / 1e6;
+    rows.push({ impl: 'webattn', B: s.b, H: s.h, Nq: s.nq, Nk: s.nk, D: s.d, causal: s.causal, threads: 1, ms: direct!.medianMs, gflops: base });
+    console.log(`(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + `  0  ${base.toFixed(2).padStart(15)}  ${'1.00'.padStart(15)}x`);
     for (const t of counts) {
       const { prepared, dispose } = await poolPrepared(t, s);
       const [m] = await measureShape([{ impl: 'webattn', prepared, policy: LIBRARY_POLICY }]);
       dispose();
       const gf = flops(s) / m!.medianMs / 1e6;
-      base ??= gf;
       const om = ortMs(t, s);
       const ogf = om === undefined ? undefined : flops(s) / om / 1e6;
       rows.push({ impl: 'webattn', B: s.b, H: s.h, Nq: s.nq, Nk: s.nk, D: s.d, causal: s.causal, threads: t, ms: m!.medianMs, gflops: gf });

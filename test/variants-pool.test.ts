@@ -37,14 +37,14 @@ beforeAll(async () => {
 describe('variants on the worker pool', () => {
   it('split: one task per (batch, kv head) with every row and key, never a row chunk or key range', () => {
     for (const o of OPTIONS) {
-      const tasks = splitProblem(buildDescriptor(q, k, v, o));
+      const tasks = splitProblem(buildDescriptor(q, k, v, o), 4);
       for (const t of tasks) expect([t.row0, t.rows, t.key0, t.keys]).toEqual([0, NQ, 0, NK]);
     }
     // The exact problem of the same shape is cut into row chunks: the variant branch is what keeps them whole.
-    expect(splitProblem(buildDescriptor(q, k, v)).some((t) => t.rows < NQ)).toBe(true);
+    expect(splitProblem(buildDescriptor(q, k, v), 4).some((t) => t.rows < NQ)).toBe(true);
     const decode = { data: uniform(4, 4 * D), shape: [1, 1, 4, D] };
     const long = { data: uniform(5, 3000 * D), shape: [1, 1, 3000, D] };
-    expect(splitProblem(buildDescriptor(decode, long, long, { variant: { kind: 'linear' } })).length).toBe(1);
+    expect(splitProblem(buildDescriptor(decode, long, long, { variant: { kind: 'linear' } }), 4).length).toBe(1);
   });
 
   for (const threads of [1, 3]) {

@@ -12,7 +12,7 @@ import type { AttentionInput, AttentionOptions, AttentionResult } from '../types
 import { allocateResult, mergeKeyPartials, scatterBlock } from './merge.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { isDecodeLike, splitProblem, type TaskRange } from './split.js';
-import { makeTaskInput, type TaskOutput } from './task.js';
+import { makeTaskInput, shareOperands, type TaskOutput } from './task.js';
 import { defaultThreadCount, nodeThreadCount, spawnWorker } from './workers.js';
 import type { Fault } from './worker-api.js';
 import { createGpuBackend, type AutoAttention, type CreateAttentionOptions } from '../webgpu/create.js';
@@ -125,7 +125,8 @@ export class AttentionPool {
 
   private solve(d: AttentionDescriptor, label: string, signal?: AbortSignal): Promise<AttentionResult> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    const tasks = splitProblem(d);
+    const tasks = splitProblem(d, this.threads);
+    d = shareOperands(d, tasks.length);
     const decode = isDecodeLike(d);
     const caller = this.scheduler.addCaller();
     const result = allocateResult(d);

@@ -3,11 +3,12 @@
  *
  * Two kinds of task:
  * - a (batch, kv-head group, query-row range) block: all query heads that share the group's kv heads, all keys
- *   (rows are cut only when there are too few head groups to keep a pool busy);
+ *   (rows are cut only when there are too few head groups to keep the pool's workers busy);
  * - a key range of one (batch, kv-head group) block, for decode-like shapes (few query rows, long keys): the partial
  *   outputs are merged afterwards by their log-sum-exp (flash-decoding).
- * The cut depends on the shape only — never on the number of workers — so every pool size computes exactly the
- * same tasks and gives bitwise identical results.
+ * Key ranges depend on the shape only, so every pool size merges the same partials. Row chunks depend on the pool
+ * size too (fewer, larger tasks when there are enough head groups: each task costs a round trip), which changes
+ * nothing in the result: a query row's computation does not depend on which other rows share its task.
  */
 import type { AttentionDescriptor } from '../descriptor.js';
 
@@ -31,17 +32,17 @@ export const DECODE_MAX_ROWS = 16;
 export const DECODE_KEYS_PER_TASK = 1024;
 /** Target amount of work (multiply-adds) per head-group task; smaller groups are merged up to it. */
 const TARGET_TASK_WORK = 1 << 22;
-/** With fewer head-group tasks than this, long query ranges are cut into row chunks. */
-const MIN_TASKS = 16;
-/** Rows per row chunk: a multiple of every kernel block height, so each row sees the same code path. */
+/** Head-group tasks wanted per worker; with fewer, long query ranges are cut into row chunks. */
+const TASKS_PER_WORKER = 2;
+/** Row chunks are multiples of this: a multiple of every kernel block height, so each row sees the same code path. */
 const ROWS_PER_TASK = 256;
 
 export function isDecodeLike(d: AttentionDescriptor): boolean {
   return d.nq <= DECODE_MAX_ROWS && d.nk > DECODE_KEYS_PER_TASK && !d.returnWeights && !d.variant;
 }
 
-/** The tasks of one problem, in output order. */
-export function splitProblem(d: AttentionDescriptor): TaskRange[] {
+/** The tasks of one problem for a pool of `threads` workers, in output order. */
+export function splitProblem(d: AttentionDescriptor, threads: number): TaskRange[] {
   const ratio = d.hq / d.hkv;
   const tasks: TaskRange[] = [];
   if (isDecodeLike(d)) {
@@ -59,7 +60,11 @@ export function splitProblem(d: AttentionDescriptor): TaskRange[] {
   const groupSize = Math.max(1, Math.min(d.hkv, Math.floor(TARGET_TASK_WORK / Math.max(1, workPerKvHead))));
   const groups = d.b * Math.ceil(d.hkv / groupSize);
   // Variants need every row and key of a head in one task (causal prefix sums, Linformer's projection over all keys).
-  const rowChunk = !d.variant && groups < MIN_TASKS && d.nq >= 2 * ROWS_PER_TASK ? ROWS_PER_TASK : d.nq;
+  const wanted = TASKS_PER_WORKER * threads;
+  const chunks = Math.ceil(wanted / groups);
+  const rowChunk = !d.variant && groups < wanted && d.nq >= 2 * ROWS_PER_TASK
+    ? ROWS_PER_TASK * Math.ceil(d.nq / chunks / ROWS_PER_TASK)
+    : d.nq;
   for (let b = 0; b < d.b; b++) {
     for (let g = 0; g < d.hkv; g += groupSize) {
       const kvHeads = Math.min(groupSize, d.hkv - g);
