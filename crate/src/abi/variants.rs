@@ -1,6 +1,6 @@
 //! The variants entry of the ABI: `wa_variant_magic`, `wa_variant_words`, `wa_variant_attention`. The last reads a
 //! `VarDesc` at `desc_ptr`, checks it against linear memory (`variants/check.rs`) and only then builds slices and
-//! runs linear attention, Performer or Linformer. Bad input gives a `Status` code, never a trap.
+//! runs linear attention, Performer, Linformer or LSH attention. Bad input gives a `Status` code, never a trap.
 
 use super::memory;
 use crate::check::{Memory, Region};
@@ -52,6 +52,7 @@ pub unsafe fn variant_in(base: usize, mem: Memory, desc_ptr: u32) -> Status {
         CheckedKind::Linear => Kind::Linear,
         CheckedKind::Performer { features, projection } => Kind::Performer { features, projection: slice(projection) },
         CheckedKind::Linformer { rows, e, f } => Kind::Linformer { rows, e: slice(e), f: slice(f) },
+        CheckedKind::Lsh { buckets, rounds, chunk, rotations } => Kind::Lsh { buckets, rounds, chunk, rotations: slice(rotations) },
     };
     let p = VarProblem { dims: c.dims, q: view(c.q), k: view(c.k), v: view(c.v), scale: d.scale, causal: c.causal, kind };
     let o = core::slice::from_raw_parts_mut((base + c.o.region.ptr) as *mut f32, c.o.region.bytes / 4);

@@ -2,7 +2,7 @@
 //! must lie inside [lo, len) with f32 alignment, the output must not overlap any input nor itself, and every field
 //! must be known for its kind. Each failure names its field through a `Status`.
 
-use super::desc::{VarDesc, FLAG_BOTTOM_RIGHT, FLAG_CAUSAL, KIND_LINEAR, KIND_LINFORMER, KIND_PERFORMER, VAR_MAGIC};
+use super::desc::{VarDesc, FLAG_BOTTOM_RIGHT, FLAG_CAUSAL, KIND_LINEAR, KIND_LINFORMER, KIND_LSH, KIND_PERFORMER, VAR_MAGIC};
 use crate::check::{Memory, Region};
 use crate::desc::Operand;
 use crate::problem::{Dims, Strides};
@@ -10,6 +10,8 @@ use crate::status::Status;
 
 /// Largest feature / projected-row count (keeps the scratch a few MiB at most for D ≤ 1024).
 pub const MAX_FEATURES: u32 = 1 << 16;
+/// Largest number of LSH hash rounds.
+pub const MAX_ROUNDS: u32 = 64;
 
 /// A strided operand that passed its checks.
 #[derive(Clone, Copy, Debug)]
@@ -24,6 +26,7 @@ pub enum CheckedKind {
     Linear,
     Performer { features: usize, projection: Region },
     Linformer { rows: usize, e: Region, f: Region },
+    Lsh { buckets: usize, rounds: usize, chunk: usize, rotations: Region },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -87,12 +90,13 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
     if d.magic != VAR_MAGIC {
         return Err(Status::BadMagic);
     }
-    if d.reserved != [0, 0] || d.flags & !(FLAG_CAUSAL | FLAG_BOTTOM_RIGHT) != 0 || d.flags == FLAG_BOTTOM_RIGHT {
+    let lsh = d.kind == KIND_LSH;
+    if (!lsh && (d.rounds != 0 || d.chunk != 0)) || d.flags & !(FLAG_CAUSAL | FLAG_BOTTOM_RIGHT) != 0 || d.flags == FLAG_BOTTOM_RIGHT {
         return Err(Status::BadFlags);
     }
     let causal = d.flags & FLAG_CAUSAL != 0;
     match d.kind {
-        KIND_LINEAR | KIND_PERFORMER => {}
+        KIND_LINEAR | KIND_PERFORMER | KIND_LSH => {}
         KIND_LINFORMER if !causal => {}
         _ => return Err(Status::BadVariant),
     }
@@ -105,8 +109,11 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
     if !fits(&[b, hq, nq, dk.max(dv)]) || !fits(&[b, hkv, nk, dk.max(dv)]) {
         return Err(Status::BadDims);
     }
-    if hq % hkv != 0 {
+    if hq % hkv != 0 || (lsh && hq != hkv) {
         return Err(Status::BadHeads);
+    }
+    if lsh && nq != nk {
+        return Err(Status::BadDims);
     }
     let scale_ok = d.scale.is_finite() && (d.kind != KIND_PERFORMER || d.scale >= 0.0);
     if !scale_ok {
@@ -115,6 +122,10 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
     let m = d.features as u64;
     let features_ok = match d.kind {
         KIND_LINEAR => m == 0,
+        KIND_LSH => {
+            m >= 2 && m % 2 == 0 && m <= MAX_FEATURES as u64 && d.rounds >= 1 && d.rounds <= MAX_ROUNDS
+                && d.chunk >= 1 && d.chunk <= MAX_FEATURES
+        }
         _ => m >= 1 && m <= MAX_FEATURES as u64,
     };
     if !features_ok {
@@ -134,6 +145,15 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
                 f: region(d.proj_b, count, mem, Status::BadProjection)?,
             }
         }
+        KIND_LSH if d.proj_b == 0 => {
+            let count = (d.rounds as u64 * dk).checked_mul(m / 2).filter(|&c| c <= u32::MAX as u64).ok_or(Status::BadFeatures)?;
+            CheckedKind::Lsh {
+                buckets: m as usize,
+                rounds: d.rounds as usize,
+                chunk: d.chunk as usize,
+                rotations: region(d.proj_a, count, mem, Status::BadProjection)?,
+            }
+        }
         _ => return Err(Status::BadProjection),
     };
 
@@ -148,7 +168,7 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
     let mut inputs = vec![q.region, k.region, v.region];
     match kind {
         CheckedKind::Linear => {}
-        CheckedKind::Performer { projection, .. } => inputs.push(projection),
+        CheckedKind::Performer { projection, .. } | CheckedKind::Lsh { rotations: projection, .. } => inputs.push(projection),
         CheckedKind::Linformer { e, f, .. } => inputs.extend([e, f]),
     }
     if inputs.iter().any(|r| overlaps(r, &o.region)) {

@@ -9,6 +9,9 @@
 //!              ([features, dk]); o_i as for linear. `scale` ≥ 0.
 //! - linformer: K' = E·K_{b,g}, V' = F·V_{b,g} (E = `proj_a`, F = `proj_b`, both [features, nk]);
 //!              o_i = Σ_r softmax_r(scale · q_i·K'_r) V'_r over r < features.
+//! - lsh:       Reformer shared-QK LSH attention (nq = nk, hkv = hq, `k` not read): `features` buckets (even),
+//!              `rounds` rounds of rotations `proj_a` ([rounds, dk, features / 2]), chunks of `chunk` sorted
+//!              positions; the full definition is in variants/lsh.rs. Causal: key j only for queries i ≥ j.
 //! Causal (linear, performer): the sums run over j ≤ i + offset, offset = 0 (top-left) or nk − nq (bottom-right);
 //! a row with no such key (or a zero denominator) outputs 0.
 
@@ -23,6 +26,7 @@ pub const VAR_WORDS: usize = 32;
 pub const KIND_LINEAR: u32 = 1;
 pub const KIND_PERFORMER: u32 = 2;
 pub const KIND_LINFORMER: u32 = 3;
+pub const KIND_LSH: u32 = 4;
 
 /// `flags` bits.
 pub const FLAG_CAUSAL: u32 = 1;
@@ -47,14 +51,16 @@ pub struct VarDesc {
     pub v: Operand,
     pub o: Operand,
     pub scale: f32,
-    /// Performer: number of random features m; linformer: projected rows; linear: must be 0.
+    /// Performer: number of random features m; linformer: projected rows; lsh: buckets; linear: must be 0.
     pub features: u32,
-    /// Performer: f32 [features, dk]; linformer: E, f32 [features, nk]; linear: must be 0.
+    /// Performer: f32 [features, dk]; linformer: E, f32 [features, nk]; lsh: rotations; linear: must be 0.
     pub proj_a: u32,
     /// Linformer: F, f32 [features, nk]; others: must be 0.
     pub proj_b: u32,
-    /// Reserved, must be 0.
-    pub reserved: [u32; 2],
+    /// LSH: hash rounds (1..=MAX_ROUNDS); others: must be 0.
+    pub rounds: u32,
+    /// LSH: chunk length (1..=MAX_FEATURES); others: must be 0.
+    pub chunk: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<VarDesc>() == VAR_WORDS * 4);

@@ -1,17 +1,22 @@
 //! Linear-time approximations of softmax attention (issue #4): linear attention (elu + 1 features), Performer
-//! FAVOR+ (positive random features) and Linformer (sequence projection). Each is defined in float64 by
-//! ts/reference/variants/ and reached through its own descriptor (`desc`, checked in crate/src/abi/variants.rs).
+//! FAVOR+ (positive random features), Linformer (sequence projection) and Reformer LSH attention (`lsh`, N log N at
+//! most). Each is defined in float64 by ts/reference/variants/ and reached through its own descriptor (`desc`,
+//! checked in crate/src/abi/variants.rs).
 //!
 //! `features` holds the two feature maps, `kernel` the state / prefix-sum loop nest they share, `linformer` the
-//! projection in front of the exact flash kernel; `ops` the padded-row vector helpers.
+//! projection in front of the exact flash kernel, `lsh` hashing, sorting and chunked attention; `ops` the padded-row
+//! vector helpers.
 
 pub mod check;
 pub mod desc;
 mod features;
 pub mod kernel;
 mod linformer;
+mod lsh;
 mod ops;
 
+#[cfg(test)]
+mod lsh_tests;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +29,8 @@ pub enum Kind<'a> {
     Performer { features: usize, projection: &'a [f32] },
     /// `e`, `f` [rows, nk] row-major.
     Linformer { rows: usize, e: &'a [f32], f: &'a [f32] },
+    /// Reformer shared-QK LSH attention (`k` not read); `rotations` [rounds, dk, buckets / 2] row-major.
+    Lsh { buckets: usize, rounds: usize, chunk: usize, rotations: &'a [f32] },
 }
 
 /// One validated variant call.
@@ -56,6 +63,9 @@ pub fn run(p: &VarProblem, out: &mut Out) -> Result<(), OutOfMemory> {
         }
         Kind::Linformer { rows, e, f } => {
             linformer::run(p.dims, p.q, p.k, p.v, p.scale, &linformer::Linformer { rows, e, f }, out)
+        }
+        Kind::Lsh { buckets, rounds, chunk, rotations } => {
+            lsh::run(p.dims, p.q, p.v, p.scale, p.causal.is_some(), &lsh::Lsh { buckets, rounds, chunk, rotations }, out)
         }
     }
 }

@@ -301,7 +301,8 @@ fn abi_runs_a_valid_descriptor_and_names_each_bad_field() {
         features: 8,
         proj_a: pw,
         proj_b: 0,
-        reserved: [0, 0],
+        rounds: 0,
+        chunk: 0,
     };
     assert_eq!(m.call(&good), Status::Ok);
     let want = kernel_out(&Case { scale: 0.5, ..c }, Some(3), Kind::Performer { features: 8, projection: &w });
@@ -317,7 +318,8 @@ fn abi_runs_a_valid_descriptor_and_names_each_bad_field() {
     bad(&|d| d.kind = KIND_LINFORMER, Status::BadVariant, &mut m); // causal linformer
     bad(&|d| d.flags = FLAG_BOTTOM_RIGHT, Status::BadFlags, &mut m);
     bad(&|d| d.flags = 8, Status::BadFlags, &mut m);
-    bad(&|d| d.reserved[1] = 1, Status::BadFlags, &mut m);
+    bad(&|d| d.chunk = 1, Status::BadFlags, &mut m);
+    bad(&|d| d.rounds = 1, Status::BadFlags, &mut m);
     bad(&|d| d.nq = 0, Status::BadDims, &mut m);
     bad(&|d| d.hkv = 3, Status::BadHeads, &mut m);
     bad(&|d| d.scale = -1.0, Status::BadScale, &mut m);
