@@ -18,7 +18,7 @@ export interface OperandBlock<T extends Float32Array | Uint8Array> {
 /** The scalar fields a task carries over from the call's descriptor unchanged. */
 type CarriedFields =
   | 'hq' | 'hkv' | 'nq' | 'nk' | 'dk' | 'dv' | 'scale' | 'softcap' | 'similarity' | 'align' | 'winLeft' | 'winRight'
-  | 'qStart' | 'kStart' | 'nqFull' | 'nkFull' | 'returnLse' | 'returnWeights' | 'variant';
+  | 'qStart' | 'kStart' | 'nqFull' | 'nkFull' | 'returnLse' | 'returnWeights' | 'variant' | 'sparse';
 
 /** One task: the problem of one batch entry's block of heads / rows / keys, operands as strided blocks. */
 export interface TaskInput extends Pick<AttentionDescriptor, CarriedFields> {
@@ -124,6 +124,8 @@ export function makeTaskInput(d: AttentionDescriptor, t: TaskRange, forceLse: bo
   if (d.queryLengths) input.queryLength = d.queryLengths[t.b];
   if (d.keyLengths) input.keyLength = d.keyLengths[t.b];
   if (d.variant) input.variant = d.variant;
+  // The block mask is global (indexed by qStart / kStart): every task gets it whole; row chunks are BQ-aligned.
+  if (d.sparse) input.sparse = d.sparse;
   if (d.alibi) input.alibi = d.alibi.slice(hq0, hq0 + hq);
   if (d.relBias) input.relBias = { ...d.relBias, table: d.relBias.table.slice(hq0 * d.relBias.len, (hq0 + hq) * d.relBias.len) };
   return { input, transfer };
@@ -135,12 +137,13 @@ const compact = (heads: number, rows: number, cols: number): Strides => ({ batch
 function ownBlock<T extends Float32Array | Uint8Array>(o: OperandBlock<T>, heads: number, rows: number, cols: number): StridedView<T> {
   const g = gatheredStrides(o.strides, heads, rows, cols);
   const size = (g.head === 0 ? 1 : heads) * (g.row === 0 ? 1 : rows) * cols;
-  const gathered = o.offset === 0 && o.strides.head === g.head && o.strides.row === g.row && o.data.length === size;
-  const view = gathered ? o : gatherBlock(o.data, o.strides, o.offset, heads, rows, cols);
+  // Already compact (a gathered block, or a contiguous run of a shared operand): a view, no copy.
+  if (o.strides.head === g.head && o.strides.row === g.row) return { data: o.data.subarray(o.offset, o.offset + size) as T, strides: g };
+  const view = gatherBlock(o.data, o.strides, o.offset, heads, rows, cols);
   return { data: view.data, strides: view.strides };
 }
 
-/** Worker side: the descriptor of a task, every operand compact and local to this worker. */
+/** Worker side: the descriptor of a task, every operand compact (a view of shared memory or a local copy). */
 export function taskDescriptor(t: TaskInput): AttentionDescriptor {
   const d: AttentionDescriptor = {
     b: 1, hq: t.hq, hkv: t.hkv, nq: t.nq, nk: t.nk, dk: t.dk, dv: t.dv, layout: 'BHND',
@@ -158,6 +161,7 @@ export function taskDescriptor(t: TaskInput): AttentionDescriptor {
   if (t.queryLength !== undefined) d.queryLengths = Uint32Array.of(t.queryLength);
   if (t.keyLength !== undefined) d.keyLengths = Uint32Array.of(t.keyLength);
   if (t.variant) d.variant = t.variant;
+  if (t.sparse) d.sparse = t.sparse;
   if (t.alibi) d.alibi = t.alibi;
   if (t.relBias) d.relBias = t.relBias;
   return d;
