@@ -4,13 +4,13 @@ import type { VariantSpec } from './types.js';
 
 export const VAR_MAGIC = 0x57415631;
 export const VAR_WORDS = 32;
-export const KIND_CODE = { linear: 1, performer: 2, linformer: 3 } as const;
+export const KIND_CODE = { linear: 1, performer: 2, linformer: 3, lsh: 4 } as const;
 export const FLAG_CAUSAL = 1;
 export const FLAG_BOTTOM_RIGHT = 2;
 export const VW = {
   magic: 0, kind: 1, flags: 2, b: 3, hq: 4, hkv: 5, nq: 6, nk: 7, dk: 8, dv: 9,
   q: 10, k: 14, v: 18, o: 22, // each: ptr, batch, head, row
-  scale: 26, features: 27, projA: 28, projB: 29, reserved: 30,
+  scale: 26, features: 27, projA: 28, projB: 29, rounds: 30, chunk: 31, // rounds, chunk: lsh only (0 otherwise)
 } as const;
 
 /** Byte pointers of the operands in wasm memory (0 = absent). */
@@ -29,6 +29,7 @@ export function projections(s: VariantSpec): [Float32Array | undefined, Float32A
     case 'linear': return [undefined, undefined];
     case 'performer': return [s.projection, undefined];
     case 'linformer': return [s.e, s.f];
+    case 'lsh': return [s.rotations, undefined];
   }
 }
 
@@ -50,7 +51,8 @@ export function encodeVariant(memory: ArrayBuffer, at: number, d: AttentionDescr
   operand(VW.v, p.v, d.v.strides);
   operand(VW.o, p.o, d.o);
   f[VW.scale] = d.scale;
-  u[VW.features] = s.kind === 'performer' ? s.features : s.kind === 'linformer' ? s.rows : 0;
+  u[VW.features] = s.kind === 'performer' ? s.features : s.kind === 'linformer' ? s.rows : s.kind === 'lsh' ? s.buckets : 0;
+  if (s.kind === 'lsh') { u[VW.rounds] = s.rounds; u[VW.chunk] = s.chunk; }
   u[VW.projA] = p.projA;
   u[VW.projB] = p.projB;
 }

@@ -1,8 +1,8 @@
 /**
  * The `variant` option of attention(): linear-time approximations of softmax attention. Each replaces exact
  * attention by its own definition (written in crate/src/variants/desc.rs, implemented in float64 by
- * ts/reference/variants/). Options that combine with every variant: layout, causal (linear and performer only),
- * scale (performer and linformer only), out, convert, GQA/MQA heads, Nq ≠ Nk. Everything else (mask, bias, window,
+ * ts/reference/variants/). Options that combine with every variant: layout, causal (linear, performer, lsh),
+ * scale (performer, linformer, lsh), out, convert, GQA/MQA heads and Nq ≠ Nk (not lsh: k must be q). Everything else (mask, bias, window,
  * queryLengths, keyLengths, softcap, cosine similarity, returnLse, returnWeights) is rejected with an
  * AttentionError naming the option.
  */
@@ -42,7 +42,27 @@ export interface LinformerVariant {
   f?: TensorLike<Float32Array>;
 }
 
-export type VariantOption = LinearVariant | PerformerVariant | LinformerVariant;
+/** Reformer LSH attention (Kitaev et al. 2020), shared-QK: the keys are the normalised queries k_j = q_j / |q_j|, so
+ * `k` must be the same tensor as `q` (same shape and values; an AttentionError on `k` otherwise) — Nq = Nk, no GQA.
+ * Each of `rounds` hash rounds draws a random rotation R [Dk, buckets/2] and puts position i in bucket
+ * argmax([q_i R; −q_i R]); positions are stably sorted by (bucket, position) and cut into chunks of `chunk`; each query
+ * attends (softmax of scale·q_i·k_j) to the keys of its own and the previous chunk (no wrap-around), never to itself
+ * unless nothing else is left; causal: only keys at positions ≤ its own. The rounds' outputs are combined with
+ * weights softmax over rounds of their log-sum-exp. O(N·rounds·(Dk·buckets + chunk·D)); the full definition is in
+ * crate/src/variants/lsh.rs and ts/reference/variants/lsh.ts. */
+export interface LshVariant {
+  kind: 'lsh';
+  /** Number of buckets: even, in [2, 65536]. */
+  buckets: number;
+  /** Hash rounds, in [1, 64]. */
+  rounds: number;
+  /** Chunk length in sorted order, in [1, 65536]. Default 64. */
+  chunk?: number;
+  /** Seed of the random rotations (see `lshRotations`). Default 0. */
+  seed?: number;
+}
+
+export type VariantOption = LinearVariant | PerformerVariant | LinformerVariant | LshVariant;
 export type VariantKind = VariantOption['kind'];
 
 /** The normalised variant inside an AttentionDescriptor: every parameter resolved, projections drawn. */
@@ -51,4 +71,6 @@ export type VariantSpec =
   /** projection: [features, Dk] row-major. */
   | { kind: 'performer'; features: number; projection: Float32Array }
   /** e, f: [rows, Nk] row-major. */
-  | { kind: 'linformer'; rows: number; e: Float32Array; f: Float32Array };
+  | { kind: 'linformer'; rows: number; e: Float32Array; f: Float32Array }
+  /** rotations: [rounds, Dk, buckets / 2] row-major. */
+  | { kind: 'lsh'; buckets: number; rounds: number; chunk: number; rotations: Float32Array };

@@ -7,6 +7,7 @@ import type { AttentionOptions } from '../types.js';
 import { shapeString, valueString } from '../validate/describe.js';
 import { checkLength, fail, readTensor, toFloat32 } from '../validate/tensor.js';
 import { cachedLinformerProjection, cachedPerformerProjection } from './cache.js';
+import { DEFAULT_LSH_CHUNK, MAX_LSH_ROUNDS, checkSharedQK, lshRotations } from './lsh.js';
 import type { VariantKind, VariantSpec } from './types.js';
 
 /** Largest feature / projected-row count (crate/src/variants/check.rs MAX_FEATURES). */
@@ -14,11 +15,12 @@ export const MAX_FEATURES = 1 << 16;
 export const DEFAULT_FEATURES = 256;
 export const DEFAULT_PROJECTED_LENGTH = 256;
 
-const KINDS: readonly VariantKind[] = ['linear', 'performer', 'linformer'];
+const KINDS: readonly VariantKind[] = ['linear', 'performer', 'linformer', 'lsh'];
 const KEYS: Record<VariantKind, readonly string[]> = {
   linear: ['kind'],
   performer: ['kind', 'features', 'seed', 'projection'],
   linformer: ['kind', 'projectedLength', 'seed', 'e', 'f'],
+  lsh: ['kind', 'buckets', 'rounds', 'chunk', 'seed'],
 };
 
 /** The options each variant supports besides q, k, v (used in error messages). */
@@ -71,6 +73,7 @@ function checkCombinations(kind: VariantKind, o: AttentionOptions, d: AttentionD
   if (d.returnWeights) no('returnWeights', 'true');
   if (kind === 'linear' && o.scale !== undefined) no('scale', String(o.scale));
   if (kind === 'linformer' && d.winRight === 0) no('causal', valueString(o.causal));
+  if (kind === 'lsh') checkSharedQK(d);
   if (kind === 'performer' && !(d.scale >= 0)) {
     fail(ARG, 'scale', "a scale ≥ 0 with variant 'performer' (its features need √scale)", String(d.scale));
   }
@@ -79,7 +82,7 @@ function checkCombinations(kind: VariantKind, o: AttentionOptions, d: AttentionD
 export function readVariant(o: AttentionOptions, d: AttentionDescriptor, convert: boolean): VariantSpec {
   const v: unknown = o.variant;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    fail(ARG, 'variant', "{ kind: 'linear' | 'performer' | 'linformer', … }", valueString(v));
+    fail(ARG, 'variant', "{ kind: 'linear' | 'performer' | 'linformer' | 'lsh', … }", valueString(v));
   }
   const r = v as Record<string, unknown>;
   const kind = r['kind'];
@@ -126,6 +129,20 @@ export function readVariant(o: AttentionOptions, d: AttentionDescriptor, convert
       const rows = count(r['projectedLength'], 'variant.projectedLength', Math.min(DEFAULT_PROJECTED_LENGTH, d.nk));
       const { e: E, f: F } = cachedLinformerProjection(rows, d.nk, seedOf(r['seed'], 'variant.seed'));
       return { kind: 'linformer', rows, e: E, f: F };
+    }
+    case 'lsh': {
+      if (r['buckets'] === undefined) fail(ARG, 'variant.buckets', `an even integer in [2, ${MAX_FEATURES}]`, 'undefined');
+      const buckets = count(r['buckets'], 'variant.buckets', 0);
+      if (buckets % 2 !== 0 || buckets < 2) fail(ARG, 'variant.buckets', `an even integer in [2, ${MAX_FEATURES}]`, String(buckets));
+      const rounds = r['rounds'];
+      if (typeof rounds !== 'number' || !Number.isInteger(rounds) || rounds < 1 || rounds > MAX_LSH_ROUNDS) {
+        fail(ARG, 'variant.rounds', `an integer in [1, ${MAX_LSH_ROUNDS}]`, valueString(rounds));
+      }
+      const chunk = count(r['chunk'], 'variant.chunk', DEFAULT_LSH_CHUNK);
+      if (rounds * d.dk * (buckets / 2) > 0xffffffff) {
+        fail(ARG, 'variant.buckets', 'rounds · Dk · buckets / 2 ≤ 2³² − 1', String(rounds * d.dk * (buckets / 2)));
+      }
+      return { kind: 'lsh', buckets, rounds, chunk, rotations: lshRotations(rounds, d.dk, buckets, seedOf(r['seed'], 'variant.seed')) };
     }
   }
 }

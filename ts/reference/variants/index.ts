@@ -6,6 +6,7 @@ import type { AttentionInput, AttentionOptions } from '../../types.js';
 import type { VariantReferenceResult } from './common.js';
 import { referenceLinear } from './linear.js';
 import { referenceLinformer } from './linformer.js';
+import { referenceLsh } from './lsh.js';
 import { referencePerformer } from './performer.js';
 
 export type { VariantReferenceResult } from './common.js';
@@ -13,11 +14,12 @@ export type { VariantReferenceResult } from './common.js';
 /** The variant of `d` (which must have one) in float64. */
 export function referenceVariantFromDescriptor(d: AttentionDescriptor): VariantReferenceResult {
   const s = d.variant;
-  if (!s) throw new AttentionError('INVALID_OPTION', 'variant', "a variant ({ kind: 'linear' | 'performer' | 'linformer' })", 'none');
+  if (!s) throw new AttentionError('INVALID_OPTION', 'variant', "a variant ({ kind: 'linear' | 'performer' | 'linformer' | 'lsh' })", 'none');
   switch (s.kind) {
     case 'linear': return referenceLinear(d);
     case 'performer': return referencePerformer(d, s.projection, s.features);
     case 'linformer': return referenceLinformer(d, s.e, s.f, s.rows);
+    case 'lsh': return referenceLsh(d, s);
   }
 }
 
