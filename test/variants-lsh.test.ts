@@ -200,7 +200,7 @@ describe('lsh rotations, pool and validation', () => {
     expect((err as AttentionError).argument).toBe(argument);
     expect((err as AttentionError).code).toBe('INVALID_OPTION');
   };
-  const lsh = { kind: 'lsh', buckets: 4, rounds: 1 };
+  const lsh: LshVariant = { kind: 'lsh', buckets: 4, rounds: 1 };
 
   it('k must be q (shared-QK)', () => {
     const other = { data: Float32Array.from(q.data), shape: q.shape };
