@@ -4,6 +4,7 @@
  */
 import type { Layout } from './types.js';
 import type { VariantSpec } from './variants/types.js';
+import type { SparseSpec } from './sparse/types.js';
 
 /** Element strides of a 4-D operand [batch, head, row, col]; the column stride is 1. 0 broadcasts. */
 export interface Strides {
@@ -65,6 +66,8 @@ export interface AttentionDescriptor {
   alibi?: Float32Array;
   /** Relative-position bias: the logit of (i, j) gains table[h·len + clamp(gj − diag + zero, 0, len − 1)]. */
   relBias?: RelativeBias;
+  /** Structured sparsity: the pattern and its compiled block mask (ts/sparse/), over global positions. */
+  sparse?: SparseSpec;
 }
 
 /** A bias by relative distance (T5 buckets expanded per distance): `table` [hq, len], distance 0 at `zero`. */
@@ -75,8 +78,8 @@ export interface RelativeBias {
 }
 
 /** Word layout of RawDesc; must match crate/src/desc.rs. */
-export const DESC_MAGIC = 0x57415433; // 'WAT3'
-export const DESC_WORDS = 52;
+export const DESC_MAGIC = 0x57415434; // 'WAT4'
+export const DESC_WORDS = 68;
 export const W = {
   magic: 0, b: 1, hq: 2, hkv: 3, nq: 4, nk: 5, dk: 6, dv: 7,
   q: 8, k: 12, v: 16, o: 20, // each: ptr, batch, head, row
@@ -85,6 +88,9 @@ export const W = {
   mask: 32, bias: 36, // each: ptr, batch, head, row
   lsePtr: 40, weightsPtr: 41, qStart: 42, kStart: 43, nqFull: 44, nkFull: 45, flags: 46, reserved: 47,
   alibiPtr: 48, relPtr: 49, relLen: 50, relZero: 51,
+  spBlocks: 52, spRowPtr: 53, spIdx: 54, spKind: 55, spNnz: 56, spWindow: 57, spDilation: 58, spGlobals: 59,
+  spGlobalsLen: 60, spLayout: 61, spLayoutBq: 62, spLayoutBk: 63, spCsrRowPtr: 64, spCsrCol: 65, spCsrNnz: 66,
+  spReserved: 67,
 } as const;
 
 /** Byte pointers of the operands once they sit in wasm memory (0 = absent). */
@@ -103,6 +109,19 @@ export interface DescriptorPointers {
   alibi?: number;
   /** f32[hq, len] relative-position bias table (0 or absent = none). */
   relBias?: number;
+  /** The block mask's arrays (0 = empty). */
+  sparse?: SparsePointers;
+}
+
+/** Byte pointers of a block mask's arrays in wasm memory (0 where the array is empty or absent). */
+export interface SparsePointers {
+  rowPtr: number;
+  idx: number;
+  kind: number;
+  globals: number;
+  layout: number;
+  csrRowPtr: number;
+  csrCol: number;
 }
 
 /** Writes `d` at byte offset `at` of `memory` in the RawDesc layout. Strides passed here are the ones the data has
@@ -141,4 +160,13 @@ export function encodeDescriptor(memory: ArrayBuffer, at: number, d: AttentionDe
     u[W.relZero] = d.relBias.zero;
   }
   u[W.qStart] = d.qStart; u[W.kStart] = d.kStart; u[W.nqFull] = d.nqFull; u[W.nkFull] = d.nkFull;
+  const s = d.sparse;
+  const sp = p.sparse;
+  if (s && sp) {
+    u[W.spBlocks] = s.blockRows; u[W.spRowPtr] = sp.rowPtr; u[W.spIdx] = sp.idx; u[W.spKind] = sp.kind;
+    u[W.spNnz] = s.idx.length; i[W.spWindow] = s.window; u[W.spDilation] = s.dilation;
+    u[W.spGlobals] = sp.globals; u[W.spGlobalsLen] = s.globals.length;
+    if (s.layout) { u[W.spLayout] = sp.layout; u[W.spLayoutBq] = s.layout.bq; u[W.spLayoutBk] = s.layout.bk; }
+    if (s.csr) { u[W.spCsrRowPtr] = sp.csrRowPtr; u[W.spCsrCol] = sp.csrCol; u[W.spCsrNnz] = s.csr.colIdx.length; }
+  }
 }

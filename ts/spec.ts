@@ -14,6 +14,8 @@ import { checkKey, checkValue, layoutStrides, readOperand } from './validate/ope
 import { readBoolean, readLayout, readOptions, readScoring, readStructure } from './validate/options.js';
 import { MAX_ELEMENTS, fail, toFloat32, toMaskBytes } from './validate/tensor.js';
 import { readVariant } from './variants/validate.js';
+import { readSparsity } from './sparse/validate.js';
+import { ALIGN_BOTTOM_RIGHT } from './descriptor.js';
 
 export function buildDescriptor(
   q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions,
@@ -67,6 +69,10 @@ export function buildDescriptor(
   if (o.relativeBias !== undefined) {
     d.relBias = readRelativeBias(o.relativeBias, hq);
     if (o.variant !== undefined) fail('INVALID_OPTION', 'relativeBias', 'exact attention (no variant)', 'relativeBias with a variant');
+  }
+  if (o.sparsity !== undefined) {
+    if (o.variant !== undefined) fail('INVALID_OPTION', 'sparsity', 'exact attention (no variant)', 'sparsity with a variant');
+    d.sparse = readSparsity(o.sparsity, nq, nk, d.align === ALIGN_BOTTOM_RIGHT ? nk - nq : 0);
   }
   if (o.variant !== undefined) d.variant = readVariant(o, d, convert);
   if (o.out !== undefined) d.out = checkOut(o.out, outputSize, d);

@@ -4,6 +4,7 @@
  * ts/reference/attention.ts.
  */
 import type { VariantOption } from './variants/types.js';
+import type { SparsityOption } from './sparse/types.js';
 
 /** Memory layout of q, k, v and the output: BHND = [batch, heads, seq, dim] (default), BNHD = [batch, seq, heads, dim]. */
 export type Layout = 'BHND' | 'BNHD';
@@ -82,6 +83,10 @@ export interface AttentionOptions {
   /** Relative-position bias by distance, no N×N array: the logit of (i, j) gains table[h, clamp(j − diag + zero, 0,
    * L − 1)] (diag as for causal). T5 buckets: `t5RelativeBias(...)` builds it. Combines with every other option. */
   relativeBias?: RelativeBiasInput;
+  /** Structured sparsity (dilated window, global tokens, BigBird random blocks, block layout, CSR), compiled into
+   * one block mask so the exact kernel skips whole blocks; ANDed with causal / window / mask / lengths. Exact
+   * attention only (not with `variant`). See ts/sparse/types.ts. */
+  sparsity?: SparsityOption;
 }
 
 /** A bias table by relative distance: `table` [Hq|1, L] (one row per query head, or one shared row), `zero` the

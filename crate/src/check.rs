@@ -57,6 +57,76 @@ pub struct Checked {
     /// Global query / key counts (nq_full / nk_full, defaulted).
     pub nq_full: u64,
     pub nk_full: u64,
+    /// The block mask's arrays (their values are checked where memory is read, in abi).
+    pub sparse: Option<SparseRegions>,
+}
+
+/// Where the arrays of a block mask lie (None = zero elements / absent).
+#[derive(Clone, Copy, Debug)]
+pub struct SparseRegions {
+    pub row_ptr: Region,
+    pub idx: Option<Region>,
+    pub kind: Option<Region>,
+    pub globals: Option<Region>,
+    /// The layout and its rows / cols.
+    pub layout: Option<(Region, u64, u64)>,
+    pub csr_row_ptr: Option<Region>,
+    pub csr_col: Option<Region>,
+}
+
+/// The block-mask words: all 0 when absent; else sizes consistent with nq_full / nk_full, arrays in memory and
+/// aligned, k_start a multiple of the key block (listed blocks are global, so local blocks must stay aligned).
+fn check_sparse(d: &RawDesc, nq_full: u64, nk_full: u64, mem: Memory) -> Result<Option<SparseRegions>, Status> {
+    use crate::sparse::{BK, BQ};
+    let bad = Status::BadSparse;
+    let words = [d.sp_row_ptr, d.sp_idx, d.sp_kind, d.sp_nnz, d.sp_dilation, d.sp_globals, d.sp_globals_len, d.sp_layout,
+        d.sp_layout_bq, d.sp_layout_bk, d.sp_csr_row_ptr, d.sp_csr_col, d.sp_csr_nnz];
+    if d.sp_reserved != 0 {
+        return Err(bad);
+    }
+    if d.sp_blocks == 0 {
+        return if words.iter().all(|&w| w == 0) && d.sp_window == 0 { Ok(None) } else { Err(bad) };
+    }
+    if d.sp_blocks as u64 != (nq_full + BQ as u64 - 1) / BQ as u64 || d.k_start as u64 % BK as u64 != 0 {
+        return Err(bad);
+    }
+    if d.sp_window < -1 || d.sp_dilation == 0 {
+        return Err(bad);
+    }
+    // Zero elements: the pointer must be 0 too; otherwise a region in memory.
+    let opt = |ptr: u32, count: u64, elem: u64| -> Result<Option<Region>, Status> {
+        match (ptr, count) {
+            (0, 0) => Ok(None),
+            (_, 0) | (0, _) => Err(bad),
+            _ => region(ptr, count, elem, mem, bad).map(Some),
+        }
+    };
+    let row_ptr = region(d.sp_row_ptr, d.sp_blocks as u64 + 1, 4, mem, bad)?;
+    let idx = opt(d.sp_idx, d.sp_nnz as u64, 4)?;
+    let kind = opt(d.sp_kind, d.sp_nnz as u64, 1)?;
+    let globals = opt(d.sp_globals, d.sp_globals_len as u64, 4)?;
+    let layout = if d.sp_layout == 0 {
+        if d.sp_layout_bq != 0 || d.sp_layout_bk != 0 {
+            return Err(bad);
+        }
+        None
+    } else {
+        if d.sp_layout_bq == 0 || d.sp_layout_bk == 0 {
+            return Err(bad);
+        }
+        let rows = (nq_full + d.sp_layout_bq as u64 - 1) / d.sp_layout_bq as u64;
+        let cols = (nk_full + d.sp_layout_bk as u64 - 1) / d.sp_layout_bk as u64;
+        Some((region(d.sp_layout, rows * cols, 1, mem, bad)?, rows, cols))
+    };
+    let (csr_row_ptr, csr_col) = if d.sp_csr_row_ptr == 0 {
+        if d.sp_csr_col != 0 || d.sp_csr_nnz != 0 {
+            return Err(bad);
+        }
+        (None, None)
+    } else {
+        (Some(region(d.sp_csr_row_ptr, nq_full + 1, 4, mem, bad)?), opt(d.sp_csr_col, d.sp_csr_nnz as u64, 4)?)
+    };
+    Ok(Some(SparseRegions { row_ptr, idx, kind, globals, layout, csr_row_ptr, csr_col }))
 }
 
 /// Extents of a 4-D operand [batch, head, row, col].
@@ -186,10 +256,14 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
     let lse = out(d.lse_ptr, b * hq * nq, Status::BadLse)?;
     let weights = out(d.weights_ptr, b * hq * nq * nk, Status::BadWeights)?;
 
-    let inputs: Vec<Region> = [Some(q.region), Some(k.region), Some(v.region), mask.map(|m| m.region), bias.map(|m| m.region), q_lens, k_lens, alibi, rel]
+    let sparse = check_sparse(d, nq_full, nk_full, mem)?;
+    let mut inputs: Vec<Region> = [Some(q.region), Some(k.region), Some(v.region), mask.map(|m| m.region), bias.map(|m| m.region), q_lens, k_lens, alibi, rel]
         .into_iter()
         .flatten()
         .collect();
+    if let Some(s) = sparse {
+        inputs.extend([Some(s.row_ptr), s.idx, s.kind, s.globals, s.layout.map(|l| l.0), s.csr_row_ptr, s.csr_col].into_iter().flatten());
+    }
     let outputs = [(Some(o.region), Status::BadOut), (lse, Status::BadLse), (weights, Status::BadWeights)];
     for (n, (out, bad)) in outputs.iter().enumerate() {
         let out = match out {
@@ -212,7 +286,7 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
         dk: dk as usize,
         dv: dv as usize,
     };
-    Ok(Checked { dims, q, k, v, o, mask, bias, q_lens, k_lens, lse, weights, alibi, rel, nq_full, nk_full })
+    Ok(Checked { dims, q, k, v, o, mask, bias, q_lens, k_lens, lse, weights, alibi, rel, nq_full, nk_full, sparse })
 }
 
 /// Per-batch lengths must not exceed the global count.

@@ -4,10 +4,11 @@
 //! match (`DESC_WORDS` and `DESC_MAGIC` are checked by the SDK at load time). Every integer is a u32 unless noted;
 //! strides and lengths count elements (f32 or u8), not bytes; pointers are byte offsets into wasm memory, 0 = absent.
 
-/// "WAT3" — bumped whenever the word layout changes (WAT2: ALiBi slopes; WAT3: relative-position bias table).
-pub const DESC_MAGIC: u32 = 0x5741_5433;
+/// "WAT4" — bumped whenever the word layout changes (WAT2: ALiBi slopes; WAT3: relative-position bias table;
+/// WAT4: block mask for structured sparsity).
+pub const DESC_MAGIC: u32 = 0x5741_5434;
 /// Number of 4-byte words in a descriptor.
-pub const DESC_WORDS: usize = 52;
+pub const DESC_WORDS: usize = 68;
 
 /// `similarity` values.
 pub const SIM_DOT: u32 = 0;
@@ -50,6 +51,12 @@ pub struct Operand {
 ///   s = sim · scale;  if softcap > 0: s = softcap · tanh(s / softcap);  if bias: s += bias[b,h,i,j]
 ///   if alibi: s += alibi[h] · (gj − diag)            (ALiBi: a linear bias per query head, no N×N array)
 ///   if rel:   s += rel[h · rel_len + clamp(gj − diag + rel_zero, 0, rel_len − 1)]   (T5-style table, no N×N array)
+///   if sp_blocks > 0 (structured sparsity, `crate::sparse`), allowed(i, j) also needs sparse(gi, gj) = the OR of
+///     window:  sp_window ≥ 0 and |sd − gj| ≤ sp_window·sp_dilation and (sd − gj) mod sp_dilation = 0,
+///              sd = gi + (align == bottom-right ? nk_full − nq_full : 0)  (global counts, not per-batch lengths)
+///     globals: gi or gj in sp_globals;   layout: layout[gi / bq, gj / bk] != 0;   csr: gj in csr row gi
+///   and only the key blocks listed for query block gi / 32 are visited (kind FULL: sparse(gi, gj) holds on the
+///   whole block; PARTIAL: it is evaluated per element).
 ///   o[b,h,i,:] = Σ_j softmax_j(s) v[b,kvh,j,:] over allowed j;  lse[b,h,i] = ln Σ_{allowed j} exp(s_j)
 ///   a row with no allowed key (padding rows included) gives o = 0 and lse = −∞, never NaN.
 #[repr(C)]
@@ -104,6 +111,31 @@ pub struct RawDesc {
     pub rel_len: u32,
     /// Index of distance 0 (< rel_len).
     pub rel_zero: u32,
+    /// Block mask: query blocks (ceil(nq_full / 32)); 0 = no structured sparsity (then every sp_* word is 0).
+    pub sp_blocks: u32,
+    /// u32[sp_blocks + 1] row pointers into sp_idx / sp_kind.
+    pub sp_row_ptr: u32,
+    /// u32[sp_nnz] global key block indices (128 keys each), strictly increasing per row.
+    pub sp_idx: u32,
+    /// u8[sp_nnz]: 1 = FULL, 2 = PARTIAL.
+    pub sp_kind: u32,
+    pub sp_nnz: u32,
+    /// Dilated window half-width, −1 = none; dilation ≥ 1.
+    pub sp_window: i32,
+    pub sp_dilation: u32,
+    /// u32[sp_globals_len] global tokens, strictly increasing.
+    pub sp_globals: u32,
+    pub sp_globals_len: u32,
+    /// u8[ceil(nq_full / bq), ceil(nk_full / bk)] block layout, 0 = none (then bq = bk = 0).
+    pub sp_layout: u32,
+    pub sp_layout_bq: u32,
+    pub sp_layout_bk: u32,
+    /// u32[nq_full + 1] CSR row pointers and u32[sp_csr_nnz] sorted column indices, 0 = none.
+    pub sp_csr_row_ptr: u32,
+    pub sp_csr_col: u32,
+    pub sp_csr_nnz: u32,
+    /// Reserved, must be 0.
+    pub sp_reserved: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<RawDesc>() == DESC_WORDS * 4);

@@ -12,6 +12,7 @@ pub mod math;
 pub mod position;
 pub mod problem;
 pub mod simd;
+pub mod sparse;
 pub mod status;
 pub mod variants;
 

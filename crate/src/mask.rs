@@ -92,6 +92,18 @@ pub enum BlockKind {
     Full,
     /// Test every element (spans and mask operand).
     Partial,
+    /// Test every element (spans, mask operand and the block mask's per-element rule, `crate::sparse`).
+    Sparse,
+}
+
+/// The kind of a block listed by a block mask (`crate::sparse`, kind byte FULL / PARTIAL) given what the spans and
+/// the mask operand say (`classify`): both must allow a pair (AND).
+pub fn with_block_mask(spans_kind: BlockKind, kind_byte: u8) -> BlockKind {
+    match (spans_kind, kind_byte) {
+        (BlockKind::Skip, _) | (_, 0) => BlockKind::Skip,
+        (_, crate::sparse::KIND_PARTIAL) => BlockKind::Sparse,
+        (k, _) => k,
+    }
 }
 
 /// The union of the spans (the only keys a block of rows needs to visit).
@@ -147,6 +159,7 @@ mod tests {
             k_start: 0,
             nq_full: nq,
             nk_full: nk,
+            sparse: None,
         }
     }
 
@@ -187,6 +200,10 @@ mod tests {
         assert_eq!(classify(&spans, 8, 12, false), BlockKind::Skip);
         assert_eq!(union(&spans), Span { lo: 0, hi: 8 });
         assert_eq!(union(&[Span::EMPTY]), Span::EMPTY);
+        assert_eq!(with_block_mask(BlockKind::Full, crate::sparse::KIND_PARTIAL), BlockKind::Sparse);
+        assert_eq!(with_block_mask(BlockKind::Partial, crate::sparse::KIND_FULL), BlockKind::Partial);
+        assert_eq!(with_block_mask(BlockKind::Skip, crate::sparse::KIND_FULL), BlockKind::Skip);
+        assert_eq!(with_block_mask(BlockKind::Full, 0), BlockKind::Skip);
         assert!(allowed(spans[0], 3, Some(1)) && !allowed(spans[0], 3, Some(0)) && !allowed(spans[0], 4, None));
     }
 }

@@ -64,6 +64,8 @@ pub struct Structure {
     /// Global counts (already defaulted: never 0).
     pub nq_full: u64,
     pub nk_full: u64,
+    /// Structured sparsity as a block mask (`crate::sparse`), ANDed with the rest; None = dense.
+    pub sparse: Option<crate::sparse::SparseMask>,
 }
 
 /// The inputs of one attention call.

@@ -43,4 +43,7 @@ pub enum Status {
     /// Exact attention: the relative-position bias table is out of bounds or misaligned, or its length / zero index
     /// is invalid.
     BadRelBias = 29,
+    /// Exact attention: the block mask (structured sparsity) is out of bounds, misaligned or inconsistent (row
+    /// pointers, block indices, kinds, global tokens, layout, CSR), or k_start is not a multiple of its key block.
+    BadSparse = 30,
 }

@@ -2,7 +2,8 @@
  * The call wrapper of the exact attention kernel: operands into wasm memory (each as one contiguous block, so the
  * descriptor's strides still hold), the descriptor after them, wa_attention, results out.
  */
-import { DESC_WORDS, encodeDescriptor, type AttentionDescriptor, type Strides } from '../descriptor.js';
+import { DESC_WORDS, encodeDescriptor, type AttentionDescriptor, type SparsePointers, type Strides } from '../descriptor.js';
+import type { SparseSpec } from '../sparse/types.js';
 import { AttentionError, statusError } from '../errors.js';
 import type { AttentionResult } from '../types.js';
 import { getExports } from './loader.js';
@@ -40,11 +41,13 @@ export function runDescriptor(d: AttentionDescriptor): AttentionResult {
     DESC_WORDS * 4, 4 * nQ, 4 * nK, 4 * nV, 4 * nO,
     d.queryLengths ? 4 * b : 0, d.keyLengths ? 4 * b : 0, nMask, 4 * nBias, 4 * nLse, 4 * nWeights,
     d.alibi ? 4 * hq : 0, d.relBias ? 4 * d.relBias.table.length : 0,
+    ...sparseSizes(d),
   ]);
   const arena = arenaFor(k);
   try {
     const base = arena.acquire(total);
-    const [pDesc, pQ, pK, pV, pO, pQLens, pKLens, pMask, pBias, pLse, pWeights, pAlibi, pRel] = offsets.map((o) => (o < 0 ? 0 : base + o)) as
+    const ptrs = offsets.map((o) => (o < 0 ? 0 : base + o));
+    const [pDesc, pQ, pK, pV, pO, pQLens, pKLens, pMask, pBias, pLse, pWeights, pAlibi, pRel] = ptrs as
       [number, number, number, number, number, number, number, number, number, number, number, number, number];
 
     // Views are made after the allocation: growing the memory detaches the previous buffer.
@@ -58,8 +61,10 @@ export function runDescriptor(d: AttentionDescriptor): AttentionResult {
     if (d.bias) new Float32Array(mem, pBias, nBias).set(d.bias.data.subarray(0, nBias));
     if (d.alibi) new Float32Array(mem, pAlibi, hq).set(d.alibi);
     if (d.relBias) new Float32Array(mem, pRel, d.relBias.table.length).set(d.relBias.table);
+    const sparse = d.sparse ? writeSparse(mem, d.sparse, ptrs.slice(13)) : undefined;
     encodeDescriptor(mem, pDesc, d, {
       q: pQ, k: pK, v: pV, o: pO, qLens: pQLens, kLens: pKLens, mask: pMask, bias: pBias, lse: pLse, weights: pWeights, alibi: pAlibi, relBias: pRel,
+      ...(sparse ? { sparse } : {}),
     });
 
     const status = k.wa_attention(pDesc);
@@ -77,4 +82,24 @@ export function runDescriptor(d: AttentionDescriptor): AttentionResult {
   } finally {
     arena.release();
   }
+}
+
+/** The arrays of a block mask, in wasm-memory order: row pointers, block indices, kinds, globals, layout, CSR. */
+function sparseArrays(s: SparseSpec): (Uint32Array | Uint8Array)[] {
+  return [s.rowPtr, s.idx, s.kind, s.globals, s.layout?.data ?? new Uint8Array(0), s.csr?.rowPtr ?? new Uint32Array(0),
+    s.csr?.colIdx ?? new Uint32Array(0)];
+}
+
+function sparseSizes(d: AttentionDescriptor): number[] {
+  return d.sparse ? sparseArrays(d.sparse).map((a) => a.byteLength) : [];
+}
+
+/** Copies the block mask into memory at `ptrs` (0 for empty arrays) and returns the descriptor's pointers. */
+function writeSparse(mem: ArrayBuffer, s: SparseSpec, ptrs: number[]): SparsePointers {
+  const arrays = sparseArrays(s);
+  arrays.forEach((a, n) => {
+    if (a.length > 0) new (a.constructor as Uint32ArrayConstructor | Uint8ArrayConstructor)(mem, ptrs[n]!, a.length).set(a);
+  });
+  const at = (n: number): number => (arrays[n]!.length > 0 ? ptrs[n]! : 0);
+  return { rowPtr: at(0), idx: at(1), kind: at(2), globals: at(3), layout: at(4), csrRowPtr: at(5), csrCol: at(6) };
 }

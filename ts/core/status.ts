@@ -36,6 +36,7 @@ export const STATUS = {
   BAD_PROJECTION: 27,
   BAD_ALIBI: 28,
   BAD_REL_BIAS: 29,
+  BAD_SPARSE: 30,
 } as const;
 
 export type StatusCode = (typeof STATUS)[keyof typeof STATUS];
@@ -71,4 +72,5 @@ export const STATUS_INFO: Record<number, { argument: string; code: AttentionErro
   27: { argument: 'variant.projection', code: 'INVALID_OPTION', what: 'projection matrix out of bounds, misaligned or overlapping the output' },
   28: { argument: 'alibi', code: 'INVALID_OPTION', what: 'ALiBi slopes out of bounds, misaligned or not finite' },
   29: { argument: 'relativeBias', code: 'INVALID_BIAS', what: 'relative-position bias table out of bounds, or a bad length / zero index' },
+  30: { argument: 'sparsity', code: 'INVALID_OPTION', what: 'block mask out of bounds or inconsistent (row pointers, blocks, kinds, globals, layout, CSR), or a key split not on a 128-key block' },
 };

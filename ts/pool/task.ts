@@ -18,7 +18,7 @@ export interface OperandBlock<T extends Float32Array | Uint8Array> {
 /** The scalar fields a task carries over from the call's descriptor unchanged. */
 type CarriedFields =
   | 'hq' | 'hkv' | 'nq' | 'nk' | 'dk' | 'dv' | 'scale' | 'softcap' | 'similarity' | 'align' | 'winLeft' | 'winRight'
-  | 'qStart' | 'kStart' | 'nqFull' | 'nkFull' | 'returnLse' | 'returnWeights' | 'variant';
+  | 'qStart' | 'kStart' | 'nqFull' | 'nkFull' | 'returnLse' | 'returnWeights' | 'variant' | 'sparse';
 
 /** One task: the problem of one batch entry's block of heads / rows / keys, operands as strided blocks. */
 export interface TaskInput extends Pick<AttentionDescriptor, CarriedFields> {
@@ -124,6 +124,8 @@ export function makeTaskInput(d: AttentionDescriptor, t: TaskRange, forceLse: bo
   if (d.queryLengths) input.queryLength = d.queryLengths[t.b];
   if (d.keyLengths) input.keyLength = d.keyLengths[t.b];
   if (d.variant) input.variant = d.variant;
+  // The block mask is global (indexed by qStart / kStart): every task gets it whole; row chunks are BQ-aligned.
+  if (d.sparse) input.sparse = d.sparse;
   if (d.alibi) input.alibi = d.alibi.slice(hq0, hq0 + hq);
   if (d.relBias) input.relBias = { ...d.relBias, table: d.relBias.table.slice(hq0 * d.relBias.len, (hq0 + hq) * d.relBias.len) };
   return { input, transfer };
@@ -159,6 +161,7 @@ export function taskDescriptor(t: TaskInput): AttentionDescriptor {
   if (t.queryLength !== undefined) d.queryLengths = Uint32Array.of(t.queryLength);
   if (t.keyLength !== undefined) d.keyLengths = Uint32Array.of(t.keyLength);
   if (t.variant) d.variant = t.variant;
+  if (t.sparse) d.sparse = t.sparse;
   if (t.alibi) d.alibi = t.alibi;
   if (t.relBias) d.relBias = t.relBias;
   return d;

@@ -9,6 +9,7 @@ import { ALIGN_BOTTOM_RIGHT, SIM_COSINE } from '../descriptor.js';
 import type { AttentionDescriptor, Strides } from '../descriptor.js';
 import type { AttentionInput, AttentionOptions } from '../types.js';
 import { AttentionError } from '../errors.js';
+import { sparseAllowed } from '../sparse/predicate.js';
 
 export interface ReferenceResult {
   /** [B, Hq, Nq, Dv] in BHND or [B, Nq, Hq, Dv] in BNHD: the layout (strides `d.o`) of the descriptor. */
@@ -91,6 +92,7 @@ export function referenceFromDescriptor(d: AttentionDescriptor): ReferenceResult
           if (ok && d.winLeft >= 0 && gj < diag - d.winLeft) ok = false;
           if (ok && d.winRight >= 0 && gj > diag + d.winRight) ok = false;
           if (ok && d.mask && d.mask.data[at(d.mask.strides, b, h, i) + j] === 0) ok = false;
+          if (ok && d.sparse && !sparseAllowed(d.sparse, gi, gj)) ok = false;
           allowed[j] = ok ? 1 : 0;
           if (!ok) continue;
 

@@ -8,7 +8,7 @@ import { fail } from './tensor.js';
 const KNOWN = {
   layout: true, scale: true, causal: true, window: true, queryLengths: true, keyLengths: true, mask: true, bias: true,
   softcap: true, similarity: true, temperature: true, returnLse: true, returnWeights: true, out: true, convert: true,
-  variant: true, alibi: true, relativeBias: true,
+  variant: true, alibi: true, relativeBias: true, sparsity: true,
 } as const satisfies Record<keyof AttentionOptions, true>;
 const KNOWN_KEYS = Object.keys(KNOWN);
 const WINDOW_KEYS = ['left', 'right', 'align'];

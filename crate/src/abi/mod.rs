@@ -16,6 +16,7 @@ use crate::desc::{RawDesc, ALIGN_BOTTOM_RIGHT, DESC_MAGIC, DESC_WORDS, SIM_COSIN
 use crate::exact::forward;
 use crate::position::RelBias;
 use crate::problem::{Outputs, Problem, Structure, View};
+use crate::sparse::{Csr, Layout as BlockLayout, SparseMask};
 use crate::status::Status;
 
 /// The crate version as major << 16 | minor << 8 | patch.
@@ -154,6 +155,19 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
         return Err(Status::BadAlibi);
     }
 
+    let sparse = match &c.sparse {
+        None => None,
+        Some(s) => {
+            let sp = read_sparse(base, &desc, &c, s);
+            if !sp.is_valid(c.nq_full, c.nk_full) {
+                return Err(Status::BadSparse);
+            }
+            Some(sp)
+        }
+    };
+    let mut structure = structure(&desc, &c, q_lens, k_lens);
+    structure.sparse = sparse;
+
     let problem = Problem {
         dims: c.dims,
         q: view(base, &c.q),
@@ -164,7 +178,7 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
         scale: desc.scale,
         softcap: desc.softcap,
         cosine: desc.similarity == SIM_COSINE,
-        structure: structure(&desc, &c, q_lens, k_lens),
+        structure,
         alibi,
         rel_bias: c.rel.map(|r| RelBias {
             table: core::slice::from_raw_parts((base + r.ptr) as *const f32, r.bytes / 4),
@@ -193,6 +207,34 @@ fn structure(d: &RawDesc, c: &Checked, q_lens: Option<Vec<u32>>, k_lens: Option<
         k_start: d.k_start as u64,
         nq_full: c.nq_full,
         nk_full: c.nk_full,
+        sparse: None,
+    }
+}
+
+/// Copies the block mask's arrays out of memory (O(blocks + entries); the values are checked by the caller).
+///
+/// # Safety
+/// The regions of `s` were checked to lie in memory and to be aligned.
+unsafe fn read_sparse(base: usize, d: &RawDesc, c: &Checked, s: &crate::check::SparseRegions) -> SparseMask {
+    unsafe fn copy<T: Copy>(base: usize, r: Option<Region>, elem: usize) -> Vec<T> {
+        r.map_or_else(Vec::new, |r| core::slice::from_raw_parts((base + r.ptr) as *const T, r.bytes / elem).to_vec())
+    }
+    SparseMask {
+        row_ptr: copy(base, Some(s.row_ptr), 4),
+        idx: copy(base, s.idx, 4),
+        kind: copy(base, s.kind, 1),
+        window: if d.sp_window < 0 { None } else { Some(d.sp_window as u64) },
+        dilation: d.sp_dilation as u64,
+        shift: if d.align == ALIGN_BOTTOM_RIGHT { c.nk_full as i64 - c.nq_full as i64 } else { 0 },
+        globals: copy(base, s.globals, 4),
+        layout: s.layout.map(|(r, rows, cols)| BlockLayout {
+            data: copy(base, Some(r), 1),
+            bq: d.sp_layout_bq as usize,
+            bk: d.sp_layout_bk as usize,
+            rows: rows as usize,
+            cols: cols as usize,
+        }),
+        csr: s.csr_row_ptr.map(|r| Csr { row_ptr: copy(base, Some(r), 4), col: copy(base, s.csr_col, 4) }),
     }
 }
 

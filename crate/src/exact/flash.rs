@@ -11,7 +11,8 @@ use super::softmax::{finish, step, M_INIT};
 use super::weights::write_weights;
 use super::workspace::Workspace;
 use super::QueryBlock;
-use crate::mask::{classify, union, BatchMask, BlockKind};
+use crate::mask::{classify, union, with_block_mask, BatchMask, BlockKind};
+use crate::sparse::{BK, BQ};
 use crate::math::Exp2;
 use crate::problem::{OutOfMemory, Outputs, Problem};
 use crate::simd::F32x4;
@@ -20,7 +21,9 @@ use crate::simd::F32x4;
 pub fn forward(p: &Problem, out: &mut Outputs) -> Result<(), OutOfMemory> {
     let d = p.dims;
     let group = d.hq / d.hkv;
-    let hc_max = group.min(BR);
+    // A block mask is compiled per block of BQ global query positions: one head per query block, blocks aligned.
+    let sparse = p.structure.sparse.is_some();
+    let hc_max = if sparse { 1 } else { group.min(BR) };
     let mut ws = Workspace::new(d.dk, d.dv, d.nk)?;
     let lm = LogitMap::new(p);
     for b in 0..d.b {
@@ -37,7 +40,11 @@ pub fn forward(p: &Problem, out: &mut Outputs) -> Result<(), OutOfMemory> {
                 let npos_max = (BR / hc).max(1);
                 let mut i0 = 0;
                 while i0 < valid {
-                    let npos = npos_max.min(valid - i0);
+                    let npos = if sparse {
+                        (BQ - (p.structure.q_start as usize + i0) % BQ).min(valid - i0)
+                    } else {
+                        npos_max.min(valid - i0)
+                    };
                     let qb = QueryBlock { b, kvh, h0, hc, i0, npos };
                     query_block(p, &lm, &bm, &qb, &mut ws, out);
                     i0 += npos;
@@ -67,16 +74,37 @@ fn query_block(p: &Problem, lm: &LogitMap, bm: &BatchMask, qb: &QueryBlock, ws: 
     ws.l[..rows].fill(0.0);
     ws.o[..rows * dvp].fill(0.0);
 
-    let u = union(&ws.spans[..qb.npos]);
-    // Key blocks start on a panel boundary of the packed keys; keys before u.lo fall in a partial block.
-    let mut j0 = u.lo / NR * NR;
-    while j0 < u.hi {
-        let kc = BC.min(u.hi - j0);
-        let kind = classify(&ws.spans[..qb.npos], j0, j0 + kc, p.mask.is_some());
-        if kind != BlockKind::Skip {
-            key_block(p, lm, qb, ws, j0, kc, kind);
+    if let Some(sp) = &p.structure.sparse {
+        // Only the listed key blocks (global index kb → local keys kb·BK − k_start; k_start is a multiple of BK).
+        let (q_start, k_start) = (p.structure.q_start as usize, p.structure.k_start as usize);
+        let (idx, kinds) = sp.row((q_start + qb.i0) / BQ);
+        for (&kb, &byte) in idx.iter().zip(kinds) {
+            let g0 = kb as usize * BK;
+            if g0 < k_start {
+                continue;
+            }
+            let j0 = g0 - k_start;
+            if j0 >= d.nk {
+                break;
+            }
+            let kc = BC.min(d.nk - j0);
+            let kind = with_block_mask(classify(&ws.spans[..qb.npos], j0, j0 + kc, p.mask.is_some()), byte);
+            if kind != BlockKind::Skip {
+                key_block(p, lm, qb, ws, j0, kc, kind);
+            }
         }
-        j0 += kc;
+    } else {
+        let u = union(&ws.spans[..qb.npos]);
+        // Key blocks start on a panel boundary of the packed keys; keys before u.lo fall in a partial block.
+        let mut j0 = u.lo / NR * NR;
+        while j0 < u.hi {
+            let kc = BC.min(u.hi - j0);
+            let kind = classify(&ws.spans[..qb.npos], j0, j0 + kc, p.mask.is_some());
+            if kind != BlockKind::Skip {
+                key_block(p, lm, qb, ws, j0, kc, kind);
+            }
+            j0 += kc;
+        }
     }
 
     for r in 0..rows {

@@ -44,7 +44,7 @@ pub fn block_scores(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Worksp
             finish_logits(s, kc, lm.softcap, p.bias.map(|bias| bias.row(qb.b, h, i, j0, kc)));
         }
         crate::position::add_log2(p, &mut s[..kc], qb.b, h, i, j0);
-        if kind == BlockKind::Partial {
+        if kind != BlockKind::Full {
             let span = ws.spans[r % qb.npos];
             let lo = span.lo.clamp(j0, j0 + kc) - j0;
             let hi = span.hi.clamp(j0 + lo, j0 + kc) - j0;
@@ -55,6 +55,15 @@ pub fn block_scores(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Worksp
                 for j in lo..hi {
                     if m[j] == 0 {
                         s[j] = f32::NEG_INFINITY;
+                    }
+                }
+            }
+            if let (BlockKind::Sparse, Some(sp)) = (kind, &p.structure.sparse) {
+                let allow = &mut ws.allow[..kc];
+                sp.fill_row(p.structure.q_start + i as u64, p.structure.k_start + j0 as u64, allow);
+                for (x, &a) in s[..kc].iter_mut().zip(allow.iter()) {
+                    if !a {
+                        *x = f32::NEG_INFINITY;
                     }
                 }
             }

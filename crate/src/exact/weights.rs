@@ -7,7 +7,8 @@ use super::scores::{block_scores, LogitMap};
 use super::softmax::finish;
 use super::workspace::Workspace;
 use super::QueryBlock;
-use crate::mask::{classify, BlockKind};
+use crate::mask::{classify, with_block_mask, BlockKind};
+use crate::sparse::{BK, BQ};
 use crate::math::Exp2;
 use crate::problem::Problem;
 use crate::simd::F32x4;
@@ -22,7 +23,13 @@ pub fn write_weights(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Works
     let mut j0 = 0;
     while j0 < d.nk {
         let kc = BC.min(d.nk - j0);
-        let kind = classify(&ws.spans[..qb.npos], j0, j0 + kc, p.mask.is_some());
+        let mut kind = classify(&ws.spans[..qb.npos], j0, j0 + kc, p.mask.is_some());
+        if let Some(sp) = &p.structure.sparse {
+            // Query blocks are BQ-aligned and k_start is a multiple of BK when a block mask is given.
+            let s = &p.structure;
+            let byte = sp.kind_at((s.q_start as usize + qb.i0) / BQ, (s.k_start as usize + j0) / BK);
+            kind = with_block_mask(kind, byte);
+        }
         if kind == BlockKind::Skip {
             for r in 0..qb.rows() {
                 let at = row_base(r) + j0;

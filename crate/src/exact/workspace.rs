@@ -20,6 +20,8 @@ pub struct Workspace {
     pub l: Vec<f32>,
     /// Key span of each query position of the block.
     pub spans: Vec<Span>,
+    /// The block mask's per-element rule for one row of a key block (`crate::sparse`).
+    pub allow: Vec<bool>,
     /// Value width rounded up to the P·V tile width.
     pub dvp: usize,
 }
@@ -44,6 +46,7 @@ impl Workspace {
             m: zeros(BR, 0.0)?,
             l: zeros(BR, 0.0)?,
             spans: zeros(BR, Span::EMPTY)?,
+            allow: zeros(BC, false)?,
             dvp,
         })
     }

@@ -113,6 +113,7 @@ fn place(m: &mut Mem, c: &Case) -> RawDesc {
         rel_ptr: 0,
         rel_len: 0,
         rel_zero: 0,
+        ..RawDesc::default()
     }
 }
 
