@@ -5,7 +5,7 @@
  * max(1, |lse|); rows with no allowed key must give 0 and LSE −∞. The pool must match too.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { attention, buildDescriptor, createAttention, init, referenceAttention, AttentionError } from '../ts/index.js';
+import { attention, buildDescriptor, createAttention, init, maskPattern, referenceAttention, AttentionError } from '../ts/index.js';
 import type { AttentionOptions } from '../ts/index.js';
 import { runDescriptor } from '../ts/core/call.js';
 import { SPARSE_BK, SPARSE_BQ, KIND_FULL } from '../ts/sparse/types.js';
@@ -196,6 +196,28 @@ describe('the block mask', () => {
     }
     expect(bad(() => undefined)).toBeUndefined();
   });
+});
+
+describe('maskPattern with sparsity', () => {
+  const patterns: [string, AttentionOptions][] = [
+    ['Longformer, causal', { causal: true, sparsity: { window: 3, globalTokens: [0, 40] } }],
+    ['BigBird, bottom-right causal', { causal: 'bottom-right', sparsity: { window: 2, dilation: 2, globalTokens: [5], blocks: { layout: new Uint8Array(10 * 14), blockSize: [6, 11] }, randomBlocks: { count: 2, seed: 7 } } }],
+    ['CSR + mask', { mask: { data: Uint8Array.from({ length: 60 * 150 }, (_, t) => (t % 7 === 0 ? 0 : 1)), shape: [60, 150] }, sparsity: { csr: randomCsr(new Rng(6), 60, 150, [4]) } }],
+  ];
+  for (const [name, options] of patterns) {
+    it(`${name}: draws exactly the pairs the kernel gives weight to`, () => {
+      const x = inputs({ b: 1, hq: 1, hkv: 1, nq: 60, nk: 150, d: 4 }, 21);
+      const w = attention(x.q, x.k, x.v, { ...options, returnWeights: true }).weights!;
+      const pattern = maskPattern({ rows: 60, cols: 150 }, options);
+      let allowed = 0;
+      for (let t = 0; t < pattern.length; t++) {
+        expect(w[t]! > 0 ? 1 : 0).toBe(pattern[t]);
+        allowed += pattern[t]!;
+      }
+      expect(allowed).toBeGreaterThan(60);
+      expect(allowed).toBeLessThan(60 * 150 / 2);
+    });
+  }
 });
 
 describe('sparsity option validation', () => {

@@ -25,6 +25,8 @@ export const VARIANTS: readonly Variant[] = [
   { id: 'causal', label: 'causal', note: 'query i attends keys j ≤ i', options: () => ({ causal: true }) },
   { id: 'window', label: 'sliding window', note: 'keys within ±w of the query', options: (p) => ({ window: { left: p.window, right: p.window } }) },
   { id: 'causal-window', label: 'causal + window', note: 'the last w + 1 keys up to the query', options: (p) => ({ causal: true, window: { left: p.window } }) },
+  { id: 'longformer', label: 'Longformer', note: 'sliding window ±w plus global tokens 0 and 1 (attend and attended by all)', options: (p) => ({ sparsity: { window: p.window, globalTokens: [0, 1].filter((g) => g < p.tokens) } }) },
+  { id: 'bigbird', label: 'BigBird', note: 'window ±w, global token 0 and 1 random block of 4×4 per query block (seed 1)', options: (p) => ({ sparsity: { window: p.window, globalTokens: [0], blocks: { layout: new Uint8Array(Math.ceil(p.tokens / 4) ** 2), blockSize: [4, 4] }, randomBlocks: { count: 1, seed: 1 } } }) },
   { id: 'linear', label: 'linear', note: 'linear attention, φ(x) = elu(x) + 1: weights φ(q)·φ(k) / Σ', options: () => ({ variant: { kind: 'linear' } }) },
   { id: 'linear-causal', label: 'linear, causal', note: 'linear attention with causal prefix sums', options: () => ({ causal: true, variant: { kind: 'linear' } }) },
   { id: 'performer', label: 'Performer', note: 'FAVOR+ with 64 positive orthogonal random features', options: () => ({ variant: { kind: 'performer', features: 64 } }) },

@@ -14,6 +14,9 @@ import { readBroadcast } from '../validate/broadcast.js';
 import { readLengths } from '../validate/lengths.js';
 import { readOptions, readStructure } from '../validate/options.js';
 import { toMaskBytes } from '../validate/tensor.js';
+import { sparseAllowed } from '../sparse/predicate.js';
+import type { SparseSpec } from '../sparse/types.js';
+import { readSparsity } from '../sparse/validate.js';
 
 /** The problem a pattern is drawn for: batch size and query heads (for lengths and masks), Nq rows, Nk cols. */
 export interface PatternShape {
@@ -42,6 +45,8 @@ interface PatternContext {
   winLeft: number;
   winRight: number;
   mask?: { data: Uint8Array; base: number; rowStride: number };
+  /** Structured sparsity (ts/sparse/): the pattern's own rule, on the same positions as the kernel. */
+  sparse?: SparseSpec;
 }
 type Rule = (c: PatternContext, i: number, j: number) => boolean;
 
@@ -51,6 +56,7 @@ const RULES: readonly Rule[] = [
   (c, i, j) => c.winLeft < 0 || j >= i + c.shift - c.winLeft,
   (c, i, j) => c.winRight < 0 || j <= i + c.shift + c.winRight,
   (c, i, j) => !c.mask || c.mask.data[c.mask.base + i * c.mask.rowStride + j] !== 0,
+  (c, i, j) => !c.sparse || sparseAllowed(c.sparse, i, j),
 ];
 
 function dim(v: number | undefined, fallback: number, name: string): number {
@@ -85,6 +91,7 @@ export function maskPattern(shape: PatternShape, options: AttentionOptions = {},
     const m = readBroadcast(o.mask, 'mask', 'INVALID_MASK', { b, hq, nq, nk }, (x) => toMaskBytes(x, 'mask', convert, 'INVALID_MASK'));
     c.mask = { data: m.data, base: bi * m.strides.batch + hi * m.strides.head, rowStride: m.strides.row };
   }
+  if (o.sparsity !== undefined) c.sparse = readSparsity(o.sparsity, nq, nk, s.align === ALIGN_BOTTOM_RIGHT ? nk - nq : 0);
   const out = new Uint8Array(nq * nk);
   for (let i = 0; i < nq; i++) {
     for (let j = 0; j < nk; j++) out[i * nk + j] = RULES.every((rule) => rule(c, i, j)) ? 1 : 0;
