@@ -1,8 +1,8 @@
 /**
  * Scaling with sequence length (`npm run bench -- --scaling [N,N,…]`): one head, D = 64, N = 1k … 64k, on the calling
  * thread. Times exact attention, exact causal attention with a sliding window (left 256, the linear-cost exact
- * baseline) and the linear-time variants (linear attention, Performer m = 256, Linformer k = 256; causal forms where
- * they exist), fits the log-log slope of time vs N per method (least squares over the measured points), prints each
+ * baseline) and the linear-time variants (linear attention, Performer m = 256, Linformer k = 256, Reformer LSH with
+ * 64 buckets, 2 rounds, chunk 64 and q passed as k; causal forms where they exist), fits the log-log slope of time vs N per method (least squares over the measured points), prints each
  * approximation's error against exact attention on the same inputs, and the wasm memory after each N.
  *
  * Exact attention is skipped where one run is predicted to exceed MAX_RUN_MS (from its measured rate at smaller N)
@@ -36,6 +36,8 @@ interface Method {
   exactKernel: boolean;
   /** Expected growth, for the note beside the slope. */
   goal: string;
+  /** Shared-QK (LSH): q is passed as k too; its error is measured against exact attention over the normalised q. */
+  sharedQK?: boolean;
 }
 
 const projections = new Map<number, { w: Float32Array; e: Float32Array; f: Float32Array }>();
@@ -48,6 +50,8 @@ function projectionsFor(n: number): { w: Float32Array; e: Float32Array; f: Float
   }
   return p;
 }
+
+const LSH = { kind: 'lsh', buckets: 64, rounds: 2, chunk: 64, seed: 1 } as const;
 
 const METHODS: Method[] = [
   { name: 'exact', options: () => ({}), exactKernel: true, goal: '≈ 2' },
@@ -70,6 +74,8 @@ const METHODS: Method[] = [
       return { variant: { kind: 'linformer', e: { data: e, shape: [PROJECTED, n] }, f: { data: f, shape: [PROJECTED, n] } } };
     },
   },
+  { name: 'lsh b=64 r=2 c=64', options: () => ({ variant: LSH }), exactKernel: false, goal: '≤ 1.3', sharedQK: true },
+  { name: 'lsh b=64 r=2 c=64 causal', options: () => ({ variant: LSH, causal: true }), exactKernel: false, goal: '≤ 1.3', sharedQK: true },
 ];
 
 function operands(n: number): [AttentionInput, AttentionInput, AttentionInput] {
@@ -138,7 +144,8 @@ export async function reportScaling(ns: readonly number[] = DEFAULT_SCALING_N): 
           }
         }
         const options = m.options(n);
-        const ms = time(() => attention(q, k, v, options));
+        const keys = m.sharedQK ? q : k;
+        const ms = time(() => attention(q, keys, v, options));
         times.set(n, Math.min(ms, had ?? Infinity));
       }
       if (round === 0) memory.set(n, `N=${n}: ${(memoryBytes() / 2 ** 20).toFixed(0)} MiB`);
@@ -166,11 +173,29 @@ function reportErrors(n: number): void {
   const [q, k, v] = operands(n);
   const exact = attention(q, k, v).output;
   const exactCausal = attention(q, k, v, { causal: true }).output;
-  console.log(`# error against exact attention at N = ${n}, D = ${D} (inputs uniform in [−1, 1], scale 1/√D): mean |Δ|, max |Δ|`);
+  console.log(`# error against exact attention at N = ${n}, D = ${D} (inputs uniform in [−1, 1], scale 1/√D): mean |Δ|, max |Δ|` +
+    ' (lsh: against exact attention with keys = the normalised queries, the shared-QK attention it approximates)');
+  const shared = new Map<boolean, Float32Array>();
+  const exactShared = (causal: boolean): Float32Array => {
+    let o = shared.get(causal);
+    if (!o) {
+      const x = (q as { data: Float32Array }).data;
+      const kn = new Float32Array(x.length);
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let c = 0; c < D; c++) s += x[i * D + c]! ** 2;
+        const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+        for (let c = 0; c < D; c++) kn[i * D + c] = x[i * D + c]! * inv;
+      }
+      o = attention(q, { data: kn, shape: [1, 1, n, D] }, v, { causal }).output;
+      shared.set(causal, o);
+    }
+    return o;
+  };
   for (const m of METHODS.slice(2)) {
     const options = m.options(n);
-    const got = attention(q, k, v, options).output;
-    const want = options.causal ? exactCausal : exact;
+    const got = attention(q, m.sharedQK ? q : k, v, options).output;
+    const want = m.sharedQK ? exactShared(options.causal === true) : options.causal ? exactCausal : exact;
     let sum = 0;
     let max = 0;
     for (let i = 0; i < got.length; i++) {

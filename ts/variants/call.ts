@@ -55,17 +55,21 @@ export function runVariant(d: AttentionDescriptor): AttentionResult {
   const output = d.out ?? new Float32Array(nO);
   if (output.length < nO) throw new AttentionError('INVALID_OUTPUT', 'out', `${nO} elements`, `${output.length} elements`);
   const [projA, projB] = projections(spec);
+  // LSH never reads k (validated equal to q): with the same strides its descriptor points k at the copy of q.
+  const sharedQK = spec.kind === 'lsh' && nK === nQ && d.k.strides.batch === d.q.strides.batch
+    && d.k.strides.head === d.q.strides.head && d.k.strides.row === d.q.strides.row;
   const { offsets, total } = planBlocks([
-    VAR_WORDS * 4, 4 * nQ, 4 * nK, 4 * nV, 4 * nO, 4 * (projA?.length ?? 0), 4 * (projB?.length ?? 0),
+    VAR_WORDS * 4, 4 * nQ, sharedQK ? 0 : 4 * nK, 4 * nV, 4 * nO, 4 * (projA?.length ?? 0), 4 * (projB?.length ?? 0),
   ]);
   const arena = arenaFor(k);
   try {
     const base = arena.acquire(total);
-    const [pDesc, pQ, pK, pV, pO, pA, pB] = offsets.map((o) => (o < 0 ? 0 : base + o)) as
+    const [pDesc, pQ, pKOwn, pV, pO, pA, pB] = offsets.map((o) => (o < 0 ? 0 : base + o)) as
       [number, number, number, number, number, number, number];
+    const pK = sharedQK ? pQ : pKOwn;
     const mem = k.memory.buffer;
     new Float32Array(mem, pQ, nQ).set(d.q.data.subarray(0, nQ));
-    new Float32Array(mem, pK, nK).set(d.k.data.subarray(0, nK));
+    if (!sharedQK) new Float32Array(mem, pK, nK).set(d.k.data.subarray(0, nK));
     new Float32Array(mem, pV, nV).set(d.v.data.subarray(0, nV));
     if (projA) new Float32Array(mem, pA, projA.length).set(projA);
     if (projB) new Float32Array(mem, pB, projB.length).set(projB);
