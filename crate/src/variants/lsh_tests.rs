@@ -136,3 +136,65 @@ fn lsh_matches_its_definition() {
         }
     }
 }
+
+/// The descriptor checks of the LSH kind (pure arithmetic: pointers need not point at real memory).
+#[test]
+fn lsh_descriptor_checks() {
+    use super::check::{check_variant, CheckedKind};
+    use super::desc::*;
+    use crate::check::Memory;
+    use crate::desc::{Operand, Strides as RawStrides};
+    use crate::status::Status;
+    let mem = Memory { lo: 64, len: 1 << 20 };
+    let op = |ptr: u32, h: u32, n: u32, d: u32| Operand { ptr, strides: RawStrides { batch: h * n * d, head: n * d, row: d } };
+    // b = 1, h = 2, n = 10, dk = 4, dv = 3; 8 buckets, 3 rounds: rotations 3·4·4 floats.
+    let good = VarDesc {
+        magic: VAR_MAGIC,
+        kind: KIND_LSH,
+        flags: FLAG_CAUSAL,
+        b: 1,
+        hq: 2,
+        hkv: 2,
+        nq: 10,
+        nk: 10,
+        dk: 4,
+        dv: 3,
+        q: op(1024, 2, 10, 4),
+        k: op(1024, 2, 10, 4),
+        v: op(2048, 2, 10, 3),
+        o: op(4096, 2, 10, 3),
+        scale: 0.5,
+        features: 8,
+        proj_a: 8192,
+        proj_b: 0,
+        rounds: 3,
+        chunk: 5,
+    };
+    match check_variant(&good, mem) {
+        Ok(c) => match c.kind {
+            CheckedKind::Lsh { buckets, rounds, chunk, rotations } => {
+                assert_eq!((buckets, rounds, chunk, rotations.ptr, rotations.bytes), (8, 3, 5, 8192, 3 * 4 * 4 * 4));
+                assert_eq!(c.causal, Some(0));
+            }
+            _ => panic!("not lsh"),
+        },
+        Err(s) => panic!("{s:?}"),
+    }
+    let bad = |f: &dyn Fn(&mut VarDesc), want: Status| {
+        let mut d = good;
+        f(&mut d);
+        assert_eq!(check_variant(&d, mem).err(), Some(want), "{d:?}");
+    };
+    bad(&|d| d.features = 7, Status::BadFeatures);
+    bad(&|d| d.features = 0, Status::BadFeatures);
+    bad(&|d| d.rounds = 0, Status::BadFeatures);
+    bad(&|d| d.rounds = 65, Status::BadFeatures);
+    bad(&|d| d.chunk = 0, Status::BadFeatures);
+    bad(&|d| d.hkv = 1, Status::BadHeads);
+    bad(&|d| d.nk = 9, Status::BadDims);
+    bad(&|d| d.proj_b = 8192, Status::BadProjection);
+    bad(&|d| d.proj_a = 0, Status::BadProjection);
+    bad(&|d| d.proj_a = (1 << 20) - 16, Status::BadProjection);
+    bad(&|d| d.o.ptr = 8192, Status::BadOut); // output over the rotations
+    bad(&|d| d.kind = KIND_LINEAR, Status::BadFlags); // rounds / chunk set for another kind
+}
