@@ -4,3 +4,4 @@ mod abi;
 mod exact;
 mod naive;
 mod rng;
+mod sparse;
