@@ -76,6 +76,16 @@ describe('lsh vs its float64 definition', () => {
     }
   }
 
+  it('N = 65 536 (an N×N matrix of f32 would not fit in wasm32 memory) matches the reference', () => {
+    const s: Shape = { b: 1, h: 1, n: 65536, dk: 8, dv: 4, layout: 'BHND' };
+    const { q, k, v } = inputs(21, s);
+    for (const causal of [false, true]) {
+      const options: AttentionOptions = { variant: { kind: 'lsh', buckets: 32, rounds: 2, chunk: 32, seed: 5 }, causal };
+      const err = maxAbsDiff(attention(q, k, v, options).output, referenceVariantAttention(q, k, v, options).output);
+      expect(err).toBeLessThanOrEqual(TOL);
+    }
+  });
+
   it('a scale, and k passed as an equal copy of q', () => {
     const s = SHAPES[2]!;
     const { q, v } = inputs(31, s);
