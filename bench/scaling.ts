@@ -2,7 +2,9 @@
  * Scaling with sequence length (`npm run bench -- --scaling [N,N,…]`): one head, D = 64, N = 1k … 64k, on the calling
  * thread. Times exact attention, exact causal attention with a sliding window (left 256, the linear-cost exact
  * baseline) and the linear-time variants (linear attention, Performer m = 256, Linformer k = 256, Reformer LSH with
- * 64 buckets, 2 rounds, chunk 64 and q passed as k; causal forms where they exist), fits the log-log slope of time vs N per method (least squares over the measured points), prints each
+ * 64 buckets, 2 rounds, chunk 64 and q passed as k; causal forms where they exist) and structured sparsity through the
+ * exact kernel's block mask (window 256, dilated window 128 × 2, Longformer window 256 + 16 global tokens, BigBird
+ * window 128 + 2 globals + 3 random 128-key blocks per 32-query block), fits the log-log slope of time vs N per method (least squares over the measured points), prints each
  * approximation's error against exact attention on the same inputs, and the wasm memory after each N.
  *
  * Exact attention is skipped where one run is predicted to exceed MAX_RUN_MS (from its measured rate at smaller N)
@@ -52,6 +54,9 @@ function projectionsFor(n: number): { w: Float32Array; e: Float32Array; f: Float
 }
 
 const LSH = { kind: 'lsh', buckets: 64, rounds: 2, chunk: 64, seed: 1 } as const;
+/** Longformer's global tokens: the first GLOBALS positions (a fixed count, so the cost stays O(N·(w + g))). */
+const GLOBALS = 16;
+const GLOBAL_TOKENS = Array.from({ length: GLOBALS }, (_, i) => i);
 
 const METHODS: Method[] = [
   { name: 'exact', options: () => ({}), exactKernel: true, goal: '≈ 2' },
@@ -76,6 +81,14 @@ const METHODS: Method[] = [
   },
   { name: 'lsh b=64 r=2 c=64', options: () => ({ variant: LSH }), exactKernel: false, goal: '≤ 1.3', sharedQK: true },
   { name: 'lsh b=64 r=2 c=64 causal', options: () => ({ variant: LSH, causal: true }), exactKernel: false, goal: '≤ 1.3', sharedQK: true },
+  // Structured sparsity (exact on the allowed pairs, the block mask of ts/sparse/; compiled inside the timed call).
+  { name: `sparse window ${WINDOW}`, options: () => ({ sparsity: { window: WINDOW } }), exactKernel: false, goal: '≤ 1.1' },
+  { name: `sparse dilated w=${WINDOW / 2} d=2`, options: () => ({ sparsity: { window: WINDOW / 2, dilation: 2 } }), exactKernel: false, goal: '≤ 1.1' },
+  { name: `longformer w=${WINDOW} g=${GLOBALS}`, options: () => ({ sparsity: { window: WINDOW, globalTokens: GLOBAL_TOKENS } }), exactKernel: false, goal: '≤ 1.1' },
+  {
+    name: `bigbird w=${WINDOW / 2} g=2 r=3`, exactKernel: false, goal: '≤ 1.1',
+    options: () => ({ sparsity: { window: WINDOW / 2, globalTokens: [0, 1], randomBlocks: { count: 3, seed: 1 } } }),
+  },
 ];
 
 function operands(n: number): [AttentionInput, AttentionInput, AttentionInput] {
