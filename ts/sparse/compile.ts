@@ -25,8 +25,7 @@ export function compileBlockMask(p: SparsePattern, nqFull: number, nkFull: numbe
     const q0 = r * SPARSE_BQ;
     const q1 = Math.min(q0 + SPARSE_BQ, nqFull);
     // Global query rows: all of them global → every block FULL; some → every block PARTIAL.
-    let globalRows = 0;
-    for (const g of p.globals) if (g >= q0 && g < q1) globalRows++;
+    const globalRows = lowerBound(p.globals, q1) - lowerBound(p.globals, q0);
     if (globalRows > 0) {
       for (let c = 0; c < cols; c++) mark(c, globalRows === q1 - q0 ? KIND_FULL : KIND_PARTIAL);
     }
@@ -66,4 +65,16 @@ export function compileBlockMask(p: SparsePattern, nqFull: number, nkFull: numbe
     rowPtr[r + 1] = idx.length;
   }
   return { ...p, blockRows: rows, rowPtr, idx: Uint32Array.from(idx), kind: Uint8Array.from(kind) };
+}
+
+/** The first index of sorted `a` whose value is ≥ x. */
+function lowerBound(a: Uint32Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

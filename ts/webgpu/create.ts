@@ -64,6 +64,7 @@ export class AutoAttention {
   picksGpu(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): boolean {
     if (!this.gpu || this.gpu.lostReason !== undefined || options?.variant !== undefined) return false; // variants: wasm only
     if (options?.relativeBias !== undefined) return false; // relative-position tables: wasm only (for now)
+    if (options?.sparsity !== undefined) return false; // structured sparsity (block mask): wasm only (for now)
     return problemFlops(q, k, v, options) >= this.minFlops;
   }
 
