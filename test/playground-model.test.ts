@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { attention, init, referenceAttention, referenceVariantAttention } from '../ts/index.js';
 import type { AttentionInput } from '../ts/index.js';
 import { HEAD_DIM, MODEL_DIM, embed, embedToken, tokenize } from '../ts/playground/tokens.js';
-import { VARIANTS, variantById } from '../ts/playground/variants.js';
+import { VARIANTS, variantById, variantInputs } from '../ts/playground/variants.js';
 import { pictureWeights } from '../ts/playground/weights.js';
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
@@ -51,7 +51,7 @@ describe('playground model', () => {
     it(`${variant.id}: the drawn weights match the float64 reference`, () => {
       const tokens = tokenize('attention lets every token look at the others and pick what matters');
       const [n, heads] = [tokens.length, 2];
-      const { q, k, v } = embed(tokens, heads);
+      const { q, k, v } = variantInputs(variant, embed(tokens, heads));
       const options = variant.options({ tokens: n, window: 2 });
       const { weights, effective } = pictureWeights(attention, q, k, v, options, heads, n);
       expect(effective).toBe(options.variant !== undefined);

@@ -138,6 +138,13 @@ function body(): void {
     await ready('linformer');
     expect(await page.innerHTML('#heatmap')).not.toBe(performer);
     expect(await page.locator('#heads-table tr').count()).toBe(1 + 4 + 1);
+    const linformer = await page.innerHTML('#heatmap');
+    // LSH is shared-QK: the page must hand it k = q (any other k is refused), and it draws effective weights.
+    await page.click('#variants button[data-variant="lsh"]');
+    await ready('lsh');
+    const lsh = await page.innerHTML('#heatmap');
+    expect(lsh).not.toBe(linformer);
+    expect(lsh).toMatch('effective weights');
     expect(errors).toEqual([]);
   }, 90_000);
 

@@ -7,7 +7,7 @@
 import type { AttentionInput, AttentionOptions } from '../types.js';
 import type { AttentionPool } from '../pool/pool.js';
 import type { WebGpuAttention } from '../webgpu/backend.js';
-import { VARIANTS, variantById } from './variants.js';
+import { VARIANTS, variantById, variantInputs, type Variant } from './variants.js';
 import { HEAD_DIM, embed, randomInputs, tokenize } from './tokens.js';
 import { pictureWeights } from './weights.js';
 
@@ -95,7 +95,7 @@ function render(): void {
   const n = p.tokens.length;
   const variant = variantById(state.variant);
   const options = variant.options({ tokens: n, window: p.window });
-  const { q, k, v } = embed(p.tokens, p.heads);
+  const { q, k, v } = variantInputs(variant, embed(p.tokens, p.heads));
   const { weights: w, effective: approximate } = pictureWeights(lib.attention, q, k, v, options, p.heads, n);
   const what = approximate ? 'effective weights (output with V = I)' : 'query rows × key columns';
   const shape = { heads: p.heads, rows: n, cols: n };
@@ -117,7 +117,7 @@ function render(): void {
     range: approximate ? undefined : [0, 1], columns: Math.min(p.heads, 4),
     headTitles: Array.from(entropy, (e, h) => (distribution(h) ? `head ${h}  H=${e.toFixed(2)}` : `head ${h}`)),
   });
-  drawLayers(p.tokens, p.heads, options, approximate);
+  drawLayers(p.tokens, p.heads, variant, options, approximate);
   const maxEntropy = Math.log(n) || 1;
   $('heads-table').innerHTML = '<tr><th>head</th><th>mean entropy (nats)</th><th></th><th>mean distance</th></tr>'
     + Array.from(entropy, (e, h) => (distribution(h)
@@ -127,13 +127,13 @@ function render(): void {
       : `<tr><td>${h}</td><td colspan="3" class="muted">negative effective weights: not a distribution</td></tr>`)).join('')
     + `<tr><td colspan="4" class="muted">ln N = ${maxEntropy.toFixed(3)} is uniform attention over all ${n} tokens</td></tr>`;
   document.body.dataset.state = 'ready';
-  void time(gen, variant.options({ tokens: p.timingN, window: p.window }), p.heads, p.timingN);
+  void time(gen, variant, variant.options({ tokens: p.timingN, window: p.window }), p.heads, p.timingN);
 }
 
 /** Median of REPEATS calls after one warm-up, per backend; stops if the page was redrawn meanwhile. */
-async function time(gen: number, options: AttentionOptions, heads: number, n: number): Promise<void> {
+async function time(gen: number, variant: Variant, options: AttentionOptions, heads: number, n: number): Promise<void> {
   $('timing-shape').textContent = `[1, ${heads}, ${n}, ${TIMING_DIM}] seeded inputs (the sentence's embedding is ${HEAD_DIM}-wide), median of ${REPEATS}`;
-  const { q, k, v } = randomInputs(n, heads, TIMING_DIM);
+  const { q, k, v } = variantInputs(variant, randomInputs(n, heads, TIMING_DIM));
   // Useful FLOPs: 4·D per computed (query, key) pair and head, so masked variants are not credited for skipped pairs.
   const pairs = lib.maskPattern({ rows: n, cols: n }, options).reduce((s, x) => s + x, 0);
   // Approximations do different work per pair: no FLOP rate for them.
@@ -191,11 +191,11 @@ const LAYERS = 3;
 const MAX_FLOW_TOKENS = 24;
 
 /** Rollout and flow over LAYERS layers: the sentence embedded with seeds 1…LAYERS, the current variant and heads. */
-function drawLayers(tokens: string[], heads: number, options: AttentionOptions, approximate: boolean): void {
+function drawLayers(tokens: string[], heads: number, variant: Variant, options: AttentionOptions, approximate: boolean): void {
   const n = tokens.length;
   const shape = { heads, rows: n, cols: n };
   const layers = Array.from({ length: LAYERS }, (_, l) => {
-    const e = embed(tokens, heads, l + 1);
+    const e = variantInputs(variant, embed(tokens, heads, l + 1));
     return pictureWeights(lib.attention, e.q, e.k, e.v, options, heads, n).weights;
   });
   const cell = Math.max(6, Math.min(16, Math.floor(300 / n)));

@@ -3,6 +3,7 @@
  * id, a label, and the `attention()` options it stands for (from the sentence length and the page's parameters).
  */
 import type { AttentionOptions } from '../types.js';
+import type { Embedded } from './tokens.js';
 
 /** Parameters a variant may use, set on the page. */
 export interface VariantParams {
@@ -18,7 +19,12 @@ export interface Variant {
   /** One line shown under the picker. */
   note: string;
   options(p: VariantParams): AttentionOptions;
+  /** Shared-QK attention (Reformer): the keys are the queries. */
+  sharedQK?: boolean;
 }
+
+/** The q, k, v a variant runs on: k replaced by q for shared-QK variants. */
+export const variantInputs = (variant: Variant, e: Embedded): Embedded => (variant.sharedQK ? { ...e, k: e.q } : e);
 
 export const VARIANTS: readonly Variant[] = [
   { id: 'exact', label: 'exact', note: 'every query attends every key', options: () => ({}) },
@@ -30,6 +36,7 @@ export const VARIANTS: readonly Variant[] = [
   { id: 'linear', label: 'linear', note: 'linear attention, φ(x) = elu(x) + 1: weights φ(q)·φ(k) / Σ', options: () => ({ variant: { kind: 'linear' } }) },
   { id: 'linear-causal', label: 'linear, causal', note: 'linear attention with causal prefix sums', options: () => ({ causal: true, variant: { kind: 'linear' } }) },
   { id: 'performer', label: 'Performer', note: 'FAVOR+ with 64 positive orthogonal random features', options: () => ({ variant: { kind: 'performer', features: 64 } }) },
+  { id: 'lsh', label: 'LSH (Reformer)', note: 'shared-QK angular LSH: 4 buckets, 2 rounds, chunks of 4; a token attends its bucket-sorted chunk and the previous one, itself only if alone', sharedQK: true, options: () => ({ variant: { kind: 'lsh', buckets: 4, rounds: 2, chunk: 4, seed: 1 } }) },
   { id: 'linformer', label: 'Linformer', note: 'keys and values projected to 8 rows along the sequence', options: (p) => ({ variant: { kind: 'linformer', projectedLength: Math.min(8, p.tokens) } }) },
 ];
 
