@@ -126,7 +126,9 @@ export class AttentionPool {
   private solve(d: AttentionDescriptor, label: string, signal?: AbortSignal): Promise<AttentionResult> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const tasks = splitProblem(d, this.threads);
-    d = shareOperands(d, tasks.length);
+    // Shared memory pays off when tasks overlap (row chunks read the same keys, key ranges the same queries);
+    // disjoint head-group tasks are gathered one at a time as they are sent, overlapping the workers' compute.
+    if (tasks.some((t) => t.rows < d.nq || t.keys < d.nk)) d = shareOperands(d, tasks.length);
     const decode = isDecodeLike(d);
     const caller = this.scheduler.addCaller();
     const result = allocateResult(d);

@@ -1,7 +1,9 @@
 /**
- * Runs tasks on a fixed set of workers: one task per worker at a time, callers served round-robin (a caller with a
- * thousand tasks does not hold back one with two), a timed-out or crashed worker replaced and its task retried
- * once, cancellation per caller.
+ * Runs tasks on a fixed set of workers: up to DEPTH tasks sent to a worker at a time (it runs them in order; the
+ * next one is already there when one ends, so the message round trip does not idle the worker), callers served
+ * round-robin (a caller with a thousand tasks does not hold back one with two), a timed-out or crashed worker
+ * replaced and its running task retried once (tasks queued behind it are resent without counting an attempt),
+ * cancellation per caller.
  */
 import * as Comlink from 'comlink';
 import type { Fault } from './worker-api.js';
@@ -24,12 +26,23 @@ export interface Caller {
   running: Set<Job>;
 }
 
+/** Tasks in flight per worker. */
+const DEPTH = 2;
+
+interface Sent {
+  job: Job;
+  caller: Caller;
+  /** Set once settled (answered, failed or withdrawn): later answers for it are ignored. */
+  settled: boolean;
+}
+
 interface Slot {
   handle: WorkerHandle | undefined;
   ready: Promise<WorkerHandle>;
-  job: Job | undefined;
-  /** Settles the in-flight attempt as failed (crash or timeout). */
-  fail: ((why: string) => void) | undefined;
+  /** Sent to this worker, in the order it runs them: the first is running, the others wait in its message queue. */
+  inflight: Sent[];
+  /** Timeout of the running (first) task. */
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export class PoolTaskError extends Error {
@@ -76,10 +89,15 @@ export class Scheduler {
     const pending = c.queue.splice(0);
     for (const j of pending) j.reject(why);
     for (const slot of this.slots) {
-      if (slot.job && c.running.has(slot.job)) {
-        const j = slot.job;
-        this.replace(slot);
-        j.reject(why);
+      if (slot.inflight.some((x) => x.caller === c)) {
+        for (const x of this.withdraw(slot)) {
+          if (x.caller === c) {
+            x.job.reject(why);
+          } else {
+            x.job.attempt -= 1; // stopped through no fault of its own
+            x.caller.queue.unshift(x.job);
+          }
+        }
       }
     }
     c.running.clear();
@@ -97,13 +115,12 @@ export class Scheduler {
       for (const j of c.queue.splice(0)) j.reject(new Error('the attention pool was disposed'));
     }
     for (const s of this.slots) {
-      s.fail?.('the attention pool was disposed');
-      s.handle?.terminate();
+      for (const x of this.withdraw(s)) x.job.reject(new Error('the attention pool was disposed'));
     }
   }
 
   private startSlot(): Slot {
-    const slot: Slot = { handle: undefined, ready: Promise.resolve(undefined as never), job: undefined, fail: undefined };
+    const slot: Slot = { handle: undefined, ready: Promise.resolve(undefined as never), inflight: [], timer: undefined };
     this.spawnInto(slot);
     return slot;
   }
@@ -118,7 +135,7 @@ export class Scheduler {
       slot.handle = h;
       h.onExit((why) => {
         if (slot.handle !== h) return;
-        if (slot.fail) slot.fail(why);
+        if (slot.inflight.length) this.failRunning(slot, why);
         else this.replace(slot);
       });
       this.pump();
@@ -136,11 +153,44 @@ export class Scheduler {
 
   private replace(slot: Slot): void {
     const old = slot.handle;
-    slot.fail = undefined;
-    slot.job = undefined;
     slot.handle = undefined;
     old?.terminate();
     if (!this.disposed) this.spawnInto(slot);
+  }
+
+  /** Takes every task off a worker that is being stopped (and replaced unless disposed); returns them. */
+  private withdraw(slot: Slot): Sent[] {
+    const taken = slot.inflight.splice(0);
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    for (const x of taken) {
+      x.settled = true;
+      x.caller.running.delete(x.job);
+    }
+    this.replace(slot);
+    return taken;
+  }
+
+  /** The running task crashed or hung: it is retried once (then fails); those queued behind it are resent. */
+  private failRunning(slot: Slot, why: string): void {
+    const [running, ...waiting] = this.withdraw(slot);
+    for (const x of waiting.reverse()) {
+      x.job.attempt -= 1; // it never started
+      x.caller.queue.unshift(x.job);
+    }
+    if (running) {
+      if (running.job.attempt < 2) running.caller.queue.unshift(running.job);
+      else running.job.reject(new PoolTaskError(`${running.job.label} failed twice: ${why}`, running.job.label));
+    }
+    this.pump();
+  }
+
+  /** Starts the timeout of the slot's running task (the first in flight), if any. */
+  private armTimer(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    if (!slot.inflight.length) return;
+    slot.timer = setTimeout(() => this.failRunning(slot, `no answer within ${this.opts.timeoutMs} ms`), this.opts.timeoutMs);
   }
 
   private nextJob(): { job: Job; caller: Caller } | undefined {
@@ -158,62 +208,53 @@ export class Scheduler {
 
   private pump(): void {
     if (this.disposed) return;
-    for (const slot of this.slots) {
-      if (slot.job || !slot.handle) continue;
-      const next = this.nextJob();
-      if (!next) return;
-      this.execute(slot, slot.handle, next.job, next.caller);
+    // Fill every worker to one task first, then to DEPTH, so that work spreads before it queues.
+    for (let depth = 1; depth <= DEPTH; depth++) {
+      for (const slot of this.slots) {
+        if (slot.inflight.length >= depth || !slot.handle) continue;
+        const next = this.nextJob();
+        if (!next) return;
+        this.execute(slot, slot.handle, next.job, next.caller);
+      }
     }
   }
 
   private execute(slot: Slot, handle: WorkerHandle, job: Job, caller: Caller): void {
-    slot.job = job;
+    const sent: Sent = { job, caller, settled: false };
     caller.running.add(job);
     job.attempt += 1;
-    let settled = false;
-    const finish = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      clearTimeout(timer);
-      caller.running.delete(job);
-      if (slot.job === job) {
-        slot.job = undefined;
-        slot.fail = undefined;
-      }
-      return true;
-    };
-    const failAttempt = (why: string): void => {
-      if (!finish()) return;
-      this.replace(slot);
-      if (job.attempt < 2) {
-        caller.queue.unshift(job);
-      } else {
-        job.reject(new PoolTaskError(`${job.label} failed twice: ${why}`, job.label));
-      }
-      this.pump();
-    };
-    slot.fail = failAttempt;
-    const timer = setTimeout(() => failAttempt(`no answer within ${this.opts.timeoutMs} ms`), this.opts.timeoutMs);
-    let sent: ReturnType<Job['input']>;
+    let input: ReturnType<Job['input']>;
     try {
-      sent = job.input();
+      input = job.input();
     } catch (e) {
-      finish();
+      caller.running.delete(job);
       job.reject(e);
       this.pump();
       return;
     }
+    slot.inflight.push(sent);
+    if (slot.inflight.length === 1) this.armTimer(slot);
+    /** Answered (or failed in the kernel): off the slot, the next task's timeout starts. */
+    const settle = (): boolean => {
+      if (sent.settled) return false;
+      sent.settled = true;
+      caller.running.delete(job);
+      const i = slot.inflight.indexOf(sent);
+      if (i >= 0) slot.inflight.splice(i, 1);
+      if (i === 0) this.armTimer(slot);
+      return true;
+    };
     const fault = this.opts.injectFault?.(job.label, job.attempt);
     handle.api
-      .run(transferable(sent.input, sent.transfer), fault)
+      .run(transferable(input.input, input.transfer), fault)
       .then((out) => {
-        if (!finish()) return;
+        if (!settle()) return;
         job.resolve(out);
         this.pump();
       })
       .catch((e: unknown) => {
         // An error thrown by the kernel is deterministic: retrying would fail the same way.
-        if (!finish()) return;
+        if (!settle()) return;
         job.reject(e);
         this.pump();
       });

@@ -92,7 +92,7 @@ function shareView<T extends Float32Array | Uint8Array>(v: StridedView<T>): Stri
 
 /**
  * Where SharedArrayBuffer exists (Node, Deno, cross-origin-isolated pages), the operands of a problem cut into
- * several tasks are copied once into shared memory, so that tasks pass views instead of each gathering and
+ * overlapping tasks are copied once into shared memory, so that tasks pass views instead of each gathering and
  * transferring its slice (row-chunk tasks of one head would otherwise copy the same keys and values again and again).
  */
 export function shareOperands(d: AttentionDescriptor, tasks: number): AttentionDescriptor {
