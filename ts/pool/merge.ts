@@ -52,16 +52,18 @@ export function scatterBlock(d: AttentionDescriptor, t: TaskRange, part: TaskOut
   const hq = t.kvHeads * ratio;
   const s = d.o;
   for (let h = 0; h < hq; h++) {
-    for (let r = 0; r < t.rows; r++) {
-      const src = (h * t.rows + r) * d.dv;
-      const dst = t.b * s.batch + (hq0 + h) * s.head + (t.row0 + r) * s.row;
-      into.output.set(part.output.subarray(src, src + d.dv), dst);
-      const flat = (t.b * d.hq + hq0 + h) * d.nq + t.row0 + r;
-      if (into.lse) into.lse[flat] = part.lse![h * t.rows + r]!;
-      if (into.weights) {
-        const w = (h * t.rows + r) * d.nk;
-        into.weights.set(part.weights!.subarray(w, w + d.nk), flat * d.nk);
+    const row0 = h * t.rows; // first row of this head in the part
+    const flat0 = (t.b * d.hq + hq0 + h) * d.nq + t.row0; // and in the [B, Hq, Nq] order of lse / weights
+    const dst0 = t.b * s.batch + (hq0 + h) * s.head + t.row0 * s.row;
+    if (s.row === d.dv) {
+      // Contiguous output rows (BHND): one copy per head instead of one per row.
+      into.output.set(part.output.subarray(row0 * d.dv, (row0 + t.rows) * d.dv), dst0);
+    } else {
+      for (let r = 0; r < t.rows; r++) {
+        into.output.set(part.output.subarray((row0 + r) * d.dv, (row0 + r + 1) * d.dv), dst0 + r * s.row);
       }
     }
+    if (into.lse) into.lse.set(part.lse!.subarray(row0, row0 + t.rows), flat0);
+    if (into.weights) into.weights.set(part.weights!.subarray(row0 * d.nk, (row0 + t.rows) * d.nk), flat0 * d.nk);
   }
 }

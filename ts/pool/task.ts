@@ -58,10 +58,23 @@ export function gatherBlock<T extends Float32Array | Uint8Array>(
   const h = s.head === 0 ? 1 : heads;
   const r = s.row === 0 ? 1 : rows;
   const out = new (src.constructor as { new (n: number): T })(h * r * cols);
-  for (let hi = 0; hi < h; hi++) {
-    for (let ri = 0; ri < r; ri++) {
-      const from = offset + hi * s.head + ri * s.row;
-      out.set(src.subarray(from, from + cols), (hi * r + ri) * cols);
+  // Contiguous rows (BHND, or one head) are copied as one run per head, or one run in all: a set() per row of 64
+  // floats costs more in call overhead than in copying.
+  const rowsRun = r === 1 || s.row === cols;
+  const headsRun = rowsRun && (h === 1 || s.head === r * cols);
+  if (headsRun) {
+    out.set(src.subarray(offset, offset + h * r * cols));
+  } else {
+    for (let hi = 0; hi < h; hi++) {
+      const base = offset + hi * s.head;
+      if (rowsRun) {
+        out.set(src.subarray(base, base + r * cols), hi * r * cols);
+        continue;
+      }
+      for (let ri = 0; ri < r; ri++) {
+        const from = base + ri * s.row;
+        out.set(src.subarray(from, from + cols), (hi * r + ri) * cols);
+      }
     }
   }
   return { data: out, strides: gatheredStrides(s, heads, rows, cols), offset: 0 };
