@@ -22,7 +22,7 @@ pub struct Region {
 }
 
 impl Region {
-    fn overlaps(&self, o: &Region) -> bool {
+    pub fn overlaps(&self, o: &Region) -> bool {
         let (a, b) = (self.ptr as u64, o.ptr as u64);
         a < b + o.bytes as u64 && b < a + self.bytes as u64
     }
@@ -150,21 +150,23 @@ fn place(op: &crate::desc::Operand, ext: Extents, elem: u64, mem: Memory, bad: S
 }
 
 /// A contiguous region of `count` elements of `elem` bytes at `ptr`, aligned to `elem`, inside [mem.lo, mem.len).
-fn region(ptr: u32, count: u64, elem: u64, mem: Memory, bad: Status) -> Result<Region, Status> {
+/// Shared by every descriptor's checks (each with its own status type).
+pub fn region<E: Copy>(ptr: u32, count: u64, elem: u64, mem: Memory, bad: E) -> Result<Region, E> {
     let ptr = ptr as u64;
     let bytes = count.checked_mul(elem).ok_or(bad)?;
     let end = ptr.checked_add(bytes).ok_or(bad)?;
-    if ptr == 0 || ptr < mem.lo || end > mem.len || ptr % elem != 0 {
+    if ptr == 0 || ptr < mem.lo || end > mem.len || ptr % elem != 0 || bytes > u32::MAX as u64 {
         return Err(bad);
     }
     Ok(Region { ptr: ptr as usize, bytes: bytes as usize })
 }
 
-/// Whether distinct indices of a strided array (extents `ext`, strides `st`, innermost stride 1) map to distinct
-/// elements: sorted by stride, each stride must step over everything the smaller ones reach.
-fn non_overlapping(ext: Extents, st: [u64; 3]) -> bool {
-    let mut dims: Vec<(u64, u64)> = (0..3).map(|i| (st[i], ext[i])).filter(|&(_, e)| e > 1).collect();
-    dims.push((1, ext[3]));
+/// Whether distinct indices of a strided array map to distinct elements. `outer` holds (stride, extent) of the
+/// outer dims, `inner` the extent of the innermost (stride 1) dim: sorted by stride, each stride must step over
+/// everything the smaller ones reach.
+pub fn distinct_strided(outer: &[(u64, u64)], inner: u64) -> bool {
+    let mut dims: Vec<(u64, u64)> = outer.iter().copied().filter(|&(_, e)| e > 1).collect();
+    dims.push((1, inner));
     dims.sort_unstable();
     let mut reach = 0u64;
     for (stride, e) in dims {
@@ -229,7 +231,8 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
             return Err(bad);
         }
     }
-    if !non_overlapping(o_ext, strides_of(&d.o)) {
+    let os = strides_of(&d.o);
+    if !distinct_strided(&[(os[0], o_ext[0]), (os[1], o_ext[1]), (os[2], o_ext[2])], o_ext[3]) {
         return Err(Status::BadOut);
     }
     let optional = |op: &crate::desc::Operand, elem: u64, bad: Status| {

@@ -2,7 +2,7 @@
 //! names its field through a `Status`; on success the byte regions that `abi/decode.rs` may turn into slices.
 
 use super::desc::{DecodeDesc, DECODE_MAGIC, DTYPE_F16, DTYPE_F32, DTYPE_I8, FLAG_F16_FINITE, MAX_QUERIES};
-use crate::check::{Memory, Region};
+use crate::check::{distinct_strided, region, Memory, Region};
 use crate::status::Status;
 
 /// A descriptor that passed every check.
@@ -19,22 +19,6 @@ pub struct CheckedDecode {
     pub page_table: Option<Region>,
 }
 
-fn overlaps(a: &Region, b: &Region) -> bool {
-    let (x, y) = (a.ptr as u64, b.ptr as u64);
-    x < y + b.bytes as u64 && y < x + a.bytes as u64
-}
-
-/// `count` elements of `elem` bytes at `ptr`, aligned to `elem`, inside [mem.lo, mem.len).
-fn region(ptr: u32, count: u64, elem: u64, mem: Memory, bad: Status) -> Result<Region, Status> {
-    let p = ptr as u64;
-    let bytes = count.checked_mul(elem).ok_or(bad)?;
-    let end = p.checked_add(bytes).ok_or(bad)?;
-    if p == 0 || p < mem.lo || end > mem.len || p % elem != 0 {
-        return Err(bad);
-    }
-    Ok(Region { ptr: p as usize, bytes: bytes as usize })
-}
-
 /// Elements spanned by a [heads, rows, cols] operand with strides (head, row, 1); None on overflow.
 fn extent(heads: u64, rows: u64, cols: u64, head: u64, row: u64) -> Option<u64> {
     (heads - 1).checked_mul(head)?.checked_add((rows - 1).checked_mul(row)?)?.checked_add(cols)
@@ -42,17 +26,7 @@ fn extent(heads: u64, rows: u64, cols: u64, head: u64, row: u64) -> Option<u64> 
 
 /// Distinct (head, row, col) map to distinct elements (needed for the output only).
 fn distinct(heads: u64, rows: u64, cols: u64, head: u64, row: u64) -> bool {
-    let mut dims: Vec<(u64, u64)> = [(head, heads), (row, rows)].iter().copied().filter(|&(_, e)| e > 1).collect();
-    dims.push((1, cols));
-    dims.sort_unstable();
-    let mut reach = 0u64;
-    for (stride, e) in dims {
-        if stride <= reach {
-            return false;
-        }
-        reach += stride * (e - 1);
-    }
-    true
+    distinct_strided(&[(head, heads), (row, rows)], cols)
 }
 
 /// The lowest position any query may read: (end − nq) − win_left with a window, else 0.
@@ -131,11 +105,11 @@ pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status
 
     let inputs: Vec<Region> =
         [Some(k), Some(v), k_scale, v_scale, Some(q), sinks, page_table].iter().flatten().copied().collect();
-    if inputs.iter().any(|r| overlaps(r, &o)) {
+    if inputs.iter().any(|r| r.overlaps(&o)) {
         return Err(Status::BadOut);
     }
     if let Some(l) = lse {
-        if inputs.iter().any(|r| overlaps(r, &l)) || overlaps(&o, &l) {
+        if inputs.iter().any(|r| r.overlaps(&l)) || o.overlaps(&l) {
             return Err(Status::BadLse);
         }
     }

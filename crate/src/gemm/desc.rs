@@ -68,16 +68,7 @@ fn span(rows: u64, cols: u64, ld: u64) -> Option<u64> {
 }
 
 fn region(ptr: u32, elems: Option<u64>, mem: Memory, bad: GemmStatus) -> Result<Region, GemmStatus> {
-    let (ptr, bytes) = (ptr as u64, elems.and_then(|e| e.checked_mul(4)).ok_or(bad)?);
-    let end = ptr.checked_add(bytes).ok_or(bad)?;
-    if ptr == 0 || ptr < mem.lo || end > mem.len || ptr % 4 != 0 || bytes > u32::MAX as u64 {
-        return Err(bad);
-    }
-    Ok(Region { ptr: ptr as usize, bytes: bytes as usize })
-}
-
-fn overlaps(a: &Region, b: &Region) -> bool {
-    a.ptr < b.ptr + b.bytes && b.ptr < a.ptr + a.bytes
+    crate::check::region(ptr, elems.ok_or(bad)?, 4, mem, bad)
 }
 
 pub fn check_gemm(d: &RawGemm, mem: Memory) -> Result<CheckedGemm, GemmStatus> {
@@ -106,7 +97,7 @@ pub fn check_gemm(d: &RawGemm, mem: Memory) -> Result<CheckedGemm, GemmStatus> {
     let b = region(d.b_ptr, if trans { span(n, k, ldb) } else { span(k, n, ldb) }, mem, BadB)?;
     let bias = if d.bias_ptr == 0 { None } else { Some(region(d.bias_ptr, Some(n), mem, BadBias)?) };
     let c = region(d.c_ptr, span(m, n, ldc), mem, BadC)?;
-    if [Some(a), Some(b), bias].iter().flatten().any(|r| overlaps(r, &c)) {
+    if [Some(a), Some(b), bias].iter().flatten().any(|r| r.overlaps(&c)) {
         return Err(BadC);
     }
     Ok(CheckedGemm { m: m as usize, n: n as usize, k: k as usize, a, b, bias, c })

@@ -3,7 +3,7 @@
 //! must be known for its kind. Each failure names its field through a `Status`.
 
 use super::desc::{VarDesc, FLAG_BOTTOM_RIGHT, FLAG_CAUSAL, KIND_LINEAR, KIND_LINFORMER, KIND_LSH, KIND_PERFORMER, VAR_MAGIC};
-use crate::check::{Memory, Region};
+use crate::check::{distinct_strided, region as region_of, Memory, Region};
 use crate::desc::Operand;
 use crate::problem::{Dims, Strides};
 use crate::status::Status;
@@ -40,20 +40,9 @@ pub struct CheckedVar {
     pub kind: CheckedKind,
 }
 
-fn overlaps(a: &Region, b: &Region) -> bool {
-    let (x, y) = (a.ptr as u64, b.ptr as u64);
-    x < y + b.bytes as u64 && y < x + a.bytes as u64
-}
-
 /// `count` f32 at `ptr`, 4-byte aligned, inside [mem.lo, mem.len).
 fn region(ptr: u32, count: u64, mem: Memory, bad: Status) -> Result<Region, Status> {
-    let p = ptr as u64;
-    let bytes = count.checked_mul(4).ok_or(bad)?;
-    let end = p.checked_add(bytes).ok_or(bad)?;
-    if p == 0 || p < mem.lo || end > mem.len || p % 4 != 0 {
-        return Err(bad);
-    }
-    Ok(Region { ptr: p as usize, bytes: bytes as usize })
+    region_of(ptr, count, 4, mem, bad)
 }
 
 /// A [b, h, rows, cols] f32 operand with its strides (row stride nonzero).
@@ -69,21 +58,6 @@ fn place(op: &Operand, ext: [u64; 4], mem: Memory, bad: Status) -> Result<Placed
     let region = region(op.ptr, last + 1, mem, bad)?;
     let strides = Strides { batch: s[0] as usize, head: s[1] as usize, row: s[2] as usize };
     Ok(Placed { region, strides })
-}
-
-/// Distinct output indices map to distinct elements: sorted by stride, each stride steps over all the smaller reach.
-fn non_overlapping(ext: [u64; 4], st: [u64; 3]) -> bool {
-    let mut dims: Vec<(u64, u64)> = (0..3).map(|i| (st[i], ext[i])).filter(|&(_, e)| e > 1).collect();
-    dims.push((1, ext[3]));
-    dims.sort_unstable();
-    let mut reach = 0u64;
-    for (stride, e) in dims {
-        if stride <= reach {
-            return false;
-        }
-        reach += stride * (e - 1);
-    }
-    true
 }
 
 pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
@@ -162,7 +136,8 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
     let v = place(&d.v, [b, hkv, nk, dv], mem, Status::BadV)?;
     let o_ext = [b, hq, nq, dv];
     let o = place(&d.o, o_ext, mem, Status::BadOut)?;
-    if !non_overlapping(o_ext, [d.o.strides.batch as u64, d.o.strides.head as u64, d.o.strides.row as u64]) {
+    let os = [d.o.strides.batch as u64, d.o.strides.head as u64, d.o.strides.row as u64];
+    if !distinct_strided(&[(os[0], o_ext[0]), (os[1], o_ext[1]), (os[2], o_ext[2])], o_ext[3]) {
         return Err(Status::BadOut);
     }
     let mut inputs = vec![q.region, k.region, v.region];
@@ -171,7 +146,7 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
         CheckedKind::Performer { projection, .. } | CheckedKind::Lsh { rotations: projection, .. } => inputs.push(projection),
         CheckedKind::Linformer { e, f, .. } => inputs.extend([e, f]),
     }
-    if inputs.iter().any(|r| overlaps(r, &o.region)) {
+    if inputs.iter().any(|r| r.overlaps(&o.region)) {
         return Err(Status::BadOut);
     }
     let offset = if d.flags & FLAG_BOTTOM_RIGHT != 0 { nk as i64 - nq as i64 } else { 0 };
