@@ -20,8 +20,8 @@ export function defaultThreadCounts(): number[] {
   return Array.from({ length: Math.max(1, availableParallelism()) }, (_, i) => i + 1);
 }
 
-async function poolPrepared(threads: number, s: Shape, callingThread = false): Promise<{ prepared: Prepared; dispose(): void }> {
-  const pool = await createAttention({ threads, callingThread });
+async function poolPrepared(threads: number, s: Shape): Promise<{ prepared: Prepared; dispose(): void }> {
+  const pool = await createAttention({ threads });
   const x = makeInputs(s);
   const q = { data: x.q, shape: [s.b, s.h, s.nq, s.d] };
   const k = { data: x.k, shape: [s.b, s.h, s.nk, s.d] };
@@ -58,13 +58,13 @@ function ortMs(threads: number, s: Shape): number | undefined {
 export async function reportThreads(counts: number[]): Promise<Row[]> {
   const rows: Row[] = [];
   console.log(`\n== thread scaling: webattn pool vs onnxruntime-web wasm (numThreads = t), ${availableParallelism()} cores ==`);
-  console.log('t = 0: attention() on the calling thread; speed-up is against it. "t−1+c": t−1 workers + the calling thread');
-  console.log('shape (B,H,N,D)       t  webattn GFLOP/s  speed-up vs t=0   ORT GFLOP/s  webattn/ORT');
+  console.log('t = 0: attention() on the calling thread; speed-up is against it');
+  console.log('shape (B,H,N,D)    t   webattn GFLOP/s  speed-up vs t=0   ORT GFLOP/s  webattn/ORT');
   for (const s of SHAPES) {
     const [direct] = await measureShape([{ impl: 'webattn', prepared: await directPrepared(s), policy: LIBRARY_POLICY }]);
     const base = flops(s) / direct!.medianMs / 1e6;
     rows.push({ impl: 'webattn', B: s.b, H: s.h, Nq: s.nq, Nk: s.nk, D: s.d, causal: s.causal, threads: 1, ms: direct!.medianMs, gflops: base });
-    console.log(`(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + `    0  ${base.toFixed(2).padStart(13)}  ${'1.00'.padStart(15)}x`);
+    console.log(`(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + `  0  ${base.toFixed(2).padStart(15)}  ${'1.00'.padStart(15)}x`);
     for (const t of counts) {
       const { prepared, dispose } = await poolPrepared(t, s);
       const [m] = await measureShape([{ impl: 'webattn', prepared, policy: LIBRARY_POLICY }]);
@@ -76,19 +76,11 @@ export async function reportThreads(counts: number[]): Promise<Row[]> {
       if (om !== undefined && ogf !== undefined) {
         rows.push({ impl: 'onnxruntime-web', B: s.b, H: s.h, Nq: s.nq, Nk: s.nk, D: s.d, causal: s.causal, threads: t, ms: om, gflops: ogf });
       }
-      const line = (label: string, g: number): void => console.log(
-        `(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + ` ${label.padStart(4)}  ${g.toFixed(2).padStart(13)}` +
-          `  ${(g / base).toFixed(2).padStart(15)}x  ${ogf === undefined ? '        n/a' : ogf.toFixed(2).padStart(11)}` +
-          `  ${ogf === undefined ? 'n/a' : (g / ogf).toFixed(2) + 'x'}`,
+      console.log(
+        `(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + ` ${String(t).padStart(2)}  ${gf.toFixed(2).padStart(15)}` +
+          `  ${(gf / base).toFixed(2).padStart(15)}x  ${ogf === undefined ? '        n/a' : ogf.toFixed(2).padStart(11)}` +
+          `  ${ogf === undefined ? 'n/a' : (gf / ogf).toFixed(2) + 'x'}`,
       );
-      line(String(t), gf);
-      if (t >= 2) {
-        // The same thread count with the calling thread as one of them (as ORT's numThreads counts it).
-        const c = await poolPrepared(t - 1, s, true);
-        const [mc] = await measureShape([{ impl: 'webattn', prepared: c.prepared, policy: LIBRARY_POLICY }]);
-        c.dispose();
-        line(`${t - 1}+c`, flops(s) / mc!.medianMs / 1e6);
-      }
     }
   }
   return rows;

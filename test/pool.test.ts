@@ -64,33 +64,6 @@ describe('worker pool', () => {
     });
   }
 
-  it('with callingThread, the caller computes tasks too: same bits as attention(), decode splits and row chunks included', async () => {
-    const pool = await createAttention({ threads: 1, callingThread: true });
-    try {
-      expect(pool.threads).toBe(2);
-      const big = problem(31, 1, 2, 1, 1100, 700, 40); // row chunks
-      const decode = problem(33, 1, 4, 2, 3, 2500, 16); // key ranges
-      const items = [...cases.slice(0, 12), { name: 'chunks', ...big, options: { causal: true } as AttentionOptions }];
-      const results = await pool.runBatch(items.map((c) => ({ q: c.q, k: c.k, v: c.v, options: c.options })));
-      items.forEach((c, i) => {
-        const single = attention(c.q, c.k, c.v, c.options);
-        expect(sameBits(results[i]!.output, single.output)).toBe(true);
-      });
-      const d = await pool.run(decode.q, decode.k, decode.v, { causal: 'bottom-right' });
-      expect(maxAbsDiff(d.output, referenceAttention(decode.q, decode.k, decode.v, { causal: 'bottom-right' }).output)).toBeLessThanOrEqual(1e-5);
-      const bad = pool.run(decode.q, decode.k, { data: new Float32Array(3), shape: [1, 2, 2500, 16] });
-      let error: unknown;
-      try {
-        await bad;
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(AttentionError);
-    } finally {
-      pool.dispose();
-    }
-  });
-
   it('splits decode-like problems over keys, bitwise the same for 1–4 workers, and within 1e-5 of unsplit', async () => {
     const shapes: [number, number, number, number, number, number][] = [
       [1, 4, 1, 1, 3000, 64], // MQA decode

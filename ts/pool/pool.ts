@@ -13,7 +13,6 @@ import { allocateResult, mergeKeyPartials, scatterBlock } from './merge.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { isDecodeLike, splitProblem, type TaskRange } from './split.js';
 import { makeTaskInput, shareOperands, type TaskOutput } from './task.js';
-import { runTask } from './run-task.js';
 import { defaultThreadCount, nodeThreadCount, spawnWorker } from './workers.js';
 import type { Fault } from './worker-api.js';
 import { createGpuBackend, type AutoAttention, type CreateAttentionOptions } from '../webgpu/create.js';
@@ -28,12 +27,6 @@ export interface PoolOptions {
   wasm?: InitSource;
   /** Testing hook: make a task's attempt crash, hang or throw in its worker. */
   injectFault?: (task: string, attempt: number) => Fault | undefined;
-  /**
-   * The calling thread computes a share of the tasks too, one task at a time between events (as onnxruntime-web's
-   * numThreads counts its calling thread): `{ threads: 1, callingThread: true }` uses two cores. For Node / Deno
-   * batch jobs; in a page it would hold the main thread for a task at a time. Default false.
-   */
-  callingThread?: boolean;
 }
 
 export interface BatchItem {
@@ -215,7 +208,6 @@ export async function createAttention(opts: CreateAttentionOptions = {}): Promis
   const scheduler = new Scheduler(threads, {
     timeoutMs,
     injectFault: opts.injectFault,
-    local: opts.callingThread ? runTask : undefined,
     spawn: async () => {
       const h = await spawnWorker();
       await h.api.init(module);
@@ -228,5 +220,5 @@ export async function createAttention(opts: CreateAttentionOptions = {}): Promis
     scheduler.dispose();
     throw e;
   }
-  return new AttentionPool(threads + (opts.callingThread ? 1 : 0), scheduler);
+  return new AttentionPool(threads, scheduler);
 }

@@ -56,9 +56,6 @@ export interface SchedulerOptions {
   spawn: () => Promise<WorkerHandle>;
   timeoutMs: number;
   injectFault?: (label: string, attempt: number) => Fault | undefined;
-  /** When set, the calling thread takes tasks too, one at a time between events (no timeout, no fault injection:
-   * it cannot hang or crash apart from the whole process). */
-  local?: (input: TaskInput) => TaskOutput;
 }
 
 export class Scheduler {
@@ -66,8 +63,6 @@ export class Scheduler {
   private readonly callers: Caller[] = [];
   private turn = 0;
   private disposed = false;
-  /** A calling-thread task is scheduled or running. */
-  private localBusy = false;
 
   constructor(threads: number, private readonly opts: SchedulerOptions) {
     for (let i = 0; i < threads; i++) this.slots.push(this.startSlot());
@@ -221,37 +216,7 @@ export class Scheduler {
         if (!next) return;
         this.execute(slot, slot.handle, next.job, next.caller);
       }
-      if (depth === 1) this.scheduleLocal();
     }
-  }
-
-  /** The calling thread's share: one task per macrotask, so worker answers (and new calls) are handled in between. */
-  private scheduleLocal(): void {
-    const local = this.opts.local;
-    if (!local || this.localBusy || this.disposed || !this.callers.some((c) => c.queue.length)) return;
-    this.localBusy = true;
-    setTimeout(() => {
-      const next = this.disposed ? undefined : this.nextJob();
-      if (!next) {
-        this.localBusy = false;
-        return;
-      }
-      const { job, caller } = next;
-      job.attempt += 1;
-      caller.running.add(job);
-      let out: TaskOutput | undefined;
-      let error: unknown;
-      try {
-        out = local(job.input().input);
-      } catch (e) {
-        error = e;
-      }
-      caller.running.delete(job);
-      this.localBusy = false;
-      if (out) job.resolve(out);
-      else job.reject(error);
-      this.pump();
-    }, 0);
   }
 
   private execute(slot: Slot, handle: WorkerHandle, job: Job, caller: Caller): void {

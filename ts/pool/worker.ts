@@ -1,9 +1,10 @@
 /** Pool worker entry: one wasm instance per worker, tasks in, compact results out (their buffers transferred). */
 import * as Comlink from 'comlink';
 import { init } from '../core/loader.js';
+import { runDescriptor } from '../core/call.js';
+import { runVariant } from '../variants/call.js';
 import { IS_BROWSER_BUILD } from '../core/runtime.js';
-import { runTask } from './run-task.js';
-import type { TaskInput, TaskOutput } from './task.js';
+import { taskDescriptor, type TaskInput, type TaskOutput } from './task.js';
 import type { Fault, WorkerApi } from './worker-api.js';
 
 declare const Deno: unknown;
@@ -28,8 +29,12 @@ const api: WorkerApi = {
   },
   run(task: TaskInput, fault?: Fault): TaskOutput | Promise<TaskOutput> {
     if (fault) return injected(fault);
-    const out = runTask(task);
-    const transfer = [out.output, out.lse, out.weights].flatMap((a) => (a ? [a.buffer as ArrayBuffer] : []));
+    const d = taskDescriptor(task);
+    const r = d.variant ? runVariant(d) : runDescriptor(d);
+    const out: TaskOutput = { output: r.output };
+    const transfer = [r.output.buffer as ArrayBuffer];
+    if (r.lse) { out.lse = r.lse; transfer.push(r.lse.buffer as ArrayBuffer); }
+    if (r.weights) { out.weights = r.weights; transfer.push(r.weights.buffer as ArrayBuffer); }
     return Comlink.transfer(out, transfer);
   },
 };
