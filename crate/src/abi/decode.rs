@@ -40,12 +40,7 @@ pub unsafe fn decode_in(base: usize, mem: Memory, desc_ptr: u32) -> Status {
 }
 
 unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
-    let dp = desc_ptr as u64;
-    if dp < mem.lo || dp % 4 != 0 || dp + (DECODE_WORDS as u64) * 4 > mem.len {
-        return Err(Status::BadMagic);
-    }
-    // A copy: the call never reads the descriptor's memory again.
-    let d: DecodeDesc = core::ptr::read((base + desc_ptr as usize) as *const DecodeDesc);
+    let d: DecodeDesc = super::read_desc(base, mem, desc_ptr, DECODE_WORDS).ok_or(Status::BadMagic)?;
     let c = check_decode(&d, mem)?;
     let cache = match d.dtype {
         DTYPE_F32 => CacheData::F32 { k: slice(base, c.k), v: slice(base, c.v) },

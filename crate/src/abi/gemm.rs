@@ -32,12 +32,10 @@ pub unsafe extern "C" fn wa_gemm(desc_ptr: u32) -> i32 {
 /// # Safety
 /// Addresses base + [mem.lo, mem.len) must be readable and writable and not referenced elsewhere during the call.
 pub unsafe fn gemm_in(base: usize, mem: Memory, desc_ptr: u32) -> GemmStatus {
-    let dp = desc_ptr as u64;
-    if dp < mem.lo || dp % 4 != 0 || dp + (GEMM_WORDS as u64) * 4 > mem.len {
-        return GemmStatus::BadMagic;
-    }
-    // A copy: the output may overwrite the descriptor's memory without affecting this call.
-    let d: RawGemm = core::ptr::read((base + desc_ptr as usize) as *const RawGemm);
+    let d: RawGemm = match super::read_desc(base, mem, desc_ptr, GEMM_WORDS) {
+        Some(d) => d,
+        None => return GemmStatus::BadMagic,
+    };
     let c = match check_gemm(&d, mem) {
         Ok(c) => c,
         Err(s) => return s,

@@ -126,13 +126,22 @@ pub unsafe fn attention_in(base: usize, mem: Memory, desc_ptr: u32) -> Status {
     }
 }
 
-unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
+/// A copy of the `T` (a repr(C) descriptor of `words` u32) at `desc_ptr`, or None when it does not lie 4-byte aligned
+/// in [mem.lo, mem.len). Copied so that outputs may overwrite the descriptor's memory without affecting the call.
+///
+/// # Safety
+/// Addresses base + [mem.lo, mem.len) must be readable; `T` must be valid for any bit pattern (u32 / f32 fields).
+pub(crate) unsafe fn read_desc<T: Copy>(base: usize, mem: Memory, desc_ptr: u32, words: usize) -> Option<T> {
+    debug_assert!(core::mem::size_of::<T>() == words * 4);
     let dp = desc_ptr as u64;
-    if dp < mem.lo || dp % 4 != 0 || dp + (DESC_WORDS as u64) * 4 > mem.len {
-        return Err(Status::BadMagic);
+    if dp < mem.lo || dp % 4 != 0 || dp + (words as u64) * 4 > mem.len {
+        return None;
     }
-    // A copy: outputs may later overwrite the descriptor's memory without affecting this call.
-    let desc: RawDesc = core::ptr::read((base + desc_ptr as usize) as *const RawDesc);
+    Some(core::ptr::read((base + desc_ptr as usize) as *const T))
+}
+
+unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
+    let desc: RawDesc = read_desc(base, mem, desc_ptr, DESC_WORDS).ok_or(Status::BadMagic)?;
     let c = check(&desc, mem)?;
 
     let read_lens = |r: Option<Region>, global: u64, bad: Status| -> Result<Option<Vec<u32>>, Status> {

@@ -35,12 +35,10 @@ pub unsafe extern "C" fn wa_variant_attention(desc_ptr: u32) -> i32 {
 /// # Safety
 /// Addresses base + [mem.lo, mem.len) must be readable and writable and not referenced elsewhere during the call.
 pub unsafe fn variant_in(base: usize, mem: Memory, desc_ptr: u32) -> Status {
-    let dp = desc_ptr as u64;
-    if dp < mem.lo || dp % 4 != 0 || dp + (VAR_WORDS as u64) * 4 > mem.len {
-        return Status::BadMagic;
-    }
-    // A copy: the output may overwrite the descriptor's memory without affecting this call.
-    let d: VarDesc = core::ptr::read((base + desc_ptr as usize) as *const VarDesc);
+    let d: VarDesc = match super::read_desc(base, mem, desc_ptr, VAR_WORDS) {
+        Some(d) => d,
+        None => return Status::BadMagic,
+    };
     let c = match check_variant(&d, mem) {
         Ok(c) => c,
         Err(s) => return s,
