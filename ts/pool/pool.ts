@@ -13,6 +13,7 @@ import { allocateResult, mergeKeyPartials, scatterBlock } from './merge.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { isDecodeLike, splitProblem, type TaskRange } from './split.js';
 import { makeTaskInput, shareOperands, type TaskOutput } from './task.js';
+import { CallStaging, StagingBuffers } from './staging.js';
 import { defaultThreadCount, nodeThreadCount, spawnWorker } from './workers.js';
 import type { Fault } from './worker-api.js';
 import { createGpuBackend, type AutoAttention, type CreateAttentionOptions } from '../webgpu/create.js';
@@ -65,6 +66,7 @@ function abortError(signal: AbortSignal): Error {
 export class AttentionPool {
   private disposed = false;
   private calls = 0;
+  private readonly staging = typeof SharedArrayBuffer === 'undefined' ? undefined : new StagingBuffers();
 
   /** Use createAttention(). */
   constructor(readonly threads: number, private readonly scheduler: Scheduler) {}
@@ -126,10 +128,12 @@ export class AttentionPool {
   private solve(d: AttentionDescriptor, label: string, signal?: AbortSignal): Promise<AttentionResult> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const tasks = splitProblem(d, this.threads);
-    // Shared memory pays off when tasks overlap (row chunks read the same keys, key ranges the same queries);
-    // disjoint head-group tasks are gathered one at a time as they are sent, overlapping the workers' compute.
-    if (tasks.some((t) => t.rows < d.nq || t.keys < d.nk)) d = shareOperands(d, tasks.length);
     const decode = isDecodeLike(d);
+    // With shared memory, operands and results go through one reused staging buffer (see staging.ts); key-range
+    // partials (merged here) and attention weights (N×N) still travel as transferred buffers.
+    const staged = this.staging && !decode && !d.returnWeights ? CallStaging.plan(d, tasks, this.staging) : undefined;
+    // Without staging, shared memory still pays off when tasks overlap (key ranges read the same queries).
+    if (!staged && tasks.some((t) => t.rows < d.nq || t.keys < d.nk)) d = shareOperands(d, tasks.length);
     const caller = this.scheduler.addCaller();
     const result = allocateResult(d);
     return new Promise<AttentionResult>((resolve, reject) => {
@@ -167,16 +171,25 @@ export class AttentionPool {
           label: `${label} task ${i + 1}/${tasks.length} (batch ${t.b}, kv heads ${t.kvHead0}–${t.kvHead0 + t.kvHeads - 1}, ` +
             `rows ${t.row0}–${t.row0 + t.rows - 1}, keys ${t.key0}–${t.key0 + t.keys - 1})`,
           attempt: 0,
-          input: () => makeTaskInput(d, t, decode),
+          input: () => {
+            if (!staged) return makeTaskInput(d, t, decode);
+            staged.prepare(i);
+            const x = makeTaskInput(staged.d, t, false);
+            x.input.sharedOut = staged.output(i);
+            return x;
+          },
           reject: fail,
           resolve: (out) => {
             if (failed) return;
-            group.parts[slot] = out;
+            group.parts[slot] = out ?? staged!.output(i);
             if (--group.left > 0) return;
             const ratio = d.hq / d.hkv;
             const merged = mergeKeyPartials(group.parts as TaskOutput[], group.t.kvHeads * ratio, group.t.rows, d.dv);
             scatterBlock(d, group.t, merged, result);
             if (--blocksLeft === 0) {
+              // Every task has answered, so no worker writes into the staging any more: it can be reused. (A failed
+              // call drops it instead: its workers were stopped, but nothing is gained by betting on it.)
+              if (staged) this.staging!.release(staged.buffer);
               signal?.removeEventListener('abort', onAbort);
               this.scheduler.removeCaller(caller);
               resolve(result);

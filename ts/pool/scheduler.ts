@@ -15,7 +15,8 @@ export interface Job {
   label: string;
   /** Builds the input (and its transfer list) when the task is sent; called again for a retry. */
   input(): { input: TaskInput; transfer: ArrayBuffer[] };
-  resolve(out: TaskOutput): void;
+  /** null: the results are in the task's shared output. */
+  resolve(out: TaskOutput | null): void;
   reject(err: unknown): void;
   attempt: number;
 }

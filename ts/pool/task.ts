@@ -7,6 +7,7 @@
  */
 import type { AttentionDescriptor, Strides, StridedView } from '../descriptor.js';
 import type { TaskRange } from './split.js';
+import { isShared, type SharedOutput } from './staging.js';
 
 /** A strided block of an operand: element `offset` is the block's [0, 0, 0, 0]. */
 export interface OperandBlock<T extends Float32Array | Uint8Array> {
@@ -33,6 +34,8 @@ export interface TaskInput extends Pick<AttentionDescriptor, CarriedFields> {
   alibi?: Float32Array;
   /** Relative-position bias rows of the task's query heads. */
   relBias?: AttentionDescriptor['relBias'];
+  /** Shared memory the worker writes its compact results into (then it answers null). */
+  sharedOut?: SharedOutput;
 }
 
 /** Compact BHND results of one task: output [hq, nq, dv], lse [hq, nq], weights [hq, nq, nk]. */
@@ -41,9 +44,6 @@ export interface TaskOutput {
   lse?: Float32Array;
   weights?: Float32Array;
 }
-
-const isShared = (a: ArrayBufferView): boolean =>
-  typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
 
 /** Strides of a gathered [heads, rows, cols] block: compact, except that broadcast (stride 0) dims stay size 1. */
 function gatheredStrides(s: Strides, heads: number, rows: number, cols: number): Strides {

@@ -7,5 +7,6 @@ export type Fault = 'crash' | 'hang' | 'throw';
 export interface WorkerApi {
   /** Instantiates the (already compiled) module in this worker. */
   init(module: WebAssembly.Module): Promise<void>;
-  run(task: TaskInput, fault?: Fault): TaskOutput | Promise<TaskOutput>;
+  /** The task's results, or null when it wrote them into its `sharedOut`. */
+  run(task: TaskInput, fault?: Fault): TaskOutput | null | Promise<TaskOutput | null>;
 }

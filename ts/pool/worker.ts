@@ -27,10 +27,16 @@ const api: WorkerApi = {
   async init(module) {
     await init(module);
   },
-  run(task: TaskInput, fault?: Fault): TaskOutput | Promise<TaskOutput> {
+  run(task: TaskInput, fault?: Fault): TaskOutput | null | Promise<TaskOutput | null> {
     if (fault) return injected(fault);
     const d = taskDescriptor(task);
+    const shared = task.sharedOut;
+    if (shared) d.out = shared.output;
     const r = d.variant ? runVariant(d) : runDescriptor(d);
+    if (shared) {
+      if (shared.lse) shared.lse.set(r.lse!);
+      return null;
+    }
     const out: TaskOutput = { output: r.output };
     const transfer = [r.output.buffer as ArrayBuffer];
     if (r.lse) { out.lse = r.lse; transfer.push(r.lse.buffer as ArrayBuffer); }
