@@ -9,10 +9,10 @@ import { isFloat32Array, typeName, valueString } from '../validate/describe.js';
 import { fail, toFloat32 } from '../validate/tensor.js';
 import { layoutStrides, readOperand } from '../validate/operands.js';
 import { readLayout } from '../validate/options.js';
-import { KVCache } from './cache.js';
+import { KVCache, type CacheState } from './cache.js';
 import { PagedKVCache } from './pages.js';
 import { DECODE_WORDS, DTYPE_CODES, FLAG_F16_FINITE, MAX_DECODE_QUERIES, encodeDecodeDescriptor } from './descriptor.js';
-import { decodeExports } from './exports.js';
+import { decodeExports, type DecodeExports } from './exports.js';
 import { readCount, readFlag, readKnown } from './options.js';
 import type { DecodeOptions } from './types.js';
 
@@ -39,8 +39,11 @@ export interface DecodePlan {
   split: number;
 }
 
-/** Validates q and the options against the cache; every error names its argument. */
-export function planDecode(q: AttentionInput, cache: DecodeCache, options?: DecodeOptions): DecodePlan {
+/**
+ * Validates q and the options against the cache; every error names its argument. `chunk`: the queries need not be
+ * the last held tokens nor see only held keys (decodeRange: keys outside the range are another shard's).
+ */
+export function planDecode(q: AttentionInput, cache: DecodeCache, options?: DecodeOptions, chunk = false): DecodePlan {
   if (!(cache instanceof KVCache) && !(cache instanceof PagedKVCache)) {
     fail('INVALID_TYPE', 'cache', 'a KVCache or a PagedKVCache', typeName(cache));
   }
@@ -58,7 +61,7 @@ export function planDecode(q: AttentionInput, cache: DecodeCache, options?: Deco
   if (Q.n > MAX_DECODE_QUERIES) {
     fail('INVALID_SHAPE', 'q', `Nq ≤ ${MAX_DECODE_QUERIES} new queries`, `Nq = ${Q.n}`, 'use attention() for longer blocks');
   }
-  if (Q.n > c.end) {
+  if (!chunk && Q.n > c.end) {
     fail('INVALID_SHAPE', 'q', `Nq ≤ the cache's position (${c.end}): the queries are the last Nq appended tokens`,
       `Nq = ${Q.n}`, "append the new tokens' keys and values before decode()");
   }
@@ -73,7 +76,7 @@ export function planDecode(q: AttentionInput, cache: DecodeCache, options?: Deco
   }
   const first = c.end - Q.n;
   const lowest = winLeft < 0 ? 0 : Math.max(0, first - winLeft);
-  if (lowest < c.start) {
+  if (!chunk && lowest < c.start) {
     fail('INVALID_OPTION', winLeft < 0 ? 'window' : 'window.left',
       `a window the cache still holds: it keeps positions [${c.start}, ${c.end}), so left ≤ ${first - c.start}`,
       winLeft < 0 ? 'an unbounded window' : `left = ${winLeft} (reaching position ${lowest})`,
@@ -108,6 +111,51 @@ export function decode(q: AttentionInput, cache: DecodeCache, options?: DecodeOp
   const k = decodeExports('decode'); // NOT_INITIALIZED first
   const p = planDecode(q, cache, options);
   const c = cache.state('decode');
+  return run(k, p, c, c.start, c.end, 0);
+}
+
+/** Keys [start, end) of a cache, with the query rows at positions qEnd − Nq … qEnd − 1 (same coordinates). */
+export interface DecodeRange {
+  start: number;
+  end: number;
+  qEnd: number;
+}
+
+/**
+ * INTERNAL (the pool's sharded decode; not re-exported from ts/index.ts): decode against the keys [start, end) of the
+ * cache only, with the queries sitting at positions qEnd − Nq … qEnd − 1 (qEnd ≥ Nq, the coordinates of the cache's
+ * positions; qEnd may lie past the cache's end: the later keys are held by other shards). Returns the output and the
+ * natural-log LSE of that chunk (returnLse is forced); a row with no allowed key in the chunk gives 0 and −∞. Chunks
+ * are merged by log-sum-exp: with m = max_c lse_c, o = Σ_c e^(lse_c − m) o_c / Σ_c e^(lse_c − m).
+ * Attention sinks belong to the whole softmax, not to a chunk: `sinks` is refused here; add e^(sink − m) once to the
+ * merged denominator instead (lse = m + ln(Σ_c e^(lse_c − m) + e^(sink − m))).
+ */
+export function decodeRange(
+  q: AttentionInput, cache: DecodeCache, options: DecodeOptions | undefined, range: DecodeRange,
+): { output: Float32Array; lse: Float32Array } {
+  const k = decodeExports('decode');
+  const o = readKnown<DecodeOptions>(options, KEYS, 'decode options');
+  if (o.sinks !== undefined) {
+    fail('INVALID_OPTION', 'sinks', 'no sinks for a key range', 'sinks', 'add the sink once when merging the ranges');
+  }
+  const p = planDecode(q, cache, { ...o, returnLse: true }, true);
+  const c = cache.state('decode');
+  const r = readKnown<DecodeRange>(range, ['start', 'end', 'qEnd'], 'range');
+  const start = readCount(r.start, 'range.start', 2 ** 32 - 1, true);
+  const end = readCount(r.end, 'range.end', 2 ** 32 - 1, true);
+  if (start < c.start || end > c.end || start > end) {
+    fail('INVALID_OPTION', start < c.start || start > end ? 'range.start' : 'range.end',
+      `c.start ≤ start ≤ end ≤ c.end: a range of the held positions [${c.start}, ${c.end})`, `[${start}, ${end})`);
+  }
+  if (typeof r.qEnd !== 'number' || !Number.isInteger(r.qEnd) || r.qEnd < p.nq || r.qEnd > 2 ** 32 - 1) {
+    fail('INVALID_OPTION', 'range.qEnd', `an integer in [Nq = ${p.nq}, ${2 ** 32 - 1}] (the position after the last query)`,
+      valueString(r.qEnd));
+  }
+  const res = run(k, p, c, start, end, r.qEnd);
+  return { output: res.output, lse: res.lse! };
+}
+
+function run(k: DecodeExports, p: DecodePlan, c: CacheState, start: number, end: number, qEnd: number): AttentionResult {
   if (c.exports !== k) {
     fail('INVALID_OPTION', 'cache', 'a KVCache created on this thread', 'a cache of another wasm instance',
       'a cache lives in the wasm memory of the thread that created it');
@@ -129,7 +177,7 @@ export function decode(q: AttentionInput, cache: DecodeCache, options?: DecodeOp
     if (table) new Uint32Array(mem, pTable, table.length).set(table);
     encodeDecodeDescriptor(mem, pDesc, {
       hq: p.hq, hkv: c.heads, nq: p.nq, dk: c.headDim, dv: c.valueDim, dtype: c.dtype, capacity: c.capacity,
-      start: c.start, end: c.end, kPtr: c.kPtr, vPtr: c.vPtr, kScalePtr: c.kScalePtr, vScalePtr: c.vScalePtr,
+      start, end, qEnd, kPtr: c.kPtr, vPtr: c.vPtr, kScalePtr: c.kScalePtr, vScalePtr: c.vScalePtr,
       qPtr: pQ, qHead: p.qHead, qRow: p.qRow, oPtr: pO, oHead: p.oHead, oRow: p.oRow, lsePtr: pLse, sinksPtr: pSinks,
       scale: p.scale, causal: p.causal, winLeft: p.winLeft, split: p.split,
       pageSize: c.pageSize, pageTablePtr: table ? pTable : 0, pageCount: table ? table.length : 0,

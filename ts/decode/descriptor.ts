@@ -1,6 +1,6 @@
 /** The decode descriptor's word layout (crate/src/decode/desc.rs `DecodeDesc`) and its encoder. */
 
-export const DECODE_MAGIC = 0x57414432; // "WAD2"
+export const DECODE_MAGIC = 0x57414433; // "WAD3"
 export const DECODE_WORDS = 31;
 export const DTYPE_CODES = { f32: 0, f16: 1, int8: 2 } as const;
 /** `flags`: every half of this f16 cache is finite (the kernel's fast widening). */
@@ -12,7 +12,7 @@ export const DW = {
   magic: 0, hq: 1, hkv: 2, nq: 3, dk: 4, dv: 5, dtype: 6, capacity: 7, start: 8, end: 9,
   kPtr: 10, vPtr: 11, kScalePtr: 12, vScalePtr: 13, qPtr: 14, qHead: 15, qRow: 16, oPtr: 17, oHead: 18, oRow: 19,
   lsePtr: 20, sinksPtr: 21, scale: 22, causal: 23, winLeft: 24, split: 25, pageSize: 26, pageTablePtr: 27,
-  pageCount: 28, flags: 29, reserved: 30,
+  pageCount: 28, flags: 29, qEnd: 30,
 } as const;
 
 /** Every field of a decode call, pointers already in wasm memory (0 = absent). */
@@ -50,6 +50,12 @@ export interface DecodeFields {
   pageCount: number;
   /** FLAG_F16_FINITE or 0. */
   flags: number;
+  /**
+   * Position just after the last query row, in the coordinates of start / end (≥ nq); 0 or absent = end. With a
+   * value, [start, end) is one chunk of a sharded history: the kernel no longer checks that every key a query may see
+   * is held (see crate/src/decode/desc.rs).
+   */
+  qEnd?: number;
 }
 
 export function encodeDecodeDescriptor(mem: ArrayBuffer, at: number, f: DecodeFields): void {
@@ -64,6 +70,7 @@ export function encodeDecodeDescriptor(mem: ArrayBuffer, at: number, f: DecodeFi
     ['vScalePtr', f.vScalePtr], ['qPtr', f.qPtr], ['qHead', f.qHead], ['qRow', f.qRow], ['oPtr', f.oPtr],
     ['oHead', f.oHead], ['oRow', f.oRow], ['lsePtr', f.lsePtr], ['sinksPtr', f.sinksPtr], ['split', f.split],
     ['pageSize', f.pageSize], ['pageTablePtr', f.pageTablePtr], ['pageCount', f.pageCount], ['flags', f.flags],
+    ['qEnd', f.qEnd ?? 0],
   ];
   for (const [k, v] of words) u[DW[k]] = v;
   x[DW.scale] = f.scale;

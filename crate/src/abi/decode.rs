@@ -77,6 +77,7 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
         slots,
         start: d.start as u64,
         end: d.end as u64,
+        q_end: if d.q_end == 0 { d.end as u64 } else { d.q_end as u64 },
         q: slice(base, c.q),
         q_head: d.q_head as usize,
         q_row: d.q_row as usize,

@@ -29,7 +29,7 @@ fn distinct(heads: u64, rows: u64, cols: u64, head: u64, row: u64) -> bool {
     distinct_strided(&[(head, heads), (row, rows)], cols)
 }
 
-/// The lowest position any query may read: (end − nq) − win_left with a window, else 0.
+/// The lowest position any query may read: (end − nq) − win_left with a window, else 0 (q_end = 0 only).
 pub fn lowest_needed(d: &DecodeDesc) -> u64 {
     let first = (d.end - d.nq) as u64;
     if d.win_left < 0 {
@@ -43,7 +43,7 @@ pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status
     if d.magic != DECODE_MAGIC {
         return Err(Status::BadMagic);
     }
-    if d.flags & !FLAG_F16_FINITE != 0 || d.reserved != 0 {
+    if d.flags & !FLAG_F16_FINITE != 0 {
         return Err(Status::BadFlags);
     }
     if [d.hq, d.hkv, d.nq, d.dk, d.dv].iter().any(|&x| x == 0) || d.nq > MAX_QUERIES {
@@ -70,7 +70,13 @@ pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status
     let cap = d.capacity as u64 * (d.page_size as u64).max(1);
     let room = if paged { d.page_count as u64 * d.page_size as u64 } else { cap };
     let span = (d.end - d.start.min(d.end)) as u64;
-    if d.start > d.end || span > room || (paged && d.end as u64 > room) || d.end < d.nq || lowest_needed(d) < d.start as u64 {
+    if d.start > d.end || span > room || (paged && d.end as u64 > room) {
+        return Err(Status::BadCacheRange);
+    }
+    // q_end = 0: the queries are the last nq held tokens and every key they may see is still held. q_end ≠ 0: a chunk
+    // of a sharded history; the keys outside [start, end) are the caller's (other shards).
+    let queries_ok = if d.q_end == 0 { d.end >= d.nq && lowest_needed(d) >= d.start as u64 } else { d.q_end >= d.nq };
+    if !queries_ok {
         return Err(Status::BadCacheRange);
     }
     let elem = match d.dtype {

@@ -7,17 +7,25 @@
 //! and V [hkv, capacity, dv] (a linear cache never wraps: end ≤ capacity; a ring buffer does). Paged (page_size > 0):
 //! K is a pool of `capacity` pages [hkv, capacity, page_size, dk] (V likewise) and position p lives in page
 //! page_table[p / page_size] at offset p mod page_size (vLLM / FlashAttention `block_table`), so many sequences share
-//! one pool without copying. Query row i < nq of query head h sits at position
-//! qp = end − nq + i (the last nq tokens: bottom-right alignment) and reads kv head h / (hq / hkv). Key p is allowed iff
+//! one pool without copying. Query row i < nq of query head h sits at position qp = q_end − nq + i, where q_end = end
+//! when the field is 0 (the last nq tokens: bottom-right alignment), and reads kv head h / (hq / hkv). Key p is
+//! allowed iff
 //!   start ≤ p < end  and  (not causal or p ≤ qp)  and  (win_left < 0 or p ≥ qp − win_left).
 //! k = dtype f32: K[p]; f16: the half value; int8: K[p] · k_scale[kvh, slot] (V likewise).
 //! s_p = scale · q·k_p;  o = Σ_p softmax(s)_p v_p,  where the softmax denominator also holds exp(sinks[h]) when sinks
 //! are given (attention sinks: a per-head logit with no value);  lse = ln(Σ_p exp(s_p) [+ exp(sinks[h])]).
 //! A row with no allowed key (and no sink) gives o = 0 and lse = −∞; with a sink, o = 0 and lse = sinks[h].
-//! Every key a query may see must still be in the cache: (end − nq) − win_left ≥ start (or start = 0 without a window).
+//! With q_end = 0, every key a query may see must still be in the cache: (end − nq) − win_left ≥ start (or start = 0
+//! without a window), and end ≥ nq.
+//!
+//! q_end ≠ 0 (q_end ≥ nq) decodes one chunk [start, end) of a longer history whose queries sit at q_end − nq … q_end − 1
+//! (flash-decoding across shards: each worker decodes its chunks, the caller merges the (o, lse) by log-sum-exp). The
+//! caller then answers for the keys outside [start, end) (other shards hold them), so the "still in the cache" check
+//! is skipped; rows whose allowed keys all lie outside the chunk give o = 0, lse = −∞, which the merge ignores. A sink
+//! belongs to the whole softmax: give it to no chunk and add exp(sink) once to the merged denominator.
 
-/// "WAD2".
-pub const DECODE_MAGIC: u32 = 0x5741_4432;
+/// "WAD3".
+pub const DECODE_MAGIC: u32 = 0x5741_4433;
 pub const DECODE_WORDS: usize = 31;
 
 pub const DTYPE_F32: u32 = 0;
@@ -78,7 +86,8 @@ pub struct DecodeDesc {
     pub page_count: u32,
     /// FLAG_F16_FINITE or 0.
     pub flags: u32,
-    pub reserved: u32,
+    /// Position just after the last query row (same coordinates as start / end), ≥ nq; 0 = end.
+    pub q_end: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<DecodeDesc>() == DECODE_WORDS * 4);

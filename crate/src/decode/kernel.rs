@@ -84,9 +84,8 @@ fn run<E: Elem>(
     let (dk, dv, nq) = (p.dk, p.dv, p.nq);
     let group = p.hq / p.hkv;
     let rows = group * nq;
-    // The union of the rows' spans: row 0 starts lowest, the last row ends at `end`.
-    let lo = p.key_span(0).0;
-    let hi = p.end;
+    // The union of the rows' non-empty spans (with q_end a row may see no key of the chunk).
+    let (lo, hi) = (0..nq).map(|i| p.key_span(i)).filter(|s| s.0 < s.1).fold((u64::MAX, 0), |(a, b), (l, h)| (a.min(l), b.max(h)));
     let split = p.split.max(1) as u64;
     let nsplit = if hi > lo { ((hi - lo + split - 1) / split) as usize } else { 0 };
     let area = |a: usize, b: usize| a.checked_mul(b).ok_or(OutOfMemory);

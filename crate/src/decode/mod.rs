@@ -69,6 +69,8 @@ pub struct DecodeProblem<'a> {
     /// Absolute positions held by the cache: [start, end).
     pub start: u64,
     pub end: u64,
+    /// Position just after the last query row (≥ nq; the descriptor's 0 is resolved to `end` by the ABI).
+    pub q_end: u64,
     /// q [hq, nq, dk] with element strides (head, row).
     pub q: &'a [f32],
     pub q_head: usize,
@@ -84,13 +86,13 @@ pub struct DecodeProblem<'a> {
 }
 
 impl<'a> DecodeProblem<'a> {
-    /// Position of query row i.
+    /// Position of query row i: q_end − nq + i.
     #[inline(always)]
     pub fn query_pos(&self, i: usize) -> u64 {
-        self.end - self.nq as u64 + i as u64
+        self.q_end - self.nq as u64 + i as u64
     }
 
-    /// Allowed key positions [lo, hi) of query row i.
+    /// Allowed key positions [lo, hi) of query row i, inside [start, end); empty (lo ≥ hi) when none.
     #[inline(always)]
     pub fn key_span(&self, i: usize) -> (u64, u64) {
         let qp = self.query_pos(i);
@@ -98,7 +100,7 @@ impl<'a> DecodeProblem<'a> {
             Some(w) => qp.saturating_sub(w).max(self.start),
             None => self.start,
         };
-        let hi = if self.causal { qp + 1 } else { self.end };
+        let hi = if self.causal { (qp + 1).min(self.end) } else { self.end };
         (lo, hi)
     }
 }

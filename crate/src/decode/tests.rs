@@ -78,6 +78,7 @@ impl Layout {
     }
 }
 
+#[derive(Clone)]
 struct Case {
     hq: usize,
     hkv: usize,
@@ -90,6 +91,8 @@ struct Case {
     paged: Option<(usize, Vec<u32>)>,
     start: u64,
     end: u64,
+    /// Position after the last query row; None = end (the descriptor's 0).
+    q_end: Option<u64>,
     dtype: u32,
     causal: bool,
     win: Option<u64>,
@@ -187,13 +190,14 @@ impl Case {
         let raw = |x: &[F16]| x.iter().map(|h| F16Raw(h.0)).collect::<Vec<_>>();
         let (k16r, v16r) = (raw(&k16), raw(&v16));
         let finite = rng.range(0, 1) == 1;
-        Case { hq, hkv, nq, dk, dv, cap, paged, start, end, dtype, causal, win, split, q, sinks, k32, v32, k16, v16, finite, k16r, v16r, k8, v8, ks, vs }
+        Case { hq, hkv, nq, dk, dv, cap, paged, start, end, q_end: None, dtype, causal, win, split, q, sinks, k32, v32, k16, v16, finite, k16r, v16r, k8, v8, ks, vs }
     }
 
     fn name(&self) -> String {
         format!(
-            "hq{} hkv{} nq{} dk{} dv{} cap{} paged{:?} [{},{}) dtype{}{} causal{} win{:?} split{} sinks{}",
+            "hq{} hkv{} nq{} dk{} dv{} cap{} paged{:?} [{},{}) q_end{:?} dtype{}{} causal{} win{:?} split{} sinks{}",
             self.hq, self.hkv, self.nq, self.dk, self.dv, self.cap, self.paged.as_ref().map(|p| p.0), self.start, self.end,
+            self.q_end,
             self.dtype, if self.finite && self.dtype == DTYPE_F16 { " finite" } else { "" }, self.causal,
             self.win, self.split, self.sinks.is_some()
         )
@@ -218,6 +222,7 @@ impl Case {
             },
             start: self.start,
             end: self.end,
+            q_end: self.q_end.unwrap_or(self.end),
             q: &self.q,
             q_head: self.nq * self.dk,
             q_row: self.dk,
@@ -257,7 +262,7 @@ impl Case {
         for h in 0..self.hq {
             let kvh = h / (self.hq / self.hkv);
             for i in 0..self.nq {
-                let qp = self.end - self.nq as u64 + i as u64;
+                let qp = self.q_end.unwrap_or(self.end) - self.nq as u64 + i as u64;
                 let mut logits = Vec::new();
                 for p in self.start..self.end {
                     let ok = (!self.causal || p <= qp) && self.win.map_or(true, |w| p + w >= qp);
@@ -418,7 +423,7 @@ fn lay_out(c: &Case) -> (Vec<u8>, DecodeDesc) {
         page_table_ptr: table,
         page_count: c.paged.as_ref().map_or(0, |p| p.1.len() as u32),
         flags: if c.finite && c.dtype == DTYPE_F16 { FLAG_F16_FINITE } else { 0 },
-        reserved: 0,
+        q_end: c.q_end.map_or(0, |x| x as u32),
     };
     m.resize((m.len() + DECODE_WORDS * 4 + 64) / 16 * 16 + 16, 0);
     (m, d)
@@ -521,4 +526,176 @@ fn abi_checks_the_page_table() {
     let entry = d.page_table_ptr as usize + 4 * ((d.end as usize - 1) / ps as usize);
     m[entry..entry + 4].copy_from_slice(&d.capacity.to_le_bytes());
     assert_eq!(call(&mut m, &d), Status::BadCache);
+}
+
+/// The case's [start, end) cut into chunks decoded with q_end = end and no sink, then merged by log-sum-exp in f64
+/// with the sink (if any) added once to the merged denominator: (o, lse) as the full decode gives them.
+fn chunked(c: &Case, cuts: &[u64]) -> (Vec<f64>, Vec<f64>) {
+    let rows = c.hq * c.nq;
+    let mut bounds = vec![c.start];
+    bounds.extend_from_slice(cuts);
+    bounds.push(c.end);
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = bounds
+        .windows(2)
+        .map(|w| {
+            let mut part = c.clone();
+            part.start = w[0];
+            part.end = w[1];
+            part.q_end = Some(c.q_end.unwrap_or(c.end));
+            part.sinks = None;
+            run(&part)
+        })
+        .collect();
+    let mut o = vec![0f64; rows * c.dv];
+    let mut lse = vec![f64::NEG_INFINITY; rows];
+    for r in 0..rows {
+        let sink = c.sinks.as_ref().map(|s| s[r / c.nq] as f64);
+        let m = parts.iter().map(|p| p.1[r] as f64).chain(sink).fold(f64::NEG_INFINITY, f64::max);
+        if m == f64::NEG_INFINITY {
+            continue;
+        }
+        let mut l = sink.map_or(0.0, |s| (s - m).exp());
+        for (po, pl) in &parts {
+            let w = (pl[r] as f64 - m).exp();
+            l += w;
+            for (x, y) in o[r * c.dv..(r + 1) * c.dv].iter_mut().zip(&po[r * c.dv..(r + 1) * c.dv]) {
+                *x += w * *y as f64;
+            }
+        }
+        for x in o[r * c.dv..(r + 1) * c.dv].iter_mut() {
+            *x /= l;
+        }
+        lse[r] = m + l.ln();
+    }
+    (o, lse)
+}
+
+fn assert_close(c: &Case, what: &str, got: (&[f64], &[f64]), want: (&[f64], &[f64])) {
+    for (x, (g, w)) in got.0.iter().zip(want.0).enumerate() {
+        assert!((g - w).abs() <= 1e-5, "{what} {}: o[{x}] = {g}, want {w}", c.name());
+    }
+    for (x, (g, w)) in got.1.iter().zip(want.1).enumerate() {
+        let ok = if w.is_finite() { (g - w).abs() <= 1e-5 * w.abs().max(1.0) } else { g == w };
+        assert!(ok, "{what} {}: lse[{x}] = {g}, want {w}", c.name());
+    }
+}
+
+fn widen(x: &[f32]) -> Vec<f64> {
+    x.iter().map(|&v| v as f64).collect()
+}
+
+/// Random cut points of [start, end) into `n` chunks (some may be empty).
+fn cuts(rng: &mut Rng, c: &Case, n: usize) -> Vec<u64> {
+    let mut v: Vec<u64> = (1..n).map(|_| rng.range(c.start as usize, c.end as usize) as u64).collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn chunks_with_q_end_merged_by_lse_equal_the_full_decode() {
+    let mut rng = Rng(23);
+    for _ in 0..200 {
+        let c = Case::random(&mut rng);
+        let n = rng.range(2, 4);
+        let cut = cuts(&mut rng, &c, n);
+        let (fo, fl) = run(&c);
+        let (co, cl) = chunked(&c, &cut);
+        assert_close(&c, &format!("chunks {cut:?}"), (&co, &cl), (&widen(&fo), &widen(&fl)));
+        let (wo, wl) = c.oracle();
+        assert_close(&c, &format!("chunks {cut:?} vs oracle"), (&co, &cl), (&wo, &wl));
+    }
+}
+
+/// The named shapes of the task: f32 causal Nq = 1 and Nq = 4 (GQA), with a window, with sinks.
+#[test]
+fn chunks_with_q_end_named_cases() {
+    let mut rng = Rng(29);
+    let mut c = Case::random(&mut rng);
+    while c.paged.is_some() || c.start != 0 {
+        c = Case::random(&mut rng);
+    }
+    let (hkv, dk) = (2usize, 64usize);
+    let n = 300u64;
+    let fill = |rng: &mut Rng, len: usize| (0..len).map(|_| rng.unit()).collect::<Vec<f32>>();
+    c.hkv = hkv;
+    c.dk = dk;
+    c.dv = dk;
+    c.cap = n as usize;
+    c.start = 0;
+    c.end = n;
+    c.dtype = DTYPE_F32;
+    c.causal = true;
+    c.split = 64;
+    c.k32 = fill(&mut rng, hkv * n as usize * dk);
+    c.v32 = fill(&mut rng, hkv * n as usize * dk);
+    for (nq, group, win, sinks) in [(1, 1, None, false), (4, 4, None, false), (4, 2, Some(37), false), (1, 4, None, true), (4, 4, Some(100), true)] {
+        let mut d = c.clone();
+        d.nq = nq;
+        d.hq = hkv * group;
+        d.win = win;
+        d.q = fill(&mut rng, d.hq * nq * dk);
+        d.sinks = if sinks { Some(fill(&mut rng, d.hq).iter().map(|x| x * 3.0).collect()) } else { None };
+        for chunks in 2..=4 {
+            let cut: Vec<u64> = (1..chunks as u64).map(|x| x * n / chunks as u64).collect();
+            let (fo, fl) = run(&d);
+            let (co, cl) = chunked(&d, &cut);
+            assert_close(&d, &format!("chunks {cut:?}"), (&co, &cl), (&widen(&fo), &widen(&fl)));
+        }
+    }
+}
+
+#[test]
+fn a_chunk_with_no_allowed_key_gives_zero_and_minus_infinity() {
+    let mut rng = Rng(31);
+    let mut c = Case::random(&mut rng);
+    while c.paged.is_some() || c.start != 0 || c.end < 40 {
+        c = Case::random(&mut rng);
+    }
+    c.sinks = None;
+    let full = c.end;
+    // Causal: keys after every query. Window: keys before every query's window.
+    let mut late = c.clone();
+    late.causal = true;
+    late.start = full - 10;
+    late.q_end = Some(full - 10);
+    let mut early = c.clone();
+    early.win = Some(3);
+    early.start = 0;
+    early.end = 10;
+    early.q_end = Some(full + 20);
+    for d in [late, early] {
+        let (o, lse) = run(&d);
+        assert!(o.iter().all(|&x| x == 0.0), "{}", d.name());
+        assert!(lse.iter().all(|&x| x == f32::NEG_INFINITY), "{}", d.name());
+    }
+}
+
+#[test]
+fn abi_checks_q_end() {
+    let mut rng = Rng(37);
+    let mut c = Case::random(&mut rng);
+    while c.paged.is_some() || c.start != 0 || c.end < 4 || c.nq < 2 {
+        c = Case::random(&mut rng);
+    }
+    let (mut m, d) = lay_out(&c);
+    assert_eq!(call(&mut m, &d), Status::Ok, "{}", c.name());
+    let nq = d.nq;
+    let cases: Vec<(Box<dyn Fn(&mut DecodeDesc)>, Status)> = vec![
+        (Box::new(move |d| d.q_end = nq - 1), Status::BadCacheRange),
+        (Box::new(|d| d.q_end = 1), Status::BadCacheRange),
+        (Box::new(move |d| d.q_end = nq), Status::Ok),
+        // A chunk shorter than nq, and one that starts past the lowest key a query may see: the caller's business.
+        (Box::new(|d| { d.q_end = d.end + 100; d.start = d.end - 1; }), Status::Ok),
+        (Box::new(|d| { d.q_end = d.end; d.win_left = -1; d.start = 1; }), Status::Ok),
+        (Box::new(|d| { d.q_end = 0; d.win_left = -1; d.start = 1; }), Status::BadCacheRange),
+        (Box::new(|d| { d.q_end = u32::MAX; d.start = d.end - 1; }), Status::Ok),
+        // Still checked with q_end: the range itself.
+        (Box::new(|d| { d.q_end = d.end; d.start = d.end + 1; }), Status::BadCacheRange),
+        (Box::new(|d| { d.q_end = d.end; d.end = d.capacity + 1; }), Status::BadCacheRange),
+    ];
+    for (n, (f, want)) in cases.iter().enumerate() {
+        let mut e = d;
+        f(&mut e);
+        assert_eq!(call(&mut m, &e), *want, "q_end case #{n} ({})", c.name());
+    }
 }
