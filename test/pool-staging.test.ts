@@ -49,7 +49,7 @@ describe('pool results through the shared staging', () => {
         const q = tensor(uniform(100 + call, b * h * n * d), shape);
         const k = tensor(uniform(200 + call, b * h * n * d), shape);
         const v = tensor(uniform(300 + call, b * h * n * d), shape);
-        const mask = call === 2 ? tensor(Uint8Array.from(uniform(400, b * n * n), (x) => (x > -0.5 ? 1 : 0)), [b, 1, n, n]) : undefined;
+        const mask = call === 2 ? { data: Uint8Array.from(uniform(400, b * n * n), (x) => (x > -0.5 ? 1 : 0)), shape: [b, 1, n, n] } : undefined;
         const options = { layout: bnhd ? 'BNHD' as const : 'BHND' as const, causal: call === 3, returnLse: true, ...(mask ? { mask } : {}) };
         const got = await pool.run(q, k, v, options);
         const want = attention(q, k, v, options);
@@ -76,6 +76,23 @@ describe('pool results through the shared staging', () => {
       await expect(aborted).rejects.toThrow();
       const [q, k, v] = inputs[3]!;
       expect(sameBits((await pool.run(q!, k!, v!)).output, attention(q!, k!, v!).output)).toBe(true);
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('row chunks of one head (sharing its keys) are right call after call', async () => {
+    const pool = await createAttention({ threads: 2 });
+    try {
+      for (let call = 0; call < 2; call++) {
+        const shape = [1, 1, 1024, 32]; // one head group for 2 workers: cut into row chunks
+        const [q, k, v] = [0, 1, 2].map((j) => tensor(uniform(500 + 10 * call + j, 1024 * 32), shape));
+        const options = { causal: call === 1, returnLse: true };
+        const got = await pool.run(q!, k!, v!, options);
+        const want = attention(q!, k!, v!, options);
+        expect(sameBits(got.output, want.output)).toBe(true);
+        expect(sameBits(got.lse!, want.lse!)).toBe(true);
+      }
     } finally {
       pool.dispose();
     }

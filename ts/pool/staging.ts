@@ -80,7 +80,8 @@ export class CallStaging {
   /** The call's descriptor with its operands replaced by the mirrors. */
   readonly d: AttentionDescriptor;
   private readonly outputs: SharedOutput[];
-  private readonly copied: Set<Operand>;
+  /** Blocks already in the mirrors: row chunks of one head group read the same keys and values. */
+  private readonly copied = new Set<string>();
 
   private constructor(
     readonly buffer: SharedArrayBuffer,
@@ -90,13 +91,12 @@ export class CallStaging {
   ) {
     this.d = layout.d;
     this.outputs = layout.outputs;
-    this.copied = new Set();
   }
 
   /**
    * Plans the staging of `d` cut into `tasks` (heads / rows blocks over all keys, no weights). Operands already in
-   * shared memory are used in place. When tasks overlap (row chunks read the same keys) the operands are copied
-   * whole now; disjoint tasks copy their own slices as they are sent (`prepare`), overlapping the workers' compute.
+   * shared memory are used in place; the others are copied slice by slice as the tasks are sent (`prepare`), so the
+   * copying overlaps the workers' compute instead of delaying the first task.
    */
   static plan(d: AttentionDescriptor, tasks: readonly TaskRange[], buffers: StagingBuffers): CallStaging {
     const ratio = d.hq / d.hkv;
@@ -134,23 +134,10 @@ export class CallStaging {
       return o;
     });
     if (d.mask) md.mask = mirror(d.mask, sizes.mask, (n) => new Uint8Array(buffer, 4 * at, n));
-    const staging = new CallStaging(buffer, d, tasks, { d: md, outputs });
-    const overlap = tasks.some((t) => t.rows < d.nq || t.keys < d.nk);
-    if (overlap) {
-      for (const name of ['q', 'k', 'v', 'mask', 'bias'] as const) staging.copyWhole(name, sizes[name]);
-    }
-    return staging;
+    return new CallStaging(buffer, d, tasks, { d: md, outputs });
   }
 
-  private copyWhole(name: Operand, n: number): void {
-    const from = this.source[name];
-    const to = this.d[name];
-    if (!from || !to || from.data === to.data) return;
-    (to.data as Float32Array).set((from.data as Float32Array).subarray(0, n));
-    this.copied.add(name);
-  }
-
-  /** Copies task `i`'s slices of the operands into the mirrors (a no-op for operands copied whole or shared). */
+  /** Copies task `i`'s slices of the operands into the mirrors (once per block; nothing for shared operands). */
   prepare(i: number): void {
     const t = this.tasks[i]!;
     const s = this.source;
@@ -160,7 +147,10 @@ export class CallStaging {
     const one = <T extends Float32Array | Uint8Array>(name: Operand, view: StridedView<T> | undefined, head0: number,
       heads: number, row0: number, rows: number, col0: number, cols: number): void => {
       const to = this.d[name] as StridedView<T> | undefined;
-      if (!view || !to || this.copied.has(name) || to.data === view.data) return;
+      if (!view || !to || to.data === view.data) return;
+      const key = `${name} ${t.b} ${head0} ${heads} ${row0} ${rows}`;
+      if (this.copied.has(key)) return;
+      this.copied.add(key);
       const st = view.strides;
       copyBlock(view.data, to.data, st, t.b * st.batch + head0 * st.head + row0 * st.row + col0, heads, rows, cols);
     };
