@@ -9,6 +9,8 @@ export type { ReferenceResult } from './reference/attention.js';
 export { createAttention, AttentionPool } from './pool/pool.js';
 export { PoolTaskError } from './pool/scheduler.js';
 export type { BatchItem, BatchOptions, BatchProgress, PoolOptions, RunOptions } from './pool/pool.js';
+export { PoolKVCache } from './pool/kv-cache.js';
+export type { PoolKVCacheOptions } from './pool/kv-cache.js';
 export { createWebGpuAttention, AutoAttention, AUTO_MIN_FLOPS } from './webgpu/create.js';
 export type { AutoOptions, BackendChoice, CreateAttentionOptions, WebGpuAttentionOptions } from './webgpu/create.js';
 export { WebGpuAttention } from './webgpu/backend.js';

@@ -47,7 +47,14 @@ export function planDecode(q: AttentionInput, cache: DecodeCache, options?: Deco
   if (!(cache instanceof KVCache) && !(cache instanceof PagedKVCache)) {
     fail('INVALID_TYPE', 'cache', 'a KVCache or a PagedKVCache', typeName(cache));
   }
-  const c = cache.state('decode');
+  return planDecodeFor(q, cache.state('decode'), options, chunk);
+}
+
+/** What planDecode reads of a cache (a pool's sharded cache passes its global view). */
+export type PlanCache = Pick<CacheState, 'heads' | 'headDim' | 'valueDim' | 'start' | 'end' | 'window'>;
+
+/** planDecode for a cache given by its state. */
+export function planDecodeFor(q: AttentionInput, c: PlanCache, options?: DecodeOptions, chunk = false): DecodePlan {
   const o = readKnown<DecodeOptions>(options, KEYS, 'decode options');
   const layout = readLayout(o);
   const convert = readFlag(o.convert, 'convert', false);

@@ -14,6 +14,7 @@ import { Scheduler, type Job } from './scheduler.js';
 import { isDecodeLike, splitProblem, type TaskRange } from './split.js';
 import { makeTaskInput, shareOperands, type TaskOutput } from './task.js';
 import { CallStaging, StagingBuffers } from './staging.js';
+import { PoolKVCache, type PoolKVCacheOptions } from './kv-cache.js';
 import { defaultThreadCount, nodeThreadCount, spawnWorker } from './workers.js';
 import type { Fault } from './worker-api.js';
 import { createGpuBackend, type AutoAttention, type CreateAttentionOptions } from '../webgpu/create.js';
@@ -110,6 +111,15 @@ export class AttentionPool {
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * A KV cache spread over the pool's workers: decode steps on it run on all of them (see ts/pool/kv-cache.ts).
+   * It lives as long as the pool (dispose() either to free it).
+   */
+  async createKVCache(options: PoolKVCacheOptions): Promise<PoolKVCache> {
+    this.checkOpen();
+    return PoolKVCache.create(this.scheduler, options);
   }
 
   /** Terminates the workers. Calls in flight reject; later calls throw. */

@@ -3,10 +3,14 @@
  * next one is already there when one ends, so the message round trip does not idle the worker), callers served
  * round-robin (a caller with a thousand tasks does not hold back one with two), a timed-out or crashed worker
  * replaced and its running task retried once (tasks queued behind it are resent without counting an attempt),
- * cancellation per caller.
+ * cancellation per caller (pending tasks dropped; running ones finish, their answers ignored: terminating the worker
+ * would also destroy the KV-cache shards it holds).
+ *
+ * Pinned jobs (KV-cache shards, ts/pool/kv-cache.ts) go to one given worker, in submission order, ahead of its share
+ * of the common queue; they are never retried: the state they need lives in that worker and dies with it.
  */
 import * as Comlink from 'comlink';
-import type { Fault } from './worker-api.js';
+import type { Fault, WorkerApi } from './worker-api.js';
 import type { TaskInput, TaskOutput } from './task.js';
 import type { WorkerHandle } from './workers.js';
 
@@ -21,6 +25,14 @@ export interface Job {
   attempt: number;
 }
 
+/** A call of a worker method on one given worker (cache-shard operations). */
+export interface PinnedJob {
+  label: string;
+  call(api: Comlink.Remote<WorkerApi>): Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
 export interface Caller {
   queue: Job[];
   /** Jobs of this caller that are on a worker right now. */
@@ -31,8 +43,9 @@ export interface Caller {
 const DEPTH = 2;
 
 interface Sent {
-  job: Job;
-  caller: Caller;
+  job: Job | PinnedJob;
+  /** undefined for a pinned job. */
+  caller: Caller | undefined;
   /** Set once settled (answered, failed or withdrawn): later answers for it are ignored. */
   settled: boolean;
 }
@@ -44,6 +57,10 @@ interface Slot {
   inflight: Sent[];
   /** Timeout of the running (first) task. */
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Pinned jobs waiting for this worker. */
+  pinned: PinnedJob[];
+  /** Counts the workers this slot has had: a pinned owner compares it to know its state is gone. */
+  generation: number;
 }
 
 export class PoolTaskError extends Error {
@@ -85,24 +102,33 @@ export class Scheduler {
     this.pump();
   }
 
-  /** Drops the caller's pending jobs and stops (terminates and replaces) the workers running its jobs. */
-  cancel(c: Caller, why: unknown): void {
-    const pending = c.queue.splice(0);
-    for (const j of pending) j.reject(why);
-    for (const slot of this.slots) {
-      if (slot.inflight.some((x) => x.caller === c)) {
-        for (const x of this.withdraw(slot)) {
-          if (x.caller === c) {
-            x.job.reject(why);
-          } else {
-            x.job.attempt -= 1; // stopped through no fault of its own
-            x.caller.queue.unshift(x.job);
-          }
-        }
-      }
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** The generation of slot i's worker (it changes when the worker is replaced). */
+  generation(i: number): number {
+    return this.slots[i]!.generation;
+  }
+
+  /** Runs `job` on worker `i` after the pinned jobs already submitted to it. */
+  submitPinned(i: number, job: PinnedJob): void {
+    if (this.disposed) {
+      job.reject(new Error('the attention pool was disposed'));
+      return;
     }
+    this.slots[i]!.pinned.push(job);
+    this.pump();
+  }
+
+  /** Drops the caller's pending jobs and rejects its running ones; their workers finish them (answers ignored). */
+  cancel(c: Caller, why: unknown): void {
+    for (const j of c.queue.splice(0)) j.reject(why);
+    for (const j of c.running) j.reject(why);
+    for (const slot of this.slots) for (const x of slot.inflight) if (x.caller === c) x.settled = true;
     c.running.clear();
     this.removeCaller(c);
+    this.pump();
   }
 
   removeCaller(c: Caller): void {
@@ -116,12 +142,15 @@ export class Scheduler {
       for (const j of c.queue.splice(0)) j.reject(new Error('the attention pool was disposed'));
     }
     for (const s of this.slots) {
-      for (const x of this.withdraw(s)) x.job.reject(new Error('the attention pool was disposed'));
+      for (const j of s.pinned.splice(0)) j.reject(new Error('the attention pool was disposed'));
+      for (const x of this.withdraw(s)) if (!x.settled) x.job.reject(new Error('the attention pool was disposed'));
     }
   }
 
   private startSlot(): Slot {
-    const slot: Slot = { handle: undefined, ready: Promise.resolve(undefined as never), inflight: [], timer: undefined };
+    const slot: Slot = {
+      handle: undefined, ready: Promise.resolve(undefined as never), inflight: [], timer: undefined, pinned: [], generation: 0,
+    };
     this.spawnInto(slot);
     return slot;
   }
@@ -155,6 +184,10 @@ export class Scheduler {
   private replace(slot: Slot): void {
     const old = slot.handle;
     slot.handle = undefined;
+    slot.generation += 1;
+    // The new worker has none of the old one's state: pinned jobs still waiting for it can only fail.
+    const lost = new Error('the pool worker holding this KV-cache shard stopped (crashed, hung or was disposed); the cache is lost');
+    for (const j of slot.pinned.splice(0)) j.reject(lost);
     old?.terminate();
     if (!this.disposed) this.spawnInto(slot);
   }
@@ -165,8 +198,7 @@ export class Scheduler {
     clearTimeout(slot.timer);
     slot.timer = undefined;
     for (const x of taken) {
-      x.settled = true;
-      x.caller.running.delete(x.job);
+      if (x.caller) x.caller.running.delete(x.job as Job);
     }
     this.replace(slot);
     return taken;
@@ -174,15 +206,22 @@ export class Scheduler {
 
   /** The running task crashed or hung: it is retried once (then fails); those queued behind it are resent. */
   private failRunning(slot: Slot, why: string): void {
-    const [running, ...waiting] = this.withdraw(slot);
-    for (const x of waiting.reverse()) {
-      x.job.attempt -= 1; // it never started
-      x.caller.queue.unshift(x.job);
+    const [running, ...waiting] = this.withdraw(slot).filter((x) => !x.settled);
+    for (const x of [...waiting].reverse()) {
+      if (!x.caller) {
+        x.job.reject(new PoolTaskError(`${x.job.label}: its worker stopped (${why}); the KV-cache shard it held is lost`, x.job.label));
+        continue;
+      }
+      (x.job as Job).attempt -= 1; // it never started
+      x.caller.queue.unshift(x.job as Job);
     }
     if (running) {
-      if (running.job.attempt < 2) running.caller.queue.unshift(running.job);
-      else running.job.reject(new PoolTaskError(`${running.job.label} failed twice: ${why}`, running.job.label));
+      const job = running.job;
+      if (!running.caller) job.reject(new PoolTaskError(`${job.label} failed: ${why}; the KV-cache shard it held is lost`, job.label));
+      else if ((job as Job).attempt < 2) running.caller.queue.unshift(job as Job);
+      else job.reject(new PoolTaskError(`${job.label} failed twice: ${why}`, job.label));
     }
+    for (const x of [running, ...waiting]) if (x) x.settled = true;
     this.pump();
   }
 
@@ -209,7 +248,11 @@ export class Scheduler {
 
   private pump(): void {
     if (this.disposed) return;
-    // Fill every worker to one task first, then to DEPTH, so that work spreads before it queues.
+    // Pinned jobs first (a decode step waits on every shard), then every worker to one task, then to DEPTH, so
+    // that work spreads before it queues.
+    for (const slot of this.slots) {
+      while (slot.handle && slot.pinned.length && slot.inflight.length < DEPTH) this.executePinned(slot, slot.handle, slot.pinned.shift()!);
+    }
     for (let depth = 1; depth <= DEPTH; depth++) {
       for (const slot of this.slots) {
         if (slot.inflight.length >= depth || !slot.handle) continue;
@@ -220,8 +263,36 @@ export class Scheduler {
     }
   }
 
+  /** Sends `sent` to the slot's worker; the answer settles it (ignored if it was settled meanwhile). */
+  private track(slot: Slot, sent: Sent, answer: Promise<unknown>, done: (value: unknown) => void): void {
+    slot.inflight.push(sent);
+    if (slot.inflight.length === 1) this.armTimer(slot);
+    const settle = (): boolean => {
+      const i = slot.inflight.indexOf(sent);
+      if (i >= 0) slot.inflight.splice(i, 1);
+      if (i === 0) this.armTimer(slot);
+      if (sent.settled) return false;
+      sent.settled = true;
+      if (sent.caller) sent.caller.running.delete(sent.job as Job);
+      return true;
+    };
+    answer
+      .then((value) => {
+        if (settle()) done(value);
+        this.pump();
+      })
+      .catch((e: unknown) => {
+        // An error thrown in the worker is deterministic: retrying would fail the same way.
+        if (settle()) sent.job.reject(e);
+        this.pump();
+      });
+  }
+
+  private executePinned(slot: Slot, handle: WorkerHandle, job: PinnedJob): void {
+    this.track(slot, { job, caller: undefined, settled: false }, job.call(handle.api), (v) => job.resolve(v));
+  }
+
   private execute(slot: Slot, handle: WorkerHandle, job: Job, caller: Caller): void {
-    const sent: Sent = { job, caller, settled: false };
     caller.running.add(job);
     job.attempt += 1;
     let input: ReturnType<Job['input']>;
@@ -233,32 +304,9 @@ export class Scheduler {
       this.pump();
       return;
     }
-    slot.inflight.push(sent);
-    if (slot.inflight.length === 1) this.armTimer(slot);
-    /** Answered (or failed in the kernel): off the slot, the next task's timeout starts. */
-    const settle = (): boolean => {
-      if (sent.settled) return false;
-      sent.settled = true;
-      caller.running.delete(job);
-      const i = slot.inflight.indexOf(sent);
-      if (i >= 0) slot.inflight.splice(i, 1);
-      if (i === 0) this.armTimer(slot);
-      return true;
-    };
     const fault = this.opts.injectFault?.(job.label, job.attempt);
-    handle.api
-      .run(transferable(input.input, input.transfer), fault)
-      .then((out) => {
-        if (!settle()) return;
-        job.resolve(out);
-        this.pump();
-      })
-      .catch((e: unknown) => {
-        // An error thrown by the kernel is deterministic: retrying would fail the same way.
-        if (!settle()) return;
-        job.reject(e);
-        this.pump();
-      });
+    const answer = handle.api.run(transferable(input.input, input.transfer), fault);
+    this.track(slot, { job, caller, settled: false }, answer, (out) => job.resolve(out as TaskOutput | null));
   }
 }
 

@@ -6,6 +6,7 @@ import { runVariant } from '../variants/call.js';
 import { IS_BROWSER_BUILD } from '../core/runtime.js';
 import { taskDescriptor, type TaskInput, type TaskOutput } from './task.js';
 import type { Fault, WorkerApi } from './worker-api.js';
+import { cacheRequest, type CacheRequest } from './worker-cache.js';
 
 declare const Deno: unknown;
 
@@ -42,6 +43,10 @@ const api: WorkerApi = {
     if (r.lse) { out.lse = r.lse; transfer.push(r.lse.buffer as ArrayBuffer); }
     if (r.weights) { out.weights = r.weights; transfer.push(r.weights.buffer as ArrayBuffer); }
     return Comlink.transfer(out, transfer);
+  },
+  cache(r: CacheRequest) {
+    const res = cacheRequest(r);
+    return typeof res === 'object' ? Comlink.transfer(res, [res.output.buffer, res.lse.buffer]) : res;
   },
 };
 
