@@ -9,6 +9,7 @@
  * Operations are queued per worker in call order, so append() need not be awaited before decode(). A worker that
  * crashes or hangs takes its shard with it: the cache then rejects every call and must be recreated.
  */
+import * as Comlink from 'comlink';
 import { AttentionError } from '../errors.js';
 import { readGeometry, readTokens } from '../decode/geometry.js';
 import { planDecodeFor } from '../decode/decode.js';
@@ -112,7 +113,8 @@ export class PoolKVCache {
     return new Promise<T>((resolve, reject) => {
       this.scheduler.submitPinned(w, {
         label: `KV cache #${this.id} ${r.op} on worker ${w}`,
-        call: (api) => api.cache(r),
+        // An append's arrays were made for this message: moved, not copied.
+        call: (api) => api.cache(r.op === 'append' ? Comlink.transfer(r, [r.k.buffer, r.v.buffer]) : r),
         resolve: (x) => resolve(x as T),
         reject: (e) => {
           // A decode that fails leaves the shards as they were; anything else may have changed one shard only.
