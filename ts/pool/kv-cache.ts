@@ -36,6 +36,15 @@ export interface PoolKVCacheOptions {
 const OPTION_KEYS = ['heads', 'headDim', 'valueDim', 'dtype', 'capacity', 'chunkSize'] as const;
 let nextId = 1;
 
+/** Frees the shards of a cache garbage-collected without dispose(). */
+const registry = new FinalizationRegistry<{ scheduler: Scheduler; id: number; shards: number }>(({ scheduler, id, shards }) => {
+  for (let w = 0; w < shards; w++) {
+    scheduler.submitPinned(w, {
+      label: `KV cache #${id} dispose on worker ${w}`, call: (api) => api.cache({ op: 'dispose', id }), resolve() {}, reject() {},
+    });
+  }
+});
+
 export class PoolKVCache {
   readonly heads: number;
   readonly headDim: number;
@@ -69,6 +78,7 @@ export class PoolKVCache {
   /** Use AttentionPool.createKVCache(). */
   static async create(scheduler: Scheduler, options: PoolKVCacheOptions): Promise<PoolKVCache> {
     const c = new PoolKVCache(scheduler, options);
+    registry.register(c, { scheduler, id: c.id, shards: c.shards }, c);
     const { heads, headDim, valueDim, dtype } = c;
     await Promise.all(Array.from({ length: c.shards }, (_, w) =>
       c.send(w, { op: 'create', id: c.id, options: { heads, headDim, valueDim, dtype, capacity: c.below(w, c.capacity) } })));
@@ -275,6 +285,7 @@ export class PoolKVCache {
   async dispose(): Promise<void> {
     if (!this.live) return;
     this.live = false;
+    registry.unregister(this);
     await Promise.all(Array.from({ length: this.shards }, (_, w) => this.send(w, { op: 'dispose', id: this.id }).catch(() => undefined)));
   }
 }
