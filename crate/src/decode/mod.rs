@@ -9,6 +9,7 @@ pub mod desc;
 pub mod elem;
 mod kernel;
 mod merge;
+mod micro;
 pub mod probe;
 
 #[cfg(test)]

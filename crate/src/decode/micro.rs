@@ -1,0 +1,113 @@
+//! Four-row microkernels of the f32 decode path (GQA / several queries: every K and V load feeds four query rows).
+//! Scores: a 4 rows × 2 keys register block (8 accumulators). P·V: a 4 rows × 8 columns block (8 accumulators) walking
+//! the tile's keys. Head dims 64 and 128 get their own copies (constant strides: the wasm loads take their offsets
+//! as immediates, so the loops carry almost no address arithmetic).
+
+use crate::simd::F32x4;
+
+/// s[r·ss + off + j] = q[r·dk ..][..dk] · k_j for rows r < 4 and the n keys of `k` (n · dk).
+pub fn scores4(q: &[f32], dk: usize, k: &[f32], n: usize, s: &mut [f32], ss: usize, off: usize) {
+    assert!(q.len() >= 4 * dk && k.len() >= n * dk && s.len() >= 3 * ss + off + n);
+    // SAFETY: the assert covers every row the kernel reads and writes.
+    unsafe {
+        match dk {
+            64 => scores4_at(q.as_ptr(), 64, k.as_ptr(), n, s.as_mut_ptr().add(off), ss),
+            128 => scores4_at(q.as_ptr(), 128, k.as_ptr(), n, s.as_mut_ptr().add(off), ss),
+            _ => scores4_at(q.as_ptr(), dk, k.as_ptr(), n, s.as_mut_ptr().add(off), ss),
+        }
+    }
+}
+
+/// # Safety
+/// q: 4 · dk readable; k: n · dk readable; s: rows r < 4 at r · ss, n writable each.
+#[inline(always)]
+unsafe fn scores4_at(q: *const f32, dk: usize, k: *const f32, n: usize, s: *mut f32, ss: usize) {
+    let dk4 = dk / 4 * 4;
+    let mut j = 0;
+    while j < n {
+        let two = j + 1 < n;
+        let k0 = k.add(j * dk);
+        // With one key left, the second column reads the first key again (its result is dropped).
+        let k1 = if two { k0.add(dk) } else { k0 };
+        let mut a = [F32x4::splat(0.0); 8];
+        let mut d = 0;
+        while d < dk4 {
+            let (x0, x1) = (F32x4::load(k0.add(d)), F32x4::load(k1.add(d)));
+            for r in 0..4 {
+                let y = F32x4::load(q.add(r * dk + d));
+                a[2 * r] = a[2 * r].add(y.mul(x0));
+                a[2 * r + 1] = a[2 * r + 1].add(y.mul(x1));
+            }
+            d += 4;
+        }
+        let mut out = [0f32; 8];
+        for (o, x) in out.iter_mut().zip(&a) {
+            *o = x.hsum();
+        }
+        for d in dk4..dk {
+            for r in 0..4 {
+                let y = *q.add(r * dk + d);
+                out[2 * r] += y * *k0.add(d);
+                out[2 * r + 1] += y * *k1.add(d);
+            }
+        }
+        for r in 0..4 {
+            *s.add(r * ss + j) = out[2 * r];
+            if two {
+                *s.add(r * ss + j + 1) = out[2 * r + 1];
+            }
+        }
+        j += 2;
+    }
+}
+
+/// acc[r·dv ..][..dv] ← acc_r · alpha_r + Σ_j p[r·ps + j] v_j for rows r < 4 and the n keys of `v` (n · dv).
+pub fn values4(p: &[f32], ps: usize, n: usize, v: &[f32], dv: usize, alpha: [f32; 4], acc: &mut [f32]) {
+    assert!(p.len() >= 3 * ps + n && v.len() >= n * dv && acc.len() >= 4 * dv);
+    // SAFETY: the assert covers every row the kernel reads and writes.
+    unsafe {
+        match dv {
+            64 => values4_at(p.as_ptr(), ps, n, v.as_ptr(), 64, alpha, acc.as_mut_ptr()),
+            128 => values4_at(p.as_ptr(), ps, n, v.as_ptr(), 128, alpha, acc.as_mut_ptr()),
+            _ => values4_at(p.as_ptr(), ps, n, v.as_ptr(), dv, alpha, acc.as_mut_ptr()),
+        }
+    }
+}
+
+/// # Safety
+/// p: rows r < 4 at r · ps, n readable each; v: n · dv readable; acc: 4 · dv writable.
+#[inline(always)]
+unsafe fn values4_at(p: *const f32, ps: usize, n: usize, v: *const f32, dv: usize, alpha: [f32; 4], acc: *mut f32) {
+    let al = [F32x4::splat(alpha[0]), F32x4::splat(alpha[1]), F32x4::splat(alpha[2]), F32x4::splat(alpha[3])];
+    let mut d = 0;
+    while d + 8 <= dv {
+        let mut a = [F32x4::splat(0.0); 8];
+        for r in 0..4 {
+            a[2 * r] = F32x4::load(acc.add(r * dv + d)).mul(al[r]);
+            a[2 * r + 1] = F32x4::load(acc.add(r * dv + d + 4)).mul(al[r]);
+        }
+        for j in 0..n {
+            let row = v.add(j * dv + d);
+            let (x0, x1) = (F32x4::load(row), F32x4::load(row.add(4)));
+            for r in 0..4 {
+                let w = F32x4::load_splat(p.add(r * ps + j));
+                a[2 * r] = a[2 * r].add(w.mul(x0));
+                a[2 * r + 1] = a[2 * r + 1].add(w.mul(x1));
+            }
+        }
+        for r in 0..4 {
+            a[2 * r].store(acc.add(r * dv + d));
+            a[2 * r + 1].store(acc.add(r * dv + d + 4));
+        }
+        d += 8;
+    }
+    for c in d..dv {
+        for r in 0..4 {
+            let mut x = *acc.add(r * dv + c) * alpha[r];
+            for j in 0..n {
+                x += *p.add(r * ps + j) * *v.add(j * dv + c);
+            }
+            *acc.add(r * dv + c) = x;
+        }
+    }
+}
