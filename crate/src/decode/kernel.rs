@@ -59,7 +59,7 @@ struct Run {
 /// P·V of one run of the tile for every live row: columns [off, off + len) of the probabilities against the run's
 /// `len` value rows; the first run of a tile also applies each row's rescale factor.
 #[allow(clippy::too_many_arguments)]
-fn values(sc: &Scratch, rows: usize, v: &[f32], dv: usize, off: usize, len: usize, first: bool, acc: &mut [f32]) {
+fn values<E: Elem>(sc: &Scratch, rows: usize, v: &[E], dv: usize, off: usize, len: usize, first: bool, acc: &mut [f32]) {
     let alpha = |r: usize| if first { sc.alpha[r] } else { 1.0 };
     let p = |r: usize| &sc.s[r * KC + off..r * KC + off + len];
     let mut r = 0;
@@ -68,9 +68,9 @@ fn values(sc: &Scratch, rows: usize, v: &[f32], dv: usize, off: usize, len: usiz
             let al = [alpha(r), alpha(r + 1), alpha(r + 2), alpha(r + 3)];
             values4(&sc.s[r * KC + off..(r + 4) * KC], KC, len, v, dv, al, &mut acc[r * dv..(r + 4) * dv]);
             r += 4;
-        } else if r + 1 < rows && sc.live[r] && sc.live[r + 1] {
+        } else if let (true, Some(vf)) = (r + 1 < rows && sc.live[r] && sc.live[r + 1], E::as_f32(v)) {
             let (a0, a1) = acc[r * dv..(r + 2) * dv].split_at_mut(dv);
-            accumulate2(p(r), p(r + 1), v, dv, (alpha(r), alpha(r + 1)), a0, a1);
+            accumulate2(p(r), p(r + 1), vf, dv, (alpha(r), alpha(r + 1)), a0, a1);
             r += 2;
         } else {
             if sc.live[r] {
@@ -95,8 +95,10 @@ fn run<E: Elem>(
     let nsplit = if hi > lo { ((hi - lo + split - 1) / split) as usize } else { 0 };
     let area = |a: usize, b: usize| a.checked_mul(b).ok_or(OutOfMemory);
     let convert = E::as_f32(&k[..0]).is_none() || ks.is_some();
-    // A single query row reads f16 / int8 in place (widened in registers); several rows share one widened tile.
+    // A single query row reads f16 / int8 in place (widened in registers); so do groups of four rows (each widened
+    // vector feeds four rows); other row counts share one widened tile.
     let single = convert && rows == 1;
+    let quads = convert && rows % 4 == 0;
     let mut sc = Scratch {
         q: zeros(area(rows, dk)?)?,
         s: zeros(area(rows, KC)?)?,
@@ -122,10 +124,13 @@ fn run<E: Elem>(
                 *dst = x * qmul;
             }
         }
-        // In place (fused) when the unit can move into q without overflow; else through a converted tile.
-        let fused = single && (unit == 1.0 || sc.q[..dk].iter().all(|x| !(x.abs() * unit).is_infinite()));
-        if fused && unit != 1.0 {
-            for x in sc.q[..dk].iter_mut() {
+        // In place (fused: one row, or groups of four) when the unit can move into q without overflow; else through a
+        // converted tile.
+        let unit_ok = unit == 1.0 || sc.q.iter().all(|x| !(x.abs() * unit).is_infinite());
+        let fused = single && unit_ok;
+        let inplace4 = quads && unit_ok;
+        if (fused || inplace4) && unit != 1.0 {
+            for x in sc.q.iter_mut() {
                 *x *= unit;
             }
         }
@@ -168,13 +173,29 @@ fn run<E: Elem>(
                         }
                         continue;
                     }
+                    if inplace4 {
+                        // Groups of four rows: widen K inside the dot products, scale after.
+                        let kr = &k[u.row0 * dk..(u.row0 + u.len) * dk];
+                        for r in (0..rows).step_by(4) {
+                            scores4(&sc.q[r * dk..(r + 4) * dk], dk, kr, u.len, &mut sc.s[r * KC..(r + 4) * KC], KC, u.off);
+                        }
+                        if let Some(ks) = ks {
+                            for r in 0..rows {
+                                let sr = &mut sc.s[r * KC + u.off..r * KC + u.off + u.len];
+                                for (x, sc) in sr.iter_mut().zip(&ks[u.row0..u.row0 + u.len]) {
+                                    *x *= sc;
+                                }
+                            }
+                        }
+                        continue;
+                    }
                     let buf: &mut [f32] = if convert { &mut sc.kt[u.off * dk..] } else { &mut [] };
                     let kr = tile(&k[u.row0 * dk..(u.row0 + u.len) * dk], ks.map(|x| &x[u.row0..u.row0 + u.len]), unit, dk, buf);
                     if !convert {
                         scores(&sc.q, rows, dk, kr, u.len, &mut sc.s, u.off);
                     }
                 }
-                if convert && !fused {
+                if convert && !fused && !inplace4 {
                     scores(&sc.q, rows, dk, &sc.kt[..n * dk], n, &mut sc.s, 0);
                 }
                 for r in 0..rows {
@@ -198,6 +219,22 @@ fn run<E: Elem>(
                             let alpha = if x == 0 { sc.alpha[0] } else { 1.0 };
                             accumulate(pr, &v[u.row0 * dv..(u.row0 + u.len) * dv], dv, alpha, &mut acc[..dv]);
                         }
+                    }
+                } else if inplace4 {
+                    for (x, u) in sc.runs.iter().enumerate() {
+                        for r in 0..rows {
+                            let pr = &mut sc.s[r * KC + u.off..r * KC + u.off + u.len];
+                            if let Some(vs) = vs {
+                                for (p, sc) in pr.iter_mut().zip(&vs[u.row0..u.row0 + u.len]) {
+                                    *p *= sc;
+                                }
+                            } else if unit != 1.0 {
+                                for p in pr.iter_mut() {
+                                    *p *= unit;
+                                }
+                            }
+                        }
+                        values(&sc, rows, &v[u.row0 * dv..(u.row0 + u.len) * dv], dv, u.off, u.len, x == 0, acc);
                     }
                 } else if convert {
                     for u in &sc.runs {

@@ -1,12 +1,14 @@
-//! Four-row microkernels of the f32 decode path (GQA / several queries: every K and V load feeds four query rows).
+//! Four-row microkernels of the decode kernel (GQA / several queries: every K and V load feeds four query rows). Keys
+//! and values of any element type are widened in registers once per four rows (`Elem::load4`), not staged.
 //! Scores: a 4 rows × 2 keys register block (8 accumulators). P·V: a 4 rows × 8 columns block (8 accumulators) walking
 //! the tile's keys. Head dims 64 and 128 get their own copies (constant strides: the wasm loads take their offsets
 //! as immediates, so the loops carry almost no address arithmetic).
 
+use super::elem::Elem;
 use crate::simd::F32x4;
 
 /// s[r·ss + off + j] = q[r·dk ..][..dk] · k_j for rows r < 4 and the n keys of `k` (n · dk).
-pub fn scores4(q: &[f32], dk: usize, k: &[f32], n: usize, s: &mut [f32], ss: usize, off: usize) {
+pub fn scores4<E: Elem>(q: &[f32], dk: usize, k: &[E], n: usize, s: &mut [f32], ss: usize, off: usize) {
     assert!(q.len() >= 4 * dk && k.len() >= n * dk && s.len() >= 3 * ss + off + n);
     // SAFETY: the assert covers every row the kernel reads and writes.
     unsafe {
@@ -21,7 +23,7 @@ pub fn scores4(q: &[f32], dk: usize, k: &[f32], n: usize, s: &mut [f32], ss: usi
 /// # Safety
 /// q: 4 · dk readable; k: n · dk readable; s: rows r < 4 at r · ss, n writable each.
 #[inline(always)]
-unsafe fn scores4_at(q: *const f32, dk: usize, k: *const f32, n: usize, s: *mut f32, ss: usize) {
+unsafe fn scores4_at<E: Elem>(q: *const f32, dk: usize, k: *const E, n: usize, s: *mut f32, ss: usize) {
     let dk4 = dk / 4 * 4;
     let mut j = 0;
     while j < n {
@@ -32,7 +34,7 @@ unsafe fn scores4_at(q: *const f32, dk: usize, k: *const f32, n: usize, s: *mut 
         let mut a = [F32x4::splat(0.0); 8];
         let mut d = 0;
         while d < dk4 {
-            let (x0, x1) = (F32x4::load(k0.add(d)), F32x4::load(k1.add(d)));
+            let (x0, x1) = (E::load4(k0.add(d)), E::load4(k1.add(d)));
             for r in 0..4 {
                 let y = F32x4::load(q.add(r * dk + d));
                 a[2 * r] = a[2 * r].add(y.mul(x0));
@@ -47,8 +49,8 @@ unsafe fn scores4_at(q: *const f32, dk: usize, k: *const f32, n: usize, s: *mut 
         for d in dk4..dk {
             for r in 0..4 {
                 let y = *q.add(r * dk + d);
-                out[2 * r] += y * *k0.add(d);
-                out[2 * r + 1] += y * *k1.add(d);
+                out[2 * r] += y * (*k0.add(d)).to_f32();
+                out[2 * r + 1] += y * (*k1.add(d)).to_f32();
             }
         }
         for r in 0..4 {
@@ -62,7 +64,7 @@ unsafe fn scores4_at(q: *const f32, dk: usize, k: *const f32, n: usize, s: *mut 
 }
 
 /// acc[r·dv ..][..dv] ← acc_r · alpha_r + Σ_j p[r·ps + j] v_j for rows r < 4 and the n keys of `v` (n · dv).
-pub fn values4(p: &[f32], ps: usize, n: usize, v: &[f32], dv: usize, alpha: [f32; 4], acc: &mut [f32]) {
+pub fn values4<E: Elem>(p: &[f32], ps: usize, n: usize, v: &[E], dv: usize, alpha: [f32; 4], acc: &mut [f32]) {
     assert!(p.len() >= 3 * ps + n && v.len() >= n * dv && acc.len() >= 4 * dv);
     // SAFETY: the assert covers every row the kernel reads and writes.
     unsafe {
@@ -77,7 +79,7 @@ pub fn values4(p: &[f32], ps: usize, n: usize, v: &[f32], dv: usize, alpha: [f32
 /// # Safety
 /// p: rows r < 4 at r · ps, n readable each; v: n · dv readable; acc: 4 · dv writable.
 #[inline(always)]
-unsafe fn values4_at(p: *const f32, ps: usize, n: usize, v: *const f32, dv: usize, alpha: [f32; 4], acc: *mut f32) {
+unsafe fn values4_at<E: Elem>(p: *const f32, ps: usize, n: usize, v: *const E, dv: usize, alpha: [f32; 4], acc: *mut f32) {
     let al = [F32x4::splat(alpha[0]), F32x4::splat(alpha[1]), F32x4::splat(alpha[2]), F32x4::splat(alpha[3])];
     let mut d = 0;
     while d + 8 <= dv {
@@ -88,7 +90,7 @@ unsafe fn values4_at(p: *const f32, ps: usize, n: usize, v: *const f32, dv: usiz
         }
         for j in 0..n {
             let row = v.add(j * dv + d);
-            let (x0, x1) = (F32x4::load(row), F32x4::load(row.add(4)));
+            let (x0, x1) = (E::load4(row), E::load4(row.add(4)));
             for r in 0..4 {
                 let w = F32x4::load_splat(p.add(r * ps + j));
                 a[2 * r] = a[2 * r].add(w.mul(x0));
@@ -105,7 +107,7 @@ unsafe fn values4_at(p: *const f32, ps: usize, n: usize, v: *const f32, dv: usiz
         for r in 0..4 {
             let mut x = *acc.add(r * dv + c) * alpha[r];
             for j in 0..n {
-                x += *p.add(r * ps + j) * *v.add(j * dv + c);
+                x += *p.add(r * ps + j) * (*v.add(j * dv + c)).to_f32();
             }
             *acc.add(r * dv + c) = x;
         }
