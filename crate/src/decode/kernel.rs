@@ -1,6 +1,11 @@
 //! The split-key loop: for each kv head, for each split of the key range, tiles of KC keys → logits for all stacked
-//! query rows (dot products on f32 lanes) → masks → online softmax → P·V into the split's accumulator. f16 / int8
-//! tiles are converted (and scaled) once into f32 scratch; f32 tiles are read in place.
+//! query rows (dot products on f32 lanes) → masks → online softmax → P·V into the split's accumulator.
+//! Where the rows are read: f32 always in place (stacked rows in groups of four through `micro.rs`, each K / V load
+//! feeding four rows); f16 / int8 in place and widened in registers for one row (MHA) or a multiple of four rows
+//! (GQA), else converted (and scaled) once per tile into f32 scratch. Tiles read in place are first touched one byte
+//! per 64-byte line in address order (`touch`): the kernels' strided first reads left the hardware prefetchers idle.
+//! Measured and dropped (see the commit history): touching the next tile from inside the kernels' loops (0.8-0.9x),
+//! int8 P·V through i32x4.dot_i16x8_s on byte-interleaved key pairs (0.9x), int8 q·k through it (1.05x, not kept).
 
 use super::elem::{convert_row, Elem, F16_RAW_SCALE};
 use super::merge::{merge_row, Partials};
