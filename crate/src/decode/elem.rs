@@ -24,6 +24,11 @@ pub trait Elem: Copy {
         let _ = s;
         None
     }
+    /// The slice itself when the elements are int8 (`wide8.rs`).
+    fn as_i8(s: &[Self]) -> Option<&[i8]> {
+        let _ = s;
+        None
+    }
 }
 
 impl Elem for f32 {
@@ -146,6 +151,10 @@ impl Elem for i8 {
     #[inline(always)]
     fn to_f32(self) -> f32 {
         self as f32
+    }
+    #[inline(always)]
+    fn as_i8(s: &[i8]) -> Option<&[i8]> {
+        Some(s)
     }
 }
 

@@ -10,6 +10,7 @@
 use super::elem::{convert_row, Elem, F16_RAW_SCALE};
 use super::merge::{merge_row, Partials};
 use super::micro::{scores4, values4};
+use super::wide8;
 use super::{CacheData, DecodeOutputs, DecodeProblem};
 use crate::math::{exp2, exp2_scalar, LOG2_E};
 use crate::problem::OutOfMemory;
@@ -51,6 +52,8 @@ struct Scratch {
     live: Vec<bool>,
     /// The current tile's runs of consecutive rows.
     runs: Vec<Run>,
+    /// int8, one row: the query row in `wide8::permute8` order.
+    qp: Vec<f32>,
 }
 
 /// Tile positions [off, off + len) sit in rows row0 … row0 + len − 1.
@@ -116,6 +119,7 @@ fn run<E: Elem>(
             v.try_reserve_exact(KC).map_err(|_| OutOfMemory)?;
             v
         },
+        qp: zeros(if single { dk } else { 0 })?,
     };
     let mut parts = Partials::new(nsplit, rows, dv)?;
     let spans: Vec<(u64, u64)> = (0..nq).map(|i| p.key_span(i)).collect();
@@ -138,6 +142,11 @@ fn run<E: Elem>(
             for x in sc.q.iter_mut() {
                 *x *= unit;
             }
+        }
+        // int8, one row: eight elements widened per instruction pair (`wide8.rs`), q permuted to match.
+        let wide = fused && E::as_i8(&k[..0]).is_some();
+        if wide {
+            wide8::permute8(&sc.q[..dk], &mut sc.qp);
         }
         for s in 0..nsplit {
             let a = lo + s as u64 * split;
@@ -170,7 +179,11 @@ fn run<E: Elem>(
                     if fused {
                         // One query row: widen K inside the dot products (no staging tile), scale after.
                         let sr = &mut sc.s[u.off..u.off + u.len];
-                        row_scores(&sc.q[..dk], dk, &k[u.row0 * dk..(u.row0 + u.len) * dk], u.len, sr);
+                        let kr = &k[u.row0 * dk..(u.row0 + u.len) * dk];
+                        match E::as_i8(kr) {
+                            Some(k8) if wide => wide8::scores(&sc.qp, &sc.q[..dk], dk, k8, u.len, sr),
+                            _ => row_scores(&sc.q[..dk], dk, kr, u.len, sr),
+                        }
                         if let Some(ks) = ks {
                             for (x, sc) in sr.iter_mut().zip(&ks[u.row0..u.row0 + u.len]) {
                                 *x *= sc;
@@ -222,7 +235,11 @@ fn run<E: Elem>(
                                 }
                             }
                             let alpha = if x == 0 { sc.alpha[0] } else { 1.0 };
-                            accumulate(pr, &v[u.row0 * dv..(u.row0 + u.len) * dv], dv, alpha, &mut acc[..dv]);
+                            let vr = &v[u.row0 * dv..(u.row0 + u.len) * dv];
+                            match E::as_i8(vr) {
+                                Some(v8) if wide => wide8::accumulate(pr, v8, dv, alpha, &mut acc[..dv]),
+                                _ => accumulate(pr, vr, dv, alpha, &mut acc[..dv]),
+                            }
                         }
                     }
                 } else if inplace4 {
@@ -261,6 +278,9 @@ fn run<E: Elem>(
             let sink = p.sinks.map(|x| x[h] * LOG2_E);
             let o = &mut out.o[h * out.o_head + i * out.o_row..][..dv];
             let lse = merge_row(&parts, r, sink, o);
+            if wide {
+                wide8::unpermute8(o);
+            }
             if let Some(l) = out.lse.as_deref_mut() {
                 l[h * nq + i] = lse;
             }

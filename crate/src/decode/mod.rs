@@ -10,6 +10,7 @@ pub mod elem;
 mod kernel;
 mod merge;
 mod micro;
+mod wide8;
 pub mod probe;
 
 #[cfg(test)]
