@@ -122,6 +122,40 @@ describe('PoolKVCache', () => {
     }
   });
 
+  it('in ring mode streams like a ring KVCache: bounded shards, exact windows over a long history', async () => {
+    const [hq, hkv, d, win] = [4, 2, 8, 37];
+    for (const [threads, chunk] of [[2, 8], [3, 5]] as const) {
+      const pc = await (await pool(threads)).createKVCache({ heads: hkv, headDim: d, window: win, chunkSize: chunk });
+      const local = new KVCache({ heads: hkv, headDim: d, window: win });
+      try {
+        expect(pc.capacity).toBe(local.capacity);
+        let t = 0;
+        for (let step = 0; step < 60; step++) {
+          const n = 1 + (step % 4); // 1–4 new tokens, then as many queries
+          const k = randomTensor(7000 + step, hkv, n, d);
+          const v = randomTensor(8000 + step, hkv, n, d);
+          void pc.append(k, v);
+          local.append(k, v);
+          t += n;
+          const q = randomTensor(9000 + step, hq, n, d);
+          const got = await pc.decode(q, { returnLse: true });
+          const want = decode(q, local, { returnLse: true });
+          expect(maxAbsDiff(got.output, want.output), `step ${step}`).toBeLessThanOrEqual(TOL);
+          expect(maxAbsDiff(got.lse!, want.lse!), `step ${step}`).toBeLessThanOrEqual(TOL * 10);
+        }
+        expect(pc.position).toBe(t);
+        expect(pc.start).toBe(local.start);
+        expect(pc.length).toBe(local.length);
+        // A window reaching below what the ring keeps is refused, naming it.
+        const far = await pc.decode(randomTensor(1, hq, 1, d), { window: { left: pc.capacity + 5 } }).catch((e: unknown) => e);
+        expect((far as AttentionError).argument).toBe('window.left');
+      } finally {
+        await pc.dispose();
+        local.dispose();
+      }
+    }
+  });
+
   for (const dtype of ['f16', 'int8'] as KVCacheDtype[]) {
     it(`${dtype} shards give what a ${dtype} KVCache gives`, async () => {
       const [hq, hkv, d, n] = [4, 1, 32, 333];

@@ -6,6 +6,9 @@
  * query sees whole as one range, the few cut by the causal edge or the window each with its queries' positions) and
  * merges them by log-sum-exp; the calling thread merges the workers' partials, adding the attention sink once.
  *
+ * Ring mode (`window`): every shard is a ring KVCache big enough for its chunks among the last `capacity` positions,
+ * so the whole cache keeps at least those (bounded memory) while positions keep counting.
+ *
  * Operations are queued per worker in call order, so append() need not be awaited before decode(). A worker that
  * crashes or hangs takes its shard with it: the cache then rejects every call and must be recreated.
  */
@@ -14,6 +17,7 @@ import { AttentionError } from '../errors.js';
 import { readGeometry, readTokens } from '../decode/geometry.js';
 import { planDecodeFor } from '../decode/decode.js';
 import { readCount, readKnown } from '../decode/options.js';
+import { MAX_DECODE_QUERIES } from '../decode/descriptor.js';
 import { fail } from '../validate/tensor.js';
 import type { AppendOptions, DecodeOptions, KVCacheDtype } from '../decode/types.js';
 import type { AttentionInput, AttentionResult } from '../types.js';
@@ -26,14 +30,18 @@ export interface PoolKVCacheOptions {
   headDim: number;
   valueDim?: number;
   dtype?: KVCacheDtype;
-  /** Token slots of the whole cache (a linear cache: appending past it throws CACHE_FULL, nothing is lost). */
-  capacity: number;
+  /** Token slots of the whole cache. Required for a linear cache (appending past it throws CACHE_FULL, nothing is
+   * lost); for a ring cache it defaults to window + 15. */
+  capacity?: number;
+  /** Ring (streaming) mode, as in KVCache: every query sees its last `window` tokens and the cache keeps (at least)
+   * the last `capacity`, overwriting older ones. Omitted: a linear cache. */
+  window?: number;
   /** Consecutive positions dealt to one worker. Default 256: smaller spreads short caches better, larger means
    * fewer ranges per decode step. */
   chunkSize?: number;
 }
 
-const OPTION_KEYS = ['heads', 'headDim', 'valueDim', 'dtype', 'capacity', 'chunkSize'] as const;
+const OPTION_KEYS = ['heads', 'headDim', 'valueDim', 'dtype', 'capacity', 'window', 'chunkSize'] as const;
 let nextId = 1;
 
 /** Frees the shards of a cache garbage-collected without dispose(). */
@@ -51,6 +59,8 @@ export class PoolKVCache {
   readonly valueDim: number;
   readonly dtype: KVCacheDtype;
   readonly capacity: number;
+  /** Ring mode's attention window; undefined for a linear cache. */
+  readonly window: number | undefined;
   readonly chunkSize: number;
   /** Workers holding a part of the cache (W). */
   readonly shards: number;
@@ -58,6 +68,8 @@ export class PoolKVCache {
   private readonly id = nextId++;
   private readonly generations: number[];
   private to = 0;
+  /** Ring mode: slots of each shard's ring. */
+  private readonly ringSlots: number;
   private live = true;
   /** Set when a shard operation failed: the shards may disagree, so every later call throws it. */
   private broken: Error | undefined;
@@ -69,9 +81,20 @@ export class PoolKVCache {
     this.headDim = g.headDim;
     this.valueDim = g.valueDim;
     this.dtype = g.dtype;
-    this.capacity = readCount(o.capacity, 'capacity', 2 ** 31 - 1);
-    this.chunkSize = o.chunkSize === undefined ? 256 : readCount(o.chunkSize, 'chunkSize', 2 ** 31 - 1);
-    this.shards = Math.min(scheduler.size, Math.ceil(this.capacity / this.chunkSize));
+    const max = 2 ** 31 - 1;
+    this.window = o.window === undefined ? undefined : readCount(o.window, 'window', max);
+    if (this.window === undefined) {
+      if (o.capacity === undefined) fail('INVALID_OPTION', 'capacity', 'a capacity for a linear cache (or a window for a ring cache)', 'undefined');
+      this.capacity = readCount(o.capacity, 'capacity', max);
+    } else {
+      this.capacity = o.capacity === undefined ? Math.min(this.window + MAX_DECODE_QUERIES - 1, max) : readCount(o.capacity, 'capacity', max);
+      if (this.capacity < this.window) fail('INVALID_OPTION', 'capacity', `at least the window (${this.window}) for a ring cache`, String(this.capacity));
+    }
+    this.chunkSize = o.chunkSize === undefined ? 256 : readCount(o.chunkSize, 'chunkSize', max);
+    // A ring's last `capacity` positions touch at most ⌈capacity / C⌉ + 1 chunks; a linear cache's chunks all exist.
+    const chunks = Math.ceil(this.capacity / this.chunkSize) + (this.window === undefined ? 0 : 1);
+    this.shards = Math.min(scheduler.size, chunks);
+    this.ringSlots = Math.ceil(chunks / this.shards) * this.chunkSize;
     this.generations = Array.from({ length: this.shards }, (_, w) => scheduler.generation(w));
   }
 
@@ -80,19 +103,30 @@ export class PoolKVCache {
     const c = new PoolKVCache(scheduler, options);
     registry.register(c, { scheduler, id: c.id, shards: c.shards }, c);
     const { heads, headDim, valueDim, dtype } = c;
+    // A ring shard's own window is never used: every decode request names its window.
+    const shape = (w: number) => (c.window === undefined ? { capacity: c.below(w, c.capacity) } : { capacity: c.ringSlots, window: c.ringSlots });
     await Promise.all(Array.from({ length: c.shards }, (_, w) =>
-      c.send(w, { op: 'create', id: c.id, options: { heads, headDim, valueDim, dtype, capacity: c.below(w, c.capacity) } })));
+      c.send(w, { op: 'create', id: c.id, options: { heads, headDim, valueDim, dtype, ...shape(w) } })));
     return c;
   }
 
-  /** Tokens held. */
+  /** Tokens held (at most capacity). */
   get length(): number {
+    return this.to - this.start;
+  }
+
+  /** Position of the next token. */
+  get position(): number {
     return this.to;
   }
 
-  /** Position of the next token (= length: a pool cache is linear). */
-  get position(): number {
-    return this.to;
+  /** Oldest position every query may still rely on (0 unless a ring cache has moved past it). */
+  get start(): number {
+    return this.window === undefined ? 0 : Math.max(0, this.to - this.capacity);
+  }
+
+  get ring(): boolean {
+    return this.window !== undefined;
   }
 
   get disposed(): boolean {
@@ -143,7 +177,7 @@ export class PoolKVCache {
     this.check('append');
     const tk = readTokens(k, v, options, this);
     const t = tk.t;
-    if (this.to + t > this.capacity) {
+    if (this.window === undefined && this.to + t > this.capacity) {
       throw new AttentionError('CACHE_FULL', 'k', `at most ${this.capacity - this.to} new tokens (capacity ${this.capacity}, ` +
         `length ${this.to})`, `${t} tokens`,
         `k: the KV cache is full: ${t} new tokens do not fit (capacity ${this.capacity}, length ${this.to}); nothing was ` +
@@ -176,14 +210,16 @@ export class PoolKVCache {
       sends.push(this.send(w, { op: 'append', id: this.id, k: K, v: V, tokens: tw }));
     }
     await Promise.all(sends);
-    return this.to;
+    return this.length;
   }
 
   /** Same queries, options and result as decode() with a linear KVCache holding the same tokens. */
   async decode(q: AttentionInput, options?: DecodeOptions): Promise<AttentionResult> {
     this.check('decode');
     const E = this.to;
-    const p = planDecodeFor(q, { heads: this.heads, headDim: this.headDim, valueDim: this.valueDim, start: 0, end: E, window: undefined }, options);
+    const p = planDecodeFor(q, {
+      heads: this.heads, headDim: this.headDim, valueDim: this.valueDim, start: this.start, end: E, window: this.window,
+    }, options);
     if (!p.causal && p.winLeft >= 0) {
       fail('INVALID_OPTION', 'window', 'no window with causal: false on a PoolKVCache', `left = ${p.winLeft}`,
         'a non-causal window would need query positions before a shard\'s first slot; use decode() with a KVCache');
@@ -267,8 +303,8 @@ export class PoolKVCache {
   /** Keeps positions [0, n): drops the tokens from n on (speculative decoding's rejected tokens). */
   async truncate(n: number): Promise<void> {
     this.check('truncate');
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > this.to) {
-      fail('INVALID_OPTION', 'n', `an integer position in [0, ${this.to}] (the cache's length)`, String(n));
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < this.start || n > this.to) {
+      fail('INVALID_OPTION', 'n', `an integer position in [${this.start}, ${this.to}] (start and position of the cache)`, String(n));
     }
     this.to = n;
     await Promise.all(Array.from({ length: this.shards }, (_, w) => this.send(w, { op: 'truncate', id: this.id, n: this.below(w, n) })));

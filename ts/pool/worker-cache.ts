@@ -96,7 +96,8 @@ function decodeShard(c: KVCache, call: ShardDecode): ShardPartial {
       for (let h = 0; h < hq; h++) q.set(call.q.subarray((h * nq + r.row0) * dk, (h + 1) * nq * dk), h * rows * dk);
     }
     const part = decodeRange({ data: q, shape: [hq, rows, dk] }, c, {
-      scale: call.scale, causal: r.causal, window: r.winLeft < 0 ? undefined : { left: r.winLeft },
+      // Infinity, not undefined: a ring shard would fall back to its own window.
+      scale: call.scale, causal: r.causal, window: { left: r.winLeft < 0 ? Infinity : r.winLeft },
       ...(call.split > 0 ? { splitSize: call.split } : {}),
     }, { start: r.start, end: r.end, qEnd: r.qEnd });
     // Online log-sum-exp merge per row: running max m, Σ e^(lse − m), Σ e^(lse − m)·o.
