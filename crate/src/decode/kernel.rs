@@ -4,8 +4,10 @@
 //! feeding four rows); f16 / int8 in place and widened in registers for one row (MHA) or a multiple of four rows
 //! (GQA), else converted (and scaled) once per tile into f32 scratch. Tiles read in place are first touched one byte
 //! per 64-byte line in address order (`touch`): the kernels' strided first reads left the hardware prefetchers idle.
-//! Measured and dropped (see the commit history): touching the next tile from inside the kernels' loops (0.8-0.9x),
-//! int8 P·V through i32x4.dot_i16x8_s on byte-interleaved key pairs (0.9x), int8 q·k through it (1.05x, not kept).
+//! int8 with one row widens eight elements per step (`wide8.rs`). Measured and dropped (see the commit history):
+//! touching the next tile from inside the kernels' loops (0.8-0.9x), int8 P·V through i32x4.dot_i16x8_s on
+//! byte-interleaved key pairs (0.9x), int8 q·k through it with q split into two i16 parts (1.05x, not kept), `wide8`
+//! for four stacked int8 rows (0.98x), touching int8 tiles (0.95x).
 
 use super::elem::{convert_row, Elem, F16_RAW_SCALE};
 use super::merge::{merge_row, Partials};
