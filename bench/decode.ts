@@ -10,6 +10,7 @@
  * Prints per row: median ms, tokens/s (decode steps of one layer per second), effective GB/s (KV bytes read per
  * step / time), that as % of the measured sum bandwidth, and max |Δ| against the f32 decode.
  * Usage: tsx bench/decode.ts [--json FILE] [--quick] [--no-ort]
+ * To compare two builds of the kernel on a shared machine, use bench/decode-ab.ts (both in one process, interleaved).
  */
 import { writeFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
