@@ -149,8 +149,10 @@ describe('decodeRange validation names the argument', () => {
     }
     const e = thrown(() => decodeRange(q, cache, { sinks: new Float32Array(hq) }, { start: 0, end: n, qEnd: n }));
     expect(e).toMatchObject({ code: 'INVALID_OPTION', argument: 'sinks' });
-    // qEnd = Nq and a chunk shorter than Nq are valid.
+    // qEnd = Nq and a chunk shorter than Nq are valid; an empty chunk gives 0 and −∞.
     expect(decodeRange(q, cache, undefined, { start: 0, end: 2, qEnd: nq }).lse.length).toBe(hq * nq);
+    const empty = decodeRange(q, cache, undefined, { start: 7, end: 7, qEnd: n });
+    expect(empty.output.every((x) => x === 0) && empty.lse.every((x) => x === -Infinity)).toBe(true);
     cache.dispose();
   });
 });
