@@ -62,7 +62,8 @@ export async function reportThreads(counts: number[]): Promise<Row[]> {
   console.log(`\n== thread scaling: webattn pool vs onnxruntime-web wasm (numThreads = t), ${availableParallelism()} cores ==`);
   console.log('t = 0: attention() on the calling thread; speed-up is against it');
   console.log('shape (B,H,N,D)    t   webattn GFLOP/s  speed-up vs t=0   ORT GFLOP/s  webattn/ORT');
-  const policy: Policy = { ...LIBRARY_POLICY, minTimeMs: 3000 };
+  // 10 warm-up calls: a new pool's workers tier their wasm up during the first calls.
+  const policy: Policy = { ...LIBRARY_POLICY, warmups: 10, minTimeMs: 3000 };
   for (const s of SHAPES) {
     const directRun = await directPrepared(s);
     const [direct] = await measureShape([{ impl: 'webattn', prepared: directRun, policy }]);
