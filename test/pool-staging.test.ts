@@ -14,9 +14,9 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 
 const hasShared = typeof SharedArrayBuffer !== 'undefined';
 
-describe('pool staging buffers', () => {
-  // Cross-origin-isolated pages, Node and Deno only (elsewhere the pool transfers slices instead).
-  if (hasShared) it('reuses a released buffer of a fitting size and keeps the free list under its budget', () => {
+// Cross-origin-isolated pages, Node and Deno only (elsewhere the pool transfers slices instead).
+if (hasShared) describe('pool staging buffers', () => {
+  it('reuses a released buffer of a fitting size and keeps the free list under its budget', () => {
     const s = new StagingBuffers(4 << 20);
     const a = s.acquire(1 << 20);
     expect(a).toBeInstanceOf(SharedArrayBuffer);
