@@ -13,10 +13,10 @@
 import { AttentionError } from '../errors.js';
 import type { AttentionInput } from '../types.js';
 import { fail } from '../validate/tensor.js';
-import { MAX_DECODE_QUERIES, DTYPE_CODES } from './descriptor.js';
+import { DTYPE_CODES } from './descriptor.js';
 import { decodeExports, type DecodeExports } from './exports.js';
-import { readGeometry, readTokens } from './geometry.js';
-import { readCount, readKnown } from './options.js';
+import { cacheFull, readGeometry, readSlots, readTokens } from './geometry.js';
+import { readKnown } from './options.js';
 import { ELEMENT_BYTES, readRow, writeRow, type Storage } from './rows.js';
 import type { AppendOptions, KVCacheDtype, KVCacheOptions } from './types.js';
 
@@ -87,21 +87,9 @@ export class KVCache {
     this.headDim = g.headDim;
     this.valueDim = g.valueDim;
     this.dtype = g.dtype;
-    const maxSlots = 2 ** 31 - 1;
-    this.window = o.window === undefined ? undefined : readCount(o.window, 'window', maxSlots);
-    if (this.window === undefined) {
-      if (o.capacity === undefined) {
-        fail('INVALID_OPTION', 'capacity', 'a capacity for a linear cache (or a window for a ring cache)', 'undefined');
-      }
-      this.capacity = readCount(o.capacity, 'capacity', maxSlots);
-    } else {
-      this.capacity = o.capacity === undefined
-        ? Math.min(this.window + MAX_DECODE_QUERIES - 1, maxSlots)
-        : readCount(o.capacity, 'capacity', maxSlots);
-      if (this.capacity < this.window) {
-        fail('INVALID_OPTION', 'capacity', `at least the window (${this.window}) for a ring cache`, String(this.capacity));
-      }
-    }
+    const slots = readSlots(o);
+    this.capacity = slots.capacity;
+    this.window = slots.window;
     const elem = ELEMENT_BYTES[this.dtype];
     const rows = this.heads * this.capacity;
     this.ptrs = {
@@ -166,12 +154,7 @@ export class KVCache {
     this.alive('append');
     const tk = readTokens(k, v, options, this);
     const t = tk.t;
-    if (!this.ring && this.to + t > this.capacity) {
-      throw new AttentionError('CACHE_FULL', 'k', `at most ${this.capacity - this.to} new tokens (capacity ${this.capacity}, ` +
-        `length ${this.to})`, `${t} tokens`,
-        `k: the KV cache is full: ${t} new tokens do not fit (capacity ${this.capacity}, length ${this.to}); nothing was ` +
-          'appended. Create it with a larger capacity, truncate() or reset() it, or use a ring cache ({ window })');
-    }
+    if (!this.ring && this.to + t > this.capacity) throw cacheFull(t, this.capacity, this.to);
     const end = this.to + t;
     if (end > MAX_POSITION) {
       throw new AttentionError('CACHE_FULL', 'k', `positions below 2^32 (the kernel's u32 positions)`, `position ${end}`,

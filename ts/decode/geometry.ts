@@ -3,6 +3,8 @@ import type { AttentionInput } from '../types.js';
 import { fail } from '../validate/tensor.js';
 import { readOperand } from '../validate/operands.js';
 import { readLayout } from '../validate/options.js';
+import { AttentionError } from '../errors.js';
+import { MAX_DECODE_QUERIES } from './descriptor.js';
 import { readCount, readFlag, readKnown } from './options.js';
 import type { AppendOptions, KVCacheDtype } from './types.js';
 
@@ -20,6 +22,28 @@ export function readGeometry(o: { heads?: unknown; headDim?: unknown; valueDim?:
   const dtype: unknown = o.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'int8') fail('INVALID_OPTION', 'dtype', "'f32', 'f16' or 'int8'", String(dtype));
   return { heads, headDim, valueDim, dtype };
+}
+
+/** Token slots and ring window of a cache: a linear cache needs a capacity; a ring cache's defaults to window + 15
+ * (so that 16 queries at once still see whole windows) and may not be below the window. */
+export function readSlots(o: { capacity?: unknown; window?: unknown }): { capacity: number; window: number | undefined } {
+  const max = 2 ** 31 - 1;
+  const window = o.window === undefined ? undefined : readCount(o.window, 'window', max);
+  if (window === undefined) {
+    if (o.capacity === undefined) fail('INVALID_OPTION', 'capacity', 'a capacity for a linear cache (or a window for a ring cache)', 'undefined');
+    return { capacity: readCount(o.capacity, 'capacity', max), window };
+  }
+  const capacity = o.capacity === undefined ? Math.min(window + MAX_DECODE_QUERIES - 1, max) : readCount(o.capacity, 'capacity', max);
+  if (capacity < window) fail('INVALID_OPTION', 'capacity', `at least the window (${window}) for a ring cache`, String(capacity));
+  return { capacity, window };
+}
+
+/** A linear cache refusing `t` new tokens (nothing was appended). */
+export function cacheFull(t: number, capacity: number, length: number): AttentionError {
+  return new AttentionError('CACHE_FULL', 'k', `at most ${capacity - length} new tokens (capacity ${capacity}, length ${length})`,
+    `${t} tokens`,
+    `k: the KV cache is full: ${t} new tokens do not fit (capacity ${capacity}, length ${length}); nothing was appended. ` +
+      'Create it with a larger capacity, truncate() or reset() it, or use a ring cache ({ window })');
 }
 
 export interface Tokens {

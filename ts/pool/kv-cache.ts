@@ -14,10 +14,9 @@
  */
 import * as Comlink from 'comlink';
 import { AttentionError } from '../errors.js';
-import { readGeometry, readTokens } from '../decode/geometry.js';
+import { cacheFull, readGeometry, readSlots, readTokens } from '../decode/geometry.js';
 import { planDecodeFor } from '../decode/decode.js';
 import { readCount, readKnown } from '../decode/options.js';
-import { MAX_DECODE_QUERIES } from '../decode/descriptor.js';
 import { fail } from '../validate/tensor.js';
 import type { AppendOptions, DecodeOptions, KVCacheDtype } from '../decode/types.js';
 import type { AttentionInput, AttentionResult } from '../types.js';
@@ -81,16 +80,10 @@ export class PoolKVCache {
     this.headDim = g.headDim;
     this.valueDim = g.valueDim;
     this.dtype = g.dtype;
-    const max = 2 ** 31 - 1;
-    this.window = o.window === undefined ? undefined : readCount(o.window, 'window', max);
-    if (this.window === undefined) {
-      if (o.capacity === undefined) fail('INVALID_OPTION', 'capacity', 'a capacity for a linear cache (or a window for a ring cache)', 'undefined');
-      this.capacity = readCount(o.capacity, 'capacity', max);
-    } else {
-      this.capacity = o.capacity === undefined ? Math.min(this.window + MAX_DECODE_QUERIES - 1, max) : readCount(o.capacity, 'capacity', max);
-      if (this.capacity < this.window) fail('INVALID_OPTION', 'capacity', `at least the window (${this.window}) for a ring cache`, String(this.capacity));
-    }
-    this.chunkSize = o.chunkSize === undefined ? 256 : readCount(o.chunkSize, 'chunkSize', max);
+    const slots = readSlots(o);
+    this.capacity = slots.capacity;
+    this.window = slots.window;
+    this.chunkSize = o.chunkSize === undefined ? 256 : readCount(o.chunkSize, 'chunkSize', 2 ** 31 - 1);
     // A ring's last `capacity` positions touch at most ⌈capacity / C⌉ + 1 chunks; a linear cache's chunks all exist.
     const chunks = Math.ceil(this.capacity / this.chunkSize) + (this.window === undefined ? 0 : 1);
     this.shards = Math.min(scheduler.size, chunks);
@@ -177,12 +170,7 @@ export class PoolKVCache {
     this.check('append');
     const tk = readTokens(k, v, options, this);
     const t = tk.t;
-    if (this.window === undefined && this.to + t > this.capacity) {
-      throw new AttentionError('CACHE_FULL', 'k', `at most ${this.capacity - this.to} new tokens (capacity ${this.capacity}, ` +
-        `length ${this.to})`, `${t} tokens`,
-        `k: the KV cache is full: ${t} new tokens do not fit (capacity ${this.capacity}, length ${this.to}); nothing was ` +
-          'appended. Create it with a larger capacity, truncate() or reset() it');
-    }
+    if (this.window === undefined && this.to + t > this.capacity) throw cacheFull(t, this.capacity, this.to);
     const from = this.to;
     this.to += t;
     const { heads, headDim: dk, valueDim: dv, chunkSize: c } = this;
