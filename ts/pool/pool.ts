@@ -198,7 +198,7 @@ export class AttentionPool {
             scatterBlock(d, group.t, merged, result);
             if (--blocksLeft === 0) {
               // Every task has answered, so no worker writes into the staging any more: it can be reused. (A failed
-              // call drops it instead: its workers were stopped, but nothing is gained by betting on it.)
+              // or aborted call drops it instead: its running tasks finish and still write into it.)
               if (staged) this.staging!.release(staged.buffer);
               signal?.removeEventListener('abort', onAbort);
               this.scheduler.removeCaller(caller);
