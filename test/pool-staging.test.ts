@@ -32,6 +32,19 @@ if (hasShared) describe('pool staging buffers', () => {
     s.release(s.acquire(5 << 20)); // over the budget: not kept
     expect(s.acquire(1 << 20)).toBe(a);
   });
+
+  it('drops the free buffers after an idle period without calls', async () => {
+    const s = new StagingBuffers(4 << 20, 50);
+    const a = s.acquire(1 << 20);
+    s.release(a);
+    expect(s.held).toBe(1 << 20);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.acquire(1 << 20)).toBe(a); // used within the period: kept
+    s.release(a);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.held).toBe(0);
+    expect(s.acquire(1 << 20)).not.toBe(a);
+  });
 });
 
 describe('pool results through the shared staging', () => {

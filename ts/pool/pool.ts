@@ -127,6 +127,7 @@ export class AttentionPool {
     if (this.disposed) return;
     this.disposed = true;
     this.scheduler.dispose();
+    this.staging?.dispose();
   }
 
   private checkOpen(): void {

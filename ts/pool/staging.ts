@@ -12,17 +12,36 @@ import type { TaskRange } from './split.js';
 
 const hasShared = typeof SharedArrayBuffer !== 'undefined';
 
+declare const Deno: { unrefTimer?: (id: number) => void } | undefined;
+
+/** Lets the process exit with this timer pending (Node: Timeout.unref, Deno: Deno.unrefTimer; browsers: nothing). */
+function unref(timer: ReturnType<typeof setTimeout>): void {
+  if (typeof timer === 'number') {
+    if (typeof Deno !== 'undefined') Deno.unrefTimer?.(timer);
+    return;
+  }
+  (timer as { unref?: () => void }).unref?.();
+}
+
 export const isShared = (a: ArrayBufferView): boolean => hasShared && a.buffer instanceof SharedArrayBuffer;
 
-/** Free SharedArrayBuffers for reuse, kept below a byte budget. */
+/** Free SharedArrayBuffers for reuse, kept below a byte budget and dropped after `idleMs` without a call. */
 export class StagingBuffers {
   private readonly free: SharedArrayBuffer[] = [];
   private freeBytes = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private used = false;
 
-  constructor(private readonly maxFreeBytes = 256 * 2 ** 20) {}
+  constructor(private readonly maxFreeBytes = 256 * 2 ** 20, private readonly idleMs = 10_000) {}
+
+  /** Bytes held for reuse. */
+  get held(): number {
+    return this.freeBytes;
+  }
 
   /** A buffer of at least `bytes` (at most twice that, so a small call does not pin a huge buffer). */
   acquire(bytes: number): SharedArrayBuffer {
+    this.used = true;
     const i = this.free.findIndex((b) => b.byteLength >= bytes && b.byteLength <= 2 * bytes);
     if (i >= 0) {
       const [b] = this.free.splice(i, 1);
@@ -38,6 +57,32 @@ export class StagingBuffers {
     while (this.free.length && this.freeBytes + b.byteLength > this.maxFreeBytes) this.freeBytes -= this.free.shift()!.byteLength;
     this.free.push(b);
     this.freeBytes += b.byteLength;
+    this.armTrim();
+  }
+
+  /** Once a whole idle period passes without a call, the free buffers go (a long-lived pool does not keep a big
+   * call's memory forever). The timer does not keep a Node / Deno process alive. */
+  private armTrim(): void {
+    if (this.timer !== undefined) return;
+    this.used = false;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.used) {
+        this.armTrim();
+        return;
+      }
+      this.free.length = 0;
+      this.freeBytes = 0;
+    }, this.idleMs);
+    unref(this.timer);
+  }
+
+  /** Drops every free buffer and the timer (the pool is disposed). */
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.free.length = 0;
+    this.freeBytes = 0;
   }
 }
 
