@@ -202,6 +202,28 @@ describe('PoolKVCache', () => {
     expect((after as Error).message).toMatch(/dispose/);
   });
 
+  it('aborting a call on a worker that holds a shard lets the task finish: the cache stays usable', async () => {
+    const p = await createAttention({ threads: 1 });
+    try {
+      const pc = await p.createKVCache({ heads: 1, headDim: 8, capacity: 64, chunkSize: 8 });
+      const local = new KVCache({ heads: 1, headDim: 8, capacity: 64 });
+      const [k, v] = [randomTensor(1, 1, 30, 8), randomTensor(2, 1, 30, 8)];
+      await pc.append(k, v);
+      local.append(k, v);
+      const big = randomTensor(3, 4, 1024, 64);
+      const controller = new AbortController();
+      const aborted = p.run(big, big, big, undefined, { signal: controller.signal });
+      controller.abort();
+      expect(((await aborted.catch((e: unknown) => e)) as Error).name).toBe('AbortError');
+      const q = randomTensor(4, 2, 1, 8);
+      expect(maxAbsDiff((await pc.decode(q)).output, decode(q, local).output)).toBeLessThanOrEqual(TOL);
+      local.dispose();
+      await pc.dispose();
+    } finally {
+      p.dispose();
+    }
+  });
+
   it('a crashed worker takes its shard with it: the cache says so, the pool goes on', async () => {
     const p = await createAttention({ threads: 2, timeoutMs: 2000, injectFault: (task) => (task.startsWith('run #1 ') ? 'crash' : undefined) });
     try {

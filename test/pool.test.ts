@@ -193,6 +193,23 @@ describe('worker pool', () => {
     }
   });
 
+  it('aborting a call stops its hung task at once: the worker is replaced, the next call runs', async () => {
+    const p = problem(31, 1, 2, 2, 32, 32, 8);
+    // A timeout far beyond the test's: only the abort can free the worker.
+    const pool = await createAttention({ threads: 1, timeoutMs: 600_000, injectFault: (task) => (task.startsWith('run #1 ') ? 'hang' : undefined) });
+    try {
+      const controller = new AbortController();
+      const hung = pool.run(p.q, p.k, p.v, {}, { signal: controller.signal });
+      setTimeout(() => controller.abort(), 100);
+      const why = await hung.catch((e: unknown) => e);
+      expect((why as Error).name).toBe('AbortError');
+      const next = await pool.run(p.q, p.k, p.v);
+      expect(sameBits(next.output, attention(p.q, p.k, p.v).output)).toBe(true);
+    } finally {
+      pool.dispose();
+    }
+  }, 20_000);
+
   it('replaces a crashed or hung worker and retries its task once', async () => {
     const p = problem(13, 1, 4, 4, 64, 64, 16);
     const expected = attention(p.q, p.k, p.v).output;

@@ -44,8 +44,9 @@ const OPTION_KEYS = ['heads', 'headDim', 'valueDim', 'dtype', 'capacity', 'windo
 let nextId = 1;
 
 /** Frees the shards of a cache garbage-collected without dispose(). */
-const registry = new FinalizationRegistry<{ scheduler: Scheduler; id: number; shards: number }>(({ scheduler, id, shards }) => {
+const registry = new FinalizationRegistry<{ scheduler: Scheduler; id: number; shards: number; generations: number[] }>(({ scheduler, id, shards, generations }) => {
   for (let w = 0; w < shards; w++) {
+    if (scheduler.generation(w) === generations[w]) scheduler.holdShards(w, -1);
     scheduler.submitPinned(w, {
       label: `KV cache #${id} dispose on worker ${w}`, call: (api) => api.cache({ op: 'dispose', id }), resolve() {}, reject() {},
     });
@@ -94,10 +95,11 @@ export class PoolKVCache {
   /** Use AttentionPool.createKVCache(). */
   static async create(scheduler: Scheduler, options: PoolKVCacheOptions): Promise<PoolKVCache> {
     const c = new PoolKVCache(scheduler, options);
-    registry.register(c, { scheduler, id: c.id, shards: c.shards }, c);
+    registry.register(c, { scheduler, id: c.id, shards: c.shards, generations: c.generations }, c);
     const { heads, headDim, valueDim, dtype } = c;
     // A ring shard's own window is never used: every decode request names its window.
     const shape = (w: number) => (c.window === undefined ? { capacity: c.below(w, c.capacity) } : { capacity: c.ringSlots, window: c.ringSlots });
+    for (let w = 0; w < c.shards; w++) scheduler.holdShards(w, 1);
     await Promise.all(Array.from({ length: c.shards }, (_, w) =>
       c.send(w, { op: 'create', id: c.id, options: { heads, headDim, valueDim, dtype, ...shape(w) } })));
     return c;
@@ -311,5 +313,6 @@ export class PoolKVCache {
     this.live = false;
     registry.unregister(this);
     await Promise.all(Array.from({ length: this.shards }, (_, w) => this.send(w, { op: 'dispose', id: this.id }).catch(() => undefined)));
+    for (let w = 0; w < this.shards; w++) if (this.scheduler.generation(w) === this.generations[w]) this.scheduler.holdShards(w, -1);
   }
 }

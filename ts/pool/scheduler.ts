@@ -3,8 +3,8 @@
  * next one is already there when one ends, so the message round trip does not idle the worker), callers served
  * round-robin (a caller with a thousand tasks does not hold back one with two), a timed-out or crashed worker
  * replaced and its running task retried once (tasks queued behind it are resent without counting an attempt),
- * cancellation per caller (pending tasks dropped; running ones finish, their answers ignored: terminating the worker
- * would also destroy the KV-cache shards it holds).
+ * cancellation per caller (pending tasks dropped; running ones stopped with their worker, which is replaced — unless
+ * the worker holds KV-cache shards: then they finish and their answers are ignored).
  *
  * Pinned jobs (KV-cache shards, ts/pool/kv-cache.ts) go to one given worker, in submission order, ahead of its share
  * of the common queue; they are never retried: the state they need lives in that worker and dies with it.
@@ -61,6 +61,8 @@ interface Slot {
   pinned: PinnedJob[];
   /** Counts the workers this slot has had: a pinned owner compares it to know its state is gone. */
   generation: number;
+  /** KV-cache shards this worker holds. */
+  shards: number;
 }
 
 export class PoolTaskError extends Error {
@@ -124,11 +126,36 @@ export class Scheduler {
   /** Drops the caller's pending jobs and rejects its running ones; their workers finish them (answers ignored). */
   cancel(c: Caller, why: unknown): void {
     for (const j of c.queue.splice(0)) j.reject(why);
-    for (const j of c.running) j.reject(why);
-    for (const slot of this.slots) for (const x of slot.inflight) if (x.caller === c) x.settled = true;
+    const running = [...c.running];
+    for (const slot of this.slots) {
+      if (!slot.inflight.some((x) => x.caller === c && !x.settled)) continue;
+      if (slot.shards > 0) {
+        // A worker holding KV-cache shards is kept: its running tasks finish, their answers ignored.
+        for (const x of slot.inflight) if (x.caller === c) x.settled = true;
+        continue;
+      }
+      // Otherwise it is stopped (a hung task ends now) and replaced; other callers' tasks on it are resent.
+      for (const x of this.withdraw(slot)) {
+        if (x.settled || x.caller === c) continue;
+        x.settled = true;
+        if (!x.caller) {
+          x.job.reject(new Error('the pool worker was stopped'));
+          continue;
+        }
+        (x.job as Job).attempt -= 1; // stopped through no fault of its own
+        x.caller.queue.unshift(x.job as Job);
+      }
+    }
+    for (const j of running) j.reject(why);
     c.running.clear();
     this.removeCaller(c);
     this.pump();
+  }
+
+  /** KV-cache shards created (+1) or disposed (−1) on worker i: a worker holding any is never stopped by a cancel. */
+  holdShards(i: number, delta: number): void {
+    const slot = this.slots[i]!;
+    slot.shards = Math.max(0, slot.shards + delta);
   }
 
   removeCaller(c: Caller): void {
@@ -149,7 +176,7 @@ export class Scheduler {
 
   private startSlot(): Slot {
     const slot: Slot = {
-      handle: undefined, ready: Promise.resolve(undefined as never), inflight: [], timer: undefined, pinned: [], generation: 0,
+      handle: undefined, ready: Promise.resolve(undefined as never), inflight: [], timer: undefined, pinned: [], generation: 0, shards: 0,
     };
     this.spawnInto(slot);
     return slot;
@@ -185,6 +212,7 @@ export class Scheduler {
     const old = slot.handle;
     slot.handle = undefined;
     slot.generation += 1;
+    slot.shards = 0;
     // The new worker has none of the old one's state: pinned jobs still waiting for it can only fail.
     const lost = new Error('the pool worker holding this KV-cache shard stopped (crashed, hung or was disposed); the cache is lost');
     for (const j of slot.pinned.splice(0)) j.reject(lost);
