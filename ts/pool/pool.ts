@@ -56,7 +56,25 @@ export interface BatchOptions extends RunOptions {
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-function abortError(signal: AbortSignal): Error {
+/** What solve() needs of an AbortSignal. */
+type SignalLike = Pick<AbortSignal, 'aborted' | 'reason'> & {
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+};
+
+/** One listener on `source` fanned out to every item of a batch (Node warns when an AbortSignal has over 10). */
+function fanOut(source: AbortSignal): SignalLike {
+  const listeners = new Set<() => void>();
+  source.addEventListener('abort', () => { for (const l of [...listeners]) l(); }, { once: true });
+  return {
+    get aborted() { return source.aborted; },
+    get reason(): unknown { return source.reason; },
+    addEventListener: (_type, l) => { listeners.add(l); },
+    removeEventListener: (_type, l) => { listeners.delete(l); },
+  };
+}
+
+function abortError(signal: SignalLike): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason;
   const e = new Error('the operation was aborted');
@@ -93,12 +111,13 @@ export class AttentionPool {
     const batch = ++this.calls;
     let done = 0;
     const controller = new AbortController();
+    const itemSignal = fanOut(controller.signal);
     const onAbort = (): void => controller.abort(opts.signal!.reason);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await Promise.all(
         descs.map((d, i) =>
-          this.solve(d, `batch #${batch} item ${i}`, controller.signal).then((r) => {
+          this.solve(d, `batch #${batch} item ${i}`, itemSignal).then((r) => {
             done += 1;
             opts.onProgress?.({ done, total: descs.length, elapsedMs: now() - started });
             return r;
@@ -136,7 +155,7 @@ export class AttentionPool {
     }
   }
 
-  private solve(d: AttentionDescriptor, label: string, signal?: AbortSignal): Promise<AttentionResult> {
+  private solve(d: AttentionDescriptor, label: string, signal?: SignalLike): Promise<AttentionResult> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const tasks = splitProblem(d, this.threads);
     const decode = isDecodeLike(d);
@@ -199,7 +218,8 @@ export class AttentionPool {
             scatterBlock(d, group.t, merged, result);
             if (--blocksLeft === 0) {
               // Every task has answered, so no worker writes into the staging any more: it can be reused. (A failed
-              // or aborted call drops it instead: its running tasks finish and still write into it.)
+              // or aborted call drops it instead: running tasks on workers that hold KV-cache shards finish and
+              // still write into it.)
               if (staged) this.staging!.release(staged.buffer);
               signal?.removeEventListener('abort', onAbort);
               this.scheduler.removeCaller(caller);
