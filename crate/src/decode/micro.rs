@@ -42,10 +42,10 @@ unsafe fn scores4_at<E: Elem>(q: *const f32, dk: usize, k: *const E, n: usize, s
             }
             d += 4;
         }
+        // Rows 0-1 and 2-3, each as [r·k0, r·k1, r'·k0, r'·k1].
         let mut out = [0f32; 8];
-        for (o, x) in out.iter_mut().zip(&a) {
-            *o = x.hsum();
-        }
+        sum4(a[0], a[1], a[2], a[3]).store(out.as_mut_ptr());
+        sum4(a[4], a[5], a[6], a[7]).store(out.as_mut_ptr().add(4));
         for d in dk4..dk {
             for r in 0..4 {
                 let y = *q.add(r * dk + d);
@@ -60,6 +60,38 @@ unsafe fn scores4_at<E: Elem>(q: *const f32, dk: usize, k: *const E, n: usize, s
             }
         }
         j += 2;
+    }
+}
+
+/// [Σx, Σy, Σz, Σw], each summed as `F32x4::hsum` does ((x0 + x2) + (x1 + x3): the same bits), by a 4 × 4 transpose
+/// (two interleaves and one add per pair, then two 64-bit interleaves and one add) instead of four shuffle chains.
+#[inline(always)]
+fn sum4(x: F32x4, y: F32x4, z: F32x4, w: F32x4) -> F32x4 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::*;
+        let v = |a: F32x4| {
+            let mut t = [0f32; 4];
+            // SAFETY: t holds four floats.
+            unsafe {
+                a.store(t.as_mut_ptr());
+                v128_load(t.as_ptr() as *const v128)
+            }
+        };
+        let (x, y, z, w) = (v(x), v(y), v(z), v(w));
+        let s = f32x4_add(i32x4_shuffle::<0, 4, 1, 5>(x, y), i32x4_shuffle::<2, 6, 3, 7>(x, y));
+        let u = f32x4_add(i32x4_shuffle::<0, 4, 1, 5>(z, w), i32x4_shuffle::<2, 6, 3, 7>(z, w));
+        let r = f32x4_add(i64x2_shuffle::<0, 2>(s, u), i64x2_shuffle::<1, 3>(s, u));
+        let mut t = [0f32; 4];
+        // SAFETY: t holds four floats.
+        unsafe {
+            v128_store(t.as_mut_ptr() as *mut v128, r);
+            F32x4::load(t.as_ptr())
+        }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        F32x4::new(x.hsum(), y.hsum(), z.hsum(), w.hsum())
     }
 }
 
