@@ -173,8 +173,7 @@ fn run<E: Elem>(
                 // already stream through `tile`; int8 is bound by its widening, where this measured 5 % slower).
                 if !convert || (fused && ks.is_none()) {
                     for u in &sc.runs {
-                        touch(&k[u.row0 * dk..(u.row0 + u.len) * dk]);
-                        touch(&v[u.row0 * dv..(u.row0 + u.len) * dv]);
+                        touch_run(&k[u.row0 * dk..(u.row0 + u.len) * dk], &v[u.row0 * dv..(u.row0 + u.len) * dv]);
                     }
                 }
                 for u in &sc.runs {
@@ -574,6 +573,32 @@ fn block2<const W: usize>(
             a[w].store(acc0.as_mut_ptr().add(d + 4 * w));
             b[w].store(acc1.as_mut_ptr().add(d + 4 * w));
         }
+    }
+}
+
+/// `touch` of a run's K and V rows as four interleaved streams (each half of K and of V): the lines arrive ~1.3x
+/// faster than from one stream after the other (more misses in flight at once).
+#[inline(always)]
+fn touch_run<E>(k: &[E], v: &[E]) {
+    let (kh, vh) = (k.len() / 2, v.len() / 2);
+    touch_streams([&k[..kh], &k[kh..], &v[..vh], &v[vh..]]);
+}
+
+/// `touch` of N slices, their lines interleaved (line i of each, then line i + 1 of each, …; the longer ones' tails
+/// after).
+#[inline(always)]
+fn touch_streams<E, const N: usize>(x: [&[E]; N]) {
+    let bytes = x.iter().map(|s| core::mem::size_of_val(*s)).min().unwrap_or(0);
+    let mut i = 0;
+    while i < bytes {
+        for s in &x {
+            // SAFETY: i < every slice's byte length.
+            unsafe { core::ptr::read_volatile((s.as_ptr() as *const u8).add(i)) };
+        }
+        i += 64;
+    }
+    for s in x {
+        touch(&s[bytes / core::mem::size_of::<E>().max(1)..]);
     }
 }
 
