@@ -8,6 +8,11 @@
  *
  * Pinned jobs (KV-cache shards, ts/pool/kv-cache.ts) go to one given worker, in submission order, ahead of its share
  * of the common queue; they are never retried: the state they need lives in that worker and dies with it.
+ *
+ * Helping: a job whose work is handed out in blocks by a shared counter (`unclaimed`) can be sent, as is, to a worker
+ * that has nothing else to do; both claim blocks until none are left. The job settles once its own worker and every
+ * helper have answered. A helper that fails loses the blocks it had claimed, so the whole job runs again (an attempt).
+ * This evens out the end of a call, where one worker would otherwise idle while the other finishes its last tasks.
  */
 import * as Comlink from 'comlink';
 import type { Fault, WorkerApi } from './worker-api.js';
@@ -23,6 +28,8 @@ export interface Job {
   resolve(out: TaskOutput | null): void;
   reject(err: unknown): void;
   attempt: number;
+  /** For a job run in claimed blocks: how many blocks of its current attempt no worker has claimed yet. */
+  unclaimed?(): number;
 }
 
 /** A call of a worker method on one given worker (cache-shard operations). */
@@ -39,13 +46,16 @@ export interface Caller {
   running: Set<Job>;
 }
 
-/** Tasks in flight per worker. */
-const DEPTH = 2;
+/** Tasks in flight per worker: the next two wait in its message queue, so that a slow answer from the calling thread
+ * (busy copying, collecting garbage) does not leave the worker idle between tasks. */
+const DEPTH = 3;
 
 interface Sent {
   job: Job | PinnedJob;
   /** undefined for a pinned job. */
   caller: Caller | undefined;
+  /** Set when this is a helper run of `job` (not the job's own run). */
+  help?: boolean;
   /** Set once settled (answered, failed or withdrawn): later answers for it are ignored. */
   settled: boolean;
 }
@@ -78,8 +88,19 @@ export interface SchedulerOptions {
   injectFault?: (label: string, attempt: number) => Fault | undefined;
 }
 
+/** A job with helpers: its own answer (once in) and the helpers still running. */
+interface Helped {
+  caller: Caller;
+  helpers: number;
+  answered: boolean;
+  answer: TaskOutput | null;
+  /** A helper failed: the blocks it claimed were never written. */
+  lost: boolean;
+}
+
 export class Scheduler {
   private readonly slots: Slot[] = [];
+  private readonly helped = new WeakMap<Job, Helped>();
   private readonly callers: Caller[] = [];
   private turn = 0;
   private disposed = false;
@@ -138,6 +159,10 @@ export class Scheduler {
       for (const x of this.withdraw(slot)) {
         if (x.settled || x.caller === c) continue;
         x.settled = true;
+        if (x.help) {
+          this.helpEnded(x.job as Job, true);
+          continue;
+        }
         if (!x.caller) {
           x.job.reject(new Error('the pool worker was stopped'));
           continue;
@@ -226,7 +251,7 @@ export class Scheduler {
     clearTimeout(slot.timer);
     slot.timer = undefined;
     for (const x of taken) {
-      if (x.caller) x.caller.running.delete(x.job as Job);
+      if (x.caller && !x.help) x.caller.running.delete(x.job as Job);
     }
     this.replace(slot);
     return taken;
@@ -236,6 +261,10 @@ export class Scheduler {
   private failRunning(slot: Slot, why: string): void {
     const [running, ...waiting] = this.withdraw(slot).filter((x) => !x.settled);
     for (const x of [...waiting].reverse()) {
+      if (x.help) {
+        this.helpEnded(x.job as Job, true);
+        continue;
+      }
       if (!x.caller) {
         x.job.reject(new PoolTaskError(`${x.job.label}: its worker stopped (${why}); the KV-cache shard it held is lost`, x.job.label));
         continue;
@@ -243,7 +272,10 @@ export class Scheduler {
       (x.job as Job).attempt -= 1; // it never started
       x.caller.queue.unshift(x.job as Job);
     }
-    if (running) {
+    if (running?.help) {
+      running.settled = true;
+      this.helpEnded(running.job as Job, true);
+    } else if (running) {
       const job = running.job;
       if (!running.caller) job.reject(new PoolTaskError(`${job.label} failed: ${why}; the KV-cache shard it held is lost`, job.label));
       else if ((job as Job).attempt < 2) running.caller.queue.unshift(job as Job);
@@ -285,14 +317,91 @@ export class Scheduler {
       for (const slot of this.slots) {
         if (slot.inflight.length >= depth || !slot.handle) continue;
         const next = this.nextJob();
-        if (!next) return;
+        if (!next) {
+          this.helpIdle();
+          return;
+        }
         this.execute(slot, slot.handle, next.job, next.caller);
       }
     }
   }
 
+  /** No job is waiting: each idle worker helps the job in flight with the most unclaimed blocks. */
+  private helpIdle(): void {
+    for (const slot of this.slots) {
+      if (!slot.handle || slot.inflight.length > 0) continue;
+      let target: Sent | undefined;
+      let most = 0;
+      for (const s of this.slots) {
+        for (const x of s.inflight) {
+          const n = x.settled || x.help || !x.caller ? 0 : ((x.job as Job).unclaimed?.() ?? 0);
+          if (n > most) {
+            most = n;
+            target = x;
+          }
+        }
+      }
+      if (!target) return;
+      this.executeHelp(slot, slot.handle, target.job as Job, target.caller!);
+    }
+  }
+
+  private executeHelp(slot: Slot, handle: WorkerHandle, job: Job, caller: Caller): void {
+    let input: ReturnType<Job['input']>;
+    try {
+      input = job.input();
+    } catch {
+      return; // the job's own run reports it
+    }
+    let h = this.helped.get(job);
+    if (!h) {
+      h = { caller, helpers: 0, answered: false, answer: null, lost: false };
+      this.helped.set(job, h);
+    }
+    h.helpers += 1;
+    const fault = this.opts.injectFault?.(`${job.label} (helper)`, job.attempt);
+    const answer = handle.api.run(transferable(input.input, input.transfer), fault);
+    this.track(slot, { job, caller, settled: false, help: true }, answer, () => this.helpEnded(job, false), () => this.helpEnded(job, true));
+  }
+
+  /** The job's own run answered: it settles now, or when its last helper answers. */
+  private ownAnswer(job: Job, out: TaskOutput | null): void {
+    const h = this.helped.get(job);
+    if (!h) {
+      job.resolve(out);
+      return;
+    }
+    h.answered = true;
+    h.answer = out;
+    if (h.helpers === 0) this.settleHelped(job, h);
+  }
+
+  private helpEnded(job: Job, lost: boolean): void {
+    const h = this.helped.get(job);
+    if (!h) return;
+    h.helpers -= 1;
+    if (lost) h.lost = true;
+    if (h.answered && h.helpers === 0) this.settleHelped(job, h);
+  }
+
+  private settleHelped(job: Job, h: Helped): void {
+    this.helped.delete(job);
+    if (!h.lost) {
+      job.resolve(h.answer);
+      return;
+    }
+    // Blocks a failed helper had claimed are missing: the job runs again in full (a new attempt, a new counter).
+    if (!this.callers.includes(h.caller)) return;
+    if (job.attempt < 2) {
+      h.caller.queue.unshift(job);
+      this.pump();
+    } else {
+      job.reject(new PoolTaskError(`${job.label} failed twice: a worker helping with it stopped`, job.label));
+    }
+  }
+
   /** Sends `sent` to the slot's worker; the answer settles it (ignored if it was settled meanwhile). */
-  private track(slot: Slot, sent: Sent, answer: Promise<unknown>, done: (value: unknown) => void): void {
+  private track(slot: Slot, sent: Sent, answer: Promise<unknown>, done: (value: unknown) => void, failed = (e: unknown): void => sent.job.reject(e)): void {
     slot.inflight.push(sent);
     if (slot.inflight.length === 1) this.armTimer(slot);
     const settle = (): boolean => {
@@ -301,7 +410,7 @@ export class Scheduler {
       if (i === 0) this.armTimer(slot);
       if (sent.settled) return false;
       sent.settled = true;
-      if (sent.caller) sent.caller.running.delete(sent.job as Job);
+      if (sent.caller && !sent.help) sent.caller.running.delete(sent.job as Job);
       return true;
     };
     answer
@@ -311,7 +420,7 @@ export class Scheduler {
       })
       .catch((e: unknown) => {
         // An error thrown in the worker is deterministic: retrying would fail the same way.
-        if (settle()) sent.job.reject(e);
+        if (settle()) failed(e);
         this.pump();
       });
   }
@@ -334,7 +443,7 @@ export class Scheduler {
     }
     const fault = this.opts.injectFault?.(job.label, job.attempt);
     const answer = handle.api.run(transferable(input.input, input.transfer), fault);
-    this.track(slot, { job, caller, settled: false }, answer, (out) => job.resolve(out as TaskOutput | null));
+    this.track(slot, { job, caller, settled: false }, answer, (out) => this.ownAnswer(job, out as TaskOutput | null));
   }
 }
 

@@ -36,6 +36,14 @@ export interface TaskInput extends Pick<AttentionDescriptor, CarriedFields> {
   relBias?: AttentionDescriptor['relBias'];
   /** Shared memory the worker writes its compact results into (then it answers null). */
   sharedOut?: SharedOutput;
+  /** Run in row blocks claimed from a shared counter (with sharedOut): idle workers may claim blocks too. */
+  claim?: RowClaim;
+}
+
+/** Blocks of `blockRows` query rows handed out by an atomic counter (block i = the counter's value before the add). */
+export interface RowClaim {
+  counter: Int32Array;
+  blockRows: number;
 }
 
 /** Compact BHND results of one task: output [hq, nq, dv], lse [hq, nq], weights [hq, nq, nk]. */

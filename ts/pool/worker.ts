@@ -1,7 +1,7 @@
 /** Pool worker entry: one wasm instance per worker, tasks in, compact results out (their buffers transferred). */
 import * as Comlink from 'comlink';
 import { init } from '../core/loader.js';
-import { runDescriptor } from '../core/call.js';
+import { runDescriptor, runRowBlocks } from '../core/call.js';
 import { runVariant } from '../variants/call.js';
 import { IS_BROWSER_BUILD } from '../core/runtime.js';
 import { taskDescriptor, type TaskInput, type TaskOutput } from './task.js';
@@ -29,9 +29,18 @@ const api: WorkerApi = {
     await init(module);
   },
   run(task: TaskInput, fault?: Fault): TaskOutput | null | Promise<TaskOutput | null> {
-    if (fault) return injected(fault);
+    if (fault) {
+      // A task run in claimed blocks fails after claiming one, so that the block is lost as in a real mid-task crash.
+      if (task.claim) Atomics.add(task.claim.counter, 0, 1);
+      return injected(fault);
+    }
     const d = taskDescriptor(task);
     const shared = task.sharedOut;
+    if (shared && task.claim) {
+      const { counter, blockRows } = task.claim;
+      runRowBlocks(d, blockRows, () => Atomics.add(counter, 0, 1), shared);
+      return null;
+    }
     if (shared) d.out = shared.output;
     const r = d.variant ? runVariant(d) : runDescriptor(d);
     if (shared) {
