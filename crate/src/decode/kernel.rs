@@ -171,7 +171,7 @@ fn run<E: Elem>(
                 }
                 // Rows read in place: request all the tile's lines up front, in address order (converted tiles
                 // already stream through `tile`; int8 is bound by its widening, where this measured 5 % slower).
-                if !convert || (fused && ks.is_none()) {
+                if !convert || (ks.is_none() && (fused || inplace4)) {
                     for u in &sc.runs {
                         touch_run(&k[u.row0 * dk..(u.row0 + u.len) * dk], &v[u.row0 * dv..(u.row0 + u.len) * dv]);
                     }
