@@ -11,7 +11,7 @@
 
 use super::elem::{convert_row, Elem, F16_RAW_SCALE};
 use super::merge::{merge_row, Partials};
-use super::micro::{scores4, values4};
+use super::micro::{scores4, sum4, values4};
 use super::wide8;
 use super::{CacheData, DecodeOutputs, DecodeProblem};
 use crate::math::{exp2, exp2_scalar, LOG2_E};
@@ -378,8 +378,12 @@ fn dot2x4(q0: &[f32], q1: &[f32], k: &[f32], dk: usize) -> ([f32; 4], [f32; 4]) 
         }
         d += 4;
     }
-    let mut ra = [a[0].hsum(), a[1].hsum(), a[2].hsum(), a[3].hsum()];
-    let mut rb = [b[0].hsum(), b[1].hsum(), b[2].hsum(), b[3].hsum()];
+    let (mut ra, mut rb) = ([0f32; 4], [0f32; 4]);
+    // SAFETY: four floats each.
+    unsafe {
+        sum4(a[0], a[1], a[2], a[3]).store(ra.as_mut_ptr());
+        sum4(b[0], b[1], b[2], b[3]).store(rb.as_mut_ptr());
+    }
     for d in dk4..dk {
         for w in 0..4 {
             ra[w] += q0[d] * k[w * dk + d];
@@ -408,7 +412,9 @@ fn dot4<E: Elem>(q: &[f32], k: &[E], dk: usize) -> [f32; 4] {
         }
         d += 4;
     }
-    let mut r = [a[0].hsum(), a[1].hsum(), a[2].hsum(), a[3].hsum()];
+    let mut r = [0f32; 4];
+    // SAFETY: four floats.
+    unsafe { sum4(a[0], a[1], a[2], a[3]).store(r.as_mut_ptr()) };
     for d in dk4..dk {
         for (x, rx) in r.iter_mut().enumerate() {
             *rx += q[d] * k[x * dk + d].to_f32();

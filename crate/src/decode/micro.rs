@@ -66,7 +66,7 @@ unsafe fn scores4_at<E: Elem>(q: *const f32, dk: usize, k: *const E, n: usize, s
 /// [Σx, Σy, Σz, Σw], each summed as `F32x4::hsum` does ((x0 + x2) + (x1 + x3): the same bits), by a 4 × 4 transpose
 /// (two interleaves and one add per pair, then two 64-bit interleaves and one add) instead of four shuffle chains.
 #[inline(always)]
-fn sum4(x: F32x4, y: F32x4, z: F32x4, w: F32x4) -> F32x4 {
+pub fn sum4(x: F32x4, y: F32x4, z: F32x4, w: F32x4) -> F32x4 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         use core::arch::wasm32::*;

@@ -6,6 +6,7 @@
 //! the merged output row). Results are identical in value to widening in order: only the summation order inside a
 //! dot product changes.
 
+use super::micro::sum4;
 use crate::simd::F32x4;
 
 /// (x0 x2 x4 x6), (x1 x3 x5 x7) of eight int8 as f32.
@@ -77,9 +78,12 @@ pub fn scores(qp: &[f32], q: &[f32], dk: usize, k: &[i8], n: usize, s: &mut [f32
             }
             d += 8;
         }
-        for (x, acc) in a.iter().enumerate().take(keys) {
+        let mut sums = [0f32; 4];
+        // SAFETY: four floats.
+        unsafe { sum4(a[0], a[1], a[2], a[3]).store(sums.as_mut_ptr()) };
+        for (x, &sum) in sums.iter().enumerate().take(keys) {
             let row = &k[(j + x) * dk..(j + x + 1) * dk];
-            let mut r = acc.hsum();
+            let mut r = sum;
             for d in d8..dk {
                 r += q[d] * row[d] as f32;
             }
