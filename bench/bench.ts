@@ -32,8 +32,16 @@ function jsPolicy(predictedMs: number | undefined): Policy | undefined {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   let failed = false;
+  // Thread scaling first, before the peers are loaded: their modules would enlarge this process's heap, and every
+  // garbage collection on the calling thread then takes longer from the pool's workers (onnxruntime-web is timed in
+  // processes of its own for the same reason).
+  const threadRows: Row[] = [];
+  if (args.threads) {
+    const { defaultThreadCounts, reportThreads } = await import('./threads.js');
+    threadRows.push(...(await reportThreads(args.threads.length ? args.threads : defaultThreadCounts())));
+  }
   const peers: Peer[] = [];
-  for (const impl of args.impls) {
+  for (const impl of args.table ? args.impls : []) {
     try {
       peers.push(await loadPeer(impl));
     } catch (e) {
@@ -93,10 +101,7 @@ async function main(): Promise<void> {
       for (const l of lines) console.log(tableLine(l, webattnMs));
     }
   }
-  if (args.threads) {
-    const { defaultThreadCounts, reportThreads } = await import('./threads.js');
-    rows.push(...(await reportThreads(args.threads.length ? args.threads : defaultThreadCounts())));
-  }
+  rows.push(...threadRows);
   if (args.json) {
     writeFileSync(args.json, JSON.stringify(rows, null, 2) + '\n');
     console.log(`wrote ${rows.length} rows to ${args.json}`);

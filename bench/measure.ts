@@ -72,6 +72,36 @@ export async function measureShape(contenders: readonly Contender[]): Promise<Me
   return state.map((s) => ({ impl: s.c.impl, times: s.times, medianMs: median(s.times), output: s.output }));
 }
 
+/**
+ * Throughput of several implementations: after `warmups` calls each, alternating bursts of back-to-back calls
+ * (`burstMs` of calls of one implementation, then the next), `bursts` per implementation. Each burst gives its mean
+ * ms per call; medianMs is the median over the bursts. Alternation cancels the shared machine's slow spells; bursts
+ * (rather than alternating single calls) measure calls that follow calls — a worker pool's first call after its
+ * workers sat idle pays their wake-up (measured 4–13 ms at (1,12,1024,64) on 2 cores).
+ */
+export async function measureBursts(
+  contenders: readonly Contender[], opts: { bursts: number; burstMs: number },
+): Promise<Measurement[]> {
+  const state = [];
+  for (const c of contenders) {
+    let output: Float32Array | undefined;
+    for (let w = 0; w < Math.max(1, c.policy.warmups); w++) output = (await timed(c.prepared)).out;
+    state.push({ c, output: output!, times: [] as number[] });
+  }
+  for (let round = 0; round < opts.bursts; round++) {
+    for (const s of state) {
+      const t0 = performance.now();
+      let calls = 0;
+      while (performance.now() - t0 < opts.burstMs) {
+        await s.c.prepared.run();
+        calls += 1;
+      }
+      s.times.push((performance.now() - t0) / calls);
+    }
+  }
+  return state.map((s) => ({ impl: s.c.impl, times: s.times, medianMs: median(s.times), output: s.output }));
+}
+
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return Infinity;
   let m = 0;
