@@ -27,7 +27,9 @@ export interface PoolOptions {
   timeoutMs?: number;
   /** Where to load the wasm from (as for init()); default: beside the library. */
   wasm?: InitSource;
-  /** Testing hook: make a task's attempt crash, hang or throw in its worker. */
+  /** Testing hook: make a task's attempt crash, hang or throw in its worker. A worker helping with a task (see
+   * README, Worker pool) is asked about under the task's label + " (helper)"; a task run in claimed blocks fails
+   * after claiming one. */
   injectFault?: (task: string, attempt: number) => Fault | undefined;
 }
 
