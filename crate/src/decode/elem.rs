@@ -19,6 +19,16 @@ pub trait Elem: Copy {
     unsafe fn load16(p: *const Self) -> [F32x4; 4] {
         [Self::load4(p), Self::load4(p.add(4)), Self::load4(p.add(8)), Self::load4(p.add(12))]
     }
+    /// Whether `load8` is cheaper than two `load4` (the kernels then step eight columns at a time).
+    const LOAD8: bool = false;
+    /// Eight consecutive elements as f32.
+    ///
+    /// # Safety
+    /// `p..p+8` must be readable.
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> [F32x4; 2] {
+        [Self::load4(p), Self::load4(p.add(4))]
+    }
     /// The slice itself when the elements already are f32 (read in place, never copied).
     fn as_f32(s: &[Self]) -> Option<&[f32]> {
         let _ = s;
@@ -101,12 +111,28 @@ pub struct F16Raw(pub u16);
 pub const F16_RAW_SCALE: f32 = HALF_TO_F32_BIAS;
 
 impl Elem for F16Raw {
+    const LOAD8: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[inline(always)]
     unsafe fn load4(p: *const F16Raw) -> F32x4 {
         use core::arch::wasm32::*;
         let b = i32x4_shl(i32x4_load_extend_i16x4(p as *const i16), 13);
         from_v128(v128_and(b, u32x4_splat(0x8fff_e000)))
+    }
+    /// Eight halves in one load, rebuilt in 16-bit lanes and interleaved: the upper half of each f32 is the half
+    /// shifted right by 3 (sign copies masked off), the lower half its last three mantissa bits shifted to the top;
+    /// five SIMD operations per eight halves instead of six. The same bits as `load4`.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    unsafe fn load8(p: *const F16Raw) -> [F32x4; 2] {
+        use core::arch::wasm32::*;
+        let h = v128_load(p as *const v128);
+        let hi = v128_and(i16x8_shr(h, 3), i16x8_splat(0x8fff_u16 as i16));
+        let lo = i16x8_shl(h, 13);
+        [
+            from_v128(i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(lo, hi)),
+            from_v128(i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(lo, hi)),
+        ]
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     #[inline(always)]

@@ -401,6 +401,19 @@ fn dot4<E: Elem>(q: &[f32], k: &[E], dk: usize) -> [f32; 4] {
     let mut a = [F32x4::splat(0.0); 4];
     let mut d = 0;
     let (qp, kp) = (q.as_ptr(), k.as_ptr());
+    // Eight columns per step where E widens eight at once (`Elem::load8`); each accumulator still adds column
+    // block d before d + 4.
+    while E::LOAD8 && d + 8 <= dk4 {
+        // SAFETY: d + 8 ≤ dk, so every load lies inside q and inside the four rows of k.
+        unsafe {
+            let (x, y) = (F32x4::load(qp.add(d)), F32x4::load(qp.add(d + 4)));
+            for (w, aw) in a.iter_mut().enumerate() {
+                let [k0, k1] = E::load8(kp.add(w * dk + d));
+                *aw = aw.add(x.mul(k0)).add(y.mul(k1));
+            }
+        }
+        d += 8;
+    }
     while d < dk4 {
         // SAFETY: d + 4 ≤ dk, so every load lies inside q and inside the four rows of k.
         unsafe {
@@ -518,8 +531,16 @@ fn block<E: Elem, const W: usize>(p: &[f32], v: &[E], dv: usize, d: usize, alpha
         for (j, pj) in p.iter().enumerate() {
             let pv = F32x4::splat(*pj);
             let row = v.as_ptr().add(j * dv + d);
-            for (w, x) in a.iter_mut().enumerate() {
-                *x = x.add(pv.mul(E::load4(row.add(4 * w))));
+            let mut w = 0;
+            while E::LOAD8 && w + 2 <= W {
+                let [x0, x1] = E::load8(row.add(4 * w));
+                a[w] = a[w].add(pv.mul(x0));
+                a[w + 1] = a[w + 1].add(pv.mul(x1));
+                w += 2;
+            }
+            while w < W {
+                a[w] = a[w].add(pv.mul(E::load4(row.add(4 * w))));
+                w += 1;
             }
         }
         for (w, x) in a.iter().enumerate() {

@@ -33,6 +33,16 @@ unsafe fn scores4_at<E: Elem>(q: *const f32, dk: usize, k: *const E, n: usize, s
         let k1 = if two { k0.add(dk) } else { k0 };
         let mut a = [F32x4::splat(0.0); 8];
         let mut d = 0;
+        // Eight columns per step (`Elem::load8`), each accumulator adding columns d.. before d + 4..
+        while E::LOAD8 && d + 8 <= dk4 {
+            let ([x0, y0], [x1, y1]) = (E::load8(k0.add(d)), E::load8(k1.add(d)));
+            for r in 0..4 {
+                let (u, w) = (F32x4::load(q.add(r * dk + d)), F32x4::load(q.add(r * dk + d + 4)));
+                a[2 * r] = a[2 * r].add(u.mul(x0)).add(w.mul(y0));
+                a[2 * r + 1] = a[2 * r + 1].add(u.mul(x1)).add(w.mul(y1));
+            }
+            d += 8;
+        }
         while d < dk4 {
             let (x0, x1) = (E::load4(k0.add(d)), E::load4(k1.add(d)));
             for r in 0..4 {
@@ -122,7 +132,7 @@ unsafe fn values4_at<E: Elem>(p: *const f32, ps: usize, n: usize, v: *const E, d
         }
         for j in 0..n {
             let row = v.add(j * dv + d);
-            let (x0, x1) = (E::load4(row), E::load4(row.add(4)));
+            let [x0, x1] = E::load8(row);
             for r in 0..4 {
                 let w = F32x4::load_splat(p.add(r * ps + j));
                 a[2 * r] = a[2 * r].add(w.mul(x0));
