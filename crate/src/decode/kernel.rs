@@ -2,12 +2,29 @@
 //! query rows (dot products on f32 lanes) → masks → online softmax → P·V into the split's accumulator.
 //! Where the rows are read: f32 always in place (stacked rows in groups of four through `micro.rs`, each K / V load
 //! feeding four rows); f16 / int8 in place and widened in registers for one row (MHA) or a multiple of four rows
-//! (GQA), else converted (and scaled) once per tile into f32 scratch. Tiles read in place are first touched one byte
-//! per 64-byte line in address order (`touch`): the kernels' strided first reads left the hardware prefetchers idle.
-//! int8 with one row widens eight elements per step (`wide8.rs`). Measured and dropped (see the commit history):
-//! touching the next tile from inside the kernels' loops (0.8-0.9x), int8 P·V through i32x4.dot_i16x8_s on
-//! byte-interleaved key pairs (0.9x), int8 q·k through it with q split into two i16 parts (1.05x, not kept), `wide8`
-//! for four stacked int8 rows (0.98x), touching int8 tiles (0.95x).
+//! (GQA), else converted (and scaled) once per tile into f32 scratch. Finite f16 widens eight halves per load
+//! (`Elem::load8`). int8 with one row widens eight elements per step (`wide8.rs`).
+//!
+//! Touching. Tiles read in place (f32, f16; not int8) are first touched one byte per 64-byte line (`touch_run`), as
+//! four interleaved streams (each half of the run's K and of its V): the kernels' strided first reads left the
+//! hardware prefetchers idle, and four streams keep more misses in flight than one (a touch-only build read a Hkv 8
+//! f32 cache in 2.09 ms as one stream, 1.78 ms as K / V interleaved, 1.64 ms as four streams, 1.68 ms as eight).
+//! Wasm has no prefetch instruction and a volatile load that misses holds up retirement, so this burst and the
+//! arithmetic do not overlap: for f32 Hkv 8 (32 MiB) the burst takes ~1.6 ms and the compute ~2.4 ms (a profile puts
+//! ~37 % of the samples in the touch loop; with the cache in L2 the compute alone is ~87 ns per key and kv head,
+//! i.e. ~2.3 FP vector instructions per cycle without FMA), so ~4.0 ms is this structure's floor.
+//!
+//! Dot-product reductions go through `micro::sum4` (a 4 × 4 transpose): V8 lowered each `hsum`'s second shuffle to
+//! a pshufb with its mask rebuilt every time.
+//!
+//! Measured and dropped (see the commit history): touching the next tile from inside the kernels' loops (0.8-0.9x,
+//! twice; a build touching already cached lines there cost the same: the step's own instructions, ~5 cycles a
+//! line, and the misses still stall), touching only the first 44 lines of each 4 KiB page and leaving the rest to
+//! the hardware streamer (0.80-0.93x: it does not fetch them), KC 128 (0.98-1.02x), eight touch streams (0.99-1.02x),
+//! two keys per iteration in `values4` (0.93-0.95x for f32), `wasm-opt --low-memory-unused` (folds constant offsets
+//! into the loads; 1.00x), int8 P·V through i32x4.dot_i16x8_s on byte-interleaved key pairs (0.9x), int8 q·k through
+//! it with q split into two i16 parts (1.05x, not kept), `wide8` for four stacked int8 rows (0.98x), touching int8
+//! tiles (0.95x, and 0.97-0.98x with four streams).
 
 use super::elem::{convert_row, Elem, F16_RAW_SCALE};
 use super::merge::{merge_row, Partials};
@@ -169,8 +186,8 @@ fn run<E: Elem>(
                     sc.runs.push(Run { row0, off, len });
                     off += len;
                 }
-                // Rows read in place: request all the tile's lines up front, in address order (converted tiles
-                // already stream through `tile`; int8 is bound by its widening, where this measured 5 % slower).
+                // Rows read in place: request all the tile's lines up front (converted tiles already stream through
+                // `tile`; int8 is bound by its widening, where this measured 2-5 % slower).
                 if !convert || (ks.is_none() && (fused || inplace4)) {
                     for u in &sc.runs {
                         touch_run(&k[u.row0 * dk..(u.row0 + u.len) * dk], &v[u.row0 * dv..(u.row0 + u.len) * dv]);

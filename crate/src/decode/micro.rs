@@ -1,8 +1,9 @@
 //! Four-row microkernels of the decode kernel (GQA / several queries: every K and V load feeds four query rows). Keys
 //! and values of any element type are widened in registers once per four rows (`Elem::load4`), not staged.
-//! Scores: a 4 rows × 2 keys register block (8 accumulators). P·V: a 4 rows × 8 columns block (8 accumulators) walking
-//! the tile's keys. Head dims 64 and 128 get their own copies (constant strides: the wasm loads take their offsets
-//! as immediates, so the loops carry almost no address arithmetic).
+//! Scores: a 4 rows × 2 keys register block (8 accumulators, reduced by `sum4`). P·V: a 4 rows × 8 columns block
+//! (8 accumulators) walking the tile's keys. Element types that widen eight at once (`Elem::LOAD8`) step eight
+//! columns at a time. Head dims 64 and 128 get their own copies (constant strides: no multiplications in the
+//! loops; LLVM 14 still emits each constant offset as an i32.add, which V8 turns into one lea per load).
 
 use super::elem::Elem;
 use crate::simd::F32x4;
