@@ -5,7 +5,9 @@
  * Prints per build: median and min ms per decode, GB/s of cache bytes read, % of the sum loop (wa_probe_sum of the
  * first build over the f32 cache's bytes), max |Δ| against the first build, and the speed ratios to the first build.
  * Shape as bench/decode.ts: Nq 1, Nk 4096, Hq 32, D 128, one thread.
- * Usage: tsx bench/decode-ab.ts A.wasm B.wasm [...] [--cases f32:32,f16:8,...] [--rounds 40] [--nk 4096] [--nq 1]
+ * --evict MB: before every timed call, read MB of other memory (wa_probe_sum over a buffer of the first build) so the
+ * cache comes partly from DRAM, as in bench/decode.ts where every contender's data shares the last-level cache.
+ * Usage: tsx bench/decode-ab.ts A.wasm B.wasm [...] [--cases f32:32,f16:8,...] [--rounds 40] [--nk 4096] [--nq 1] [--evict MB]
  */
 import { readFileSync } from 'node:fs';
 import { DTYPE_CODES, FLAG_F16_FINITE, encodeDecodeDescriptor, DECODE_WORDS } from '../ts/decode/descriptor.js';
@@ -31,6 +33,7 @@ const [HQ, D] = [32, 128];
 const NK = Number(flag('nk', '4096'));
 const NQ = Number(flag('nq', '1'));
 const ROUNDS = Number(flag('rounds', '40'));
+const EVICT = Number(flag('evict', '0')) * 2 ** 20;
 const CASES = flag('cases', 'f32:32,f16:32,int8:32,f32:8,f16:8,int8:8').split(',').map((c) => {
   const [dtype, hkv] = c.split(':');
   if (!(dtype! in DTYPE_CODES) || !Number(hkv)) throw new Error(`--cases: ${c} is not dtype:hkv`);
@@ -40,6 +43,10 @@ if (files.length === 0) throw new Error('usage: tsx bench/decode-ab.ts A.wasm B.
 
 const median = (x: number[]): number => [...x].sort((a, b) => a - b)[x.length >> 1]!;
 const modules = files.map((f) => new WebAssembly.Instance(new WebAssembly.Module(readFileSync(f)), {}).exports as unknown as Exports);
+const evictAt = EVICT > 0 ? modules[0]!.wa_alloc(EVICT, 16) >>> 0 : 0;
+if (EVICT > 0 && !evictAt) throw new Error(`could not allocate --evict ${EVICT} bytes`);
+if (evictAt) new Float32Array(modules[0]!.memory.buffer, evictAt, EVICT / 4).fill(1);
+const evict = (): void => { if (evictAt) modules[0]!.wa_probe_sum(evictAt, EVICT / 4); };
 
 for (const { dtype, hkv } of CASES) {
   const n = hkv * NK * D;
@@ -89,6 +96,7 @@ for (const { dtype, hkv } of CASES) {
   for (let round = 0; round < ROUNDS; round++) {
     setups.forEach((s, m) => {
       for (let c = 0; c < 3; c++) {
+        evict();
         const t0 = performance.now();
         s.k.wa_decode(s.dp);
         times[m]!.push(performance.now() - t0);
