@@ -22,7 +22,8 @@
 //! line, and the misses still stall), touching only the first 44 lines of each 4 KiB page and leaving the rest to
 //! the hardware streamer (0.80-0.93x: it does not fetch them), KC 128 (0.98-1.02x), eight touch streams (0.99-1.02x),
 //! two keys per iteration in `values4` (0.93-0.95x for f32), `wasm-opt --low-memory-unused` (folds constant offsets
-//! into the loads; 1.00x), int8 P·V through i32x4.dot_i16x8_s on byte-interleaved key pairs (0.9x), int8 q·k through
+//! into the loads; 1.00x), copying each tile to scratch with bulk-memory `memory.copy` instead of touching it (a
+//! copy-only build read the Hkv 8 f32 cache in 1.78-1.88 ms against 1.44-1.50 ms touch-only: 0.75-0.81x), int8 P·V through i32x4.dot_i16x8_s on byte-interleaved key pairs (0.9x), int8 q·k through
 //! it with q split into two i16 parts (1.05x, not kept), `wide8` for four stacked int8 rows (0.98x), touching int8
 //! tiles (0.95x, and 0.97-0.98x with four streams).
 
