@@ -85,10 +85,9 @@ function call(s: Staged, d: AttentionDescriptor, ptrs: DescriptorPointers): void
 
 /** Runs exact attention on a validated descriptor in this thread's wasm instance. */
 export function runDescriptor(d: AttentionDescriptor): AttentionResult {
-  const output = d.out ?? new Float32Array(extent(d.o, d.b, d.hq, d.nq, d.dv));
-  if (output.length < extent(d.o, d.b, d.hq, d.nq, d.dv)) {
-    throw new AttentionError('INVALID_OUTPUT', 'out', `${extent(d.o, d.b, d.hq, d.nq, d.dv)} elements`, `${output.length} elements`);
-  }
+  const nO = extent(d.o, d.b, d.hq, d.nq, d.dv);
+  const output = d.out ?? new Float32Array(nO);
+  if (output.length < nO) throw new AttentionError('INVALID_OUTPUT', 'out', `${nO} elements`, `${output.length} elements`);
   const arena = arenaFor(getExports());
   try {
     const s = stage(d);
