@@ -108,6 +108,18 @@ describe('pool helping: claimed row blocks', () => {
     }
   });
 
+  it('runBatch: every item bitwise right, the last ones (sent as the queue runs dry) in claimed blocks', async () => {
+    const pool = await createAttention({ threads: 2 });
+    try {
+      const c: Case = { name: 'batch', hq: 1, nq: 512, nk: 1024, d: 32, options: () => ({ causal: true }) };
+      const items = [0, 1, 2, 3, 4].map((j) => ({ ...inputs(c, 600 + 5 * j), options: { causal: true } }));
+      const got = await pool.runBatch(items);
+      items.forEach((x, j) => expect(sameBits(got[j]!.output, attention(x.q, x.k, x.v, x.options).output)).toBe(true));
+    } finally {
+      pool.dispose();
+    }
+  });
+
   for (const fault of ['crash', 'hang', 'throw'] as const) {
     it(`a helper that fails (${fault}) makes its task run again in full: the result is still right`, async () => {
       const seen: string[] = [];

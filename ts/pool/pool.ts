@@ -60,14 +60,15 @@ export interface BatchOptions extends RunOptions {
 const CLAIM_ROWS = 128;
 
 /**
- * Whether task `i` of a staged call runs in claimed row blocks, so that a worker that runs out of tasks helps
- * with it instead of idling while the others finish: the last task per worker, when it has rows to share. Earlier
- * tasks run whole: each block costs about 50 µs (the kernel packs the head's keys again), measured 1–4 % slower
- * when every task ran in blocks. With (1,12,1024,64) on 2 workers the last answers of the two workers came
- * 3.5–3.9 ms apart (median) without blocks, 0.5–0.9 ms apart with them.
+ * Whether a task of a staged call can run in claimed row blocks, so that a worker that runs out of tasks helps
+ * with it instead of idling while the others finish. It does when it is sent with fewer jobs left in the queue than
+ * there are workers (the scheduler's `tail`): in practice the last task per worker of the last call. Earlier tasks
+ * run whole: each block costs about 50 µs (the kernel packs the head's keys again), measured 1–4 % slower when
+ * every task ran in blocks. With (1,12,1024,64) on 2 workers the last answers of the two workers came 3.5–3.9 ms
+ * apart (median) without blocks, 0.5–0.9 ms apart with them.
  */
-function claimable(d: AttentionDescriptor, t: TaskRange, i: number, tasks: number, threads: number): boolean {
-  return threads > 1 && !d.variant && !d.sparse && i >= tasks - threads && t.rows >= 2 * CLAIM_ROWS;
+function claimable(d: AttentionDescriptor, t: TaskRange, threads: number): boolean {
+  return threads > 1 && !d.variant && !d.sparse && t.rows >= 2 * CLAIM_ROWS;
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -217,23 +218,22 @@ export class AttentionPool {
         let counter: Int32Array | undefined;
         let counterAttempt = -1;
         const blocks = Math.ceil(t.rows / CLAIM_ROWS);
-        const claims = !!staged && claimable(d, t, i, tasks.length, this.threads);
+        const claims = !!staged && claimable(d, t, this.threads);
         const job: Job = {
           label: `${label} task ${i + 1}/${tasks.length} (batch ${t.b}, kv heads ${t.kvHead0}–${t.kvHead0 + t.kvHeads - 1}, ` +
             `rows ${t.row0}–${t.row0 + t.rows - 1}, keys ${t.key0}–${t.key0 + t.keys - 1})`,
           attempt: 0,
-          input: () => {
+          input: (tail) => {
             if (!staged) return makeTaskInput(d, t, decode);
             staged.prepare(i);
             const x = makeTaskInput(staged.d, t, false);
             x.input.sharedOut = staged.output(i);
-            if (claims) {
-              if (counterAttempt !== job.attempt) {
-                counter = new Int32Array(new SharedArrayBuffer(4));
-                counterAttempt = job.attempt;
-              }
-              x.input.claim = { counter: counter!, blockRows: CLAIM_ROWS };
+            // A helper asks with tail = true; it claims from the counter of the attempt running, if that has one.
+            if (claims && counterAttempt !== job.attempt) {
+              counter = tail ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+              counterAttempt = job.attempt;
             }
+            if (counter) x.input.claim = { counter, blockRows: CLAIM_ROWS };
             return x;
           },
           reject: fail,

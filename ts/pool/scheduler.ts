@@ -22,8 +22,11 @@ import type { WorkerHandle } from './workers.js';
 export interface Job {
   /** Names the task in errors, e.g. "run #3 task 5/12 (batch 0, kv heads 4–5, rows 0–255, keys 0–1023)". */
   label: string;
-  /** Builds the input (and its transfer list) when the task is sent; called again for a retry. */
-  input(): { input: TaskInput; transfer: ArrayBuffer[] };
+  /**
+   * Builds the input (and its transfer list) when the task is sent; called again for a retry and for each helper.
+   * `tail`: fewer jobs wait in the queue than there are workers, so a worker may soon run dry and help with this one.
+   */
+  input(tail: boolean): { input: TaskInput; transfer: ArrayBuffer[] };
   /** null: the results are in the task's shared output. */
   resolve(out: TaskOutput | null): void;
   reject(err: unknown): void;
@@ -349,7 +352,7 @@ export class Scheduler {
   private executeHelp(slot: Slot, handle: WorkerHandle, job: Job, caller: Caller): void {
     let input: ReturnType<Job['input']>;
     try {
-      input = job.input();
+      input = job.input(true);
     } catch {
       return; // the job's own run reports it
     }
@@ -434,7 +437,7 @@ export class Scheduler {
     job.attempt += 1;
     let input: ReturnType<Job['input']>;
     try {
-      input = job.input();
+      input = job.input(this.callers.reduce((n, c) => n + c.queue.length, 0) < this.slots.length);
     } catch (e) {
       caller.running.delete(job);
       job.reject(e);
