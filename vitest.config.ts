@@ -44,7 +44,7 @@ export default defineConfig({
       },
       browserProject('browser', include),
       // The pool again in a cross-origin-isolated page (COOP/COEP): SharedArrayBuffer exists, workers read views.
-      browserProject('browser-coi', ['test/pool.test.ts', 'test/pool-claims.test.ts', 'test/coi.test.ts'], {
+      browserProject('browser-coi', ['test/pool.test.ts', 'test/pool-claims.test.ts', 'test/pool-staging.test.ts', 'test/coi.test.ts'], {
         'Cross-Origin-Opener-Policy': 'same-origin',
         'Cross-Origin-Embedder-Policy': 'require-corp',
       }),

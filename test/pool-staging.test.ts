@@ -12,30 +12,41 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
   return x.every((w, i) => w === y[i]);
 }
 
+/** Key-range splits (decode-like shapes) merge partials: within 1e-5 of the unsplit call, not bitwise. */
+function close(a: Float32Array, b: Float32Array, tol = 1e-5): boolean {
+  return a.length === b.length && a.every((x, i) => Math.abs(x - b[i]!) <= tol * Math.max(1, Math.abs(b[i]!)));
+}
+
 const hasShared = typeof SharedArrayBuffer !== 'undefined';
 
 // Cross-origin-isolated pages, Node and Deno only (elsewhere the pool transfers slices instead).
 if (hasShared) describe('pool staging buffers', () => {
-  it('reuses a released buffer of a fitting size and keeps the free list under its budget', () => {
+  it('reuses a released buffer of a fitting size and never holds more than its cap, lent and free', () => {
     const s = new StagingBuffers(4 << 20);
-    const a = s.acquire(1 << 20);
+    const a = s.acquire(1 << 20)!;
     expect(a).toBeInstanceOf(SharedArrayBuffer);
     expect(a.byteLength).toBeGreaterThanOrEqual(1 << 20);
     s.release(a);
     expect(s.acquire(900_000)).toBe(a); // fits, and not more than twice the request
     s.release(a);
-    expect(s.acquire(100_000)).not.toBe(a); // would pin 10× the request
-    const big = s.acquire(3 << 20);
-    s.release(big); // 1 + 3 MiB: within budget, both kept
-    expect(s.acquire(3 << 20)).toBe(big);
+    const small = s.acquire(100_000)!; // a would pin 10× the request: a new one while there is room
+    expect(small).not.toBe(a);
+    expect(s.live).toBe((1 << 20) + 131072);
+    expect(s.acquire(5 << 20)).toBeUndefined(); // over the cap: the call transfers its slices instead
+    const big = s.acquire(2 << 20)!;
+    expect(s.live).toBe((3 << 20) + 131072);
+    expect(s.acquire(2 << 20)).toBeUndefined(); // lent + free would pass the cap
     s.release(big);
-    s.release(s.acquire(5 << 20)); // over the budget: not kept
-    expect(s.acquire(1 << 20)).toBe(a);
+    expect(s.acquire(2 << 20)).toBe(big);
+    expect(s.acquire(600_000)).toBe(a); // no room for a new one: any free buffer that is big enough
+    s.drop(a); // a failed call's buffer: forgotten, its bytes count no more
+    expect(s.live).toBe((2 << 20) + 131072);
+    expect(s.acquire(1 << 20)).not.toBe(a);
   });
 
   it('drops the free buffers after an idle period without calls', async () => {
     const s = new StagingBuffers(4 << 20, 50);
-    const a = s.acquire(1 << 20);
+    const a = s.acquire(1 << 20)!;
     s.release(a);
     expect(s.held).toBe(1 << 20);
     await new Promise((r) => setTimeout(r, 20));
@@ -43,6 +54,7 @@ if (hasShared) describe('pool staging buffers', () => {
     s.release(a);
     await new Promise((r) => setTimeout(r, 200));
     expect(s.held).toBe(0);
+    expect(s.live).toBe(0);
     expect(s.acquire(1 << 20)).not.toBe(a);
   });
 });
@@ -122,6 +134,77 @@ describe('pool results through the shared staging', () => {
       const r = await pool.run(q!, k!, v!, { out });
       expect(r.output).toBe(out);
       expect(sameBits(out, attention(q!, k!, v!).output)).toBe(true);
+    } finally {
+      pool.dispose();
+    }
+  });
+});
+
+/** The pool's staging buffers (private: what a test needs to see that calls reuse them). */
+const stagingOf = (pool: object): StagingBuffers | undefined => (pool as { staging?: StagingBuffers }).staging;
+
+if (hasShared) describe('pool shared memory stays bounded', () => {
+  beforeAll(async () => {
+    await init();
+  });
+
+  it('decode-shaped calls (key ranges) reuse one buffer for their operands, call after call', async () => {
+    const pool = await createAttention({ threads: 2 });
+    try {
+      const [h, nk, d] = [4, 2048, 32];
+      const k = tensor(uniform(1, h * nk * d), [1, h, nk, d]);
+      const v = tensor(uniform(2, h * nk * d), [1, h, nk, d]);
+      let live = -1;
+      for (let call = 0; call < 5; call++) {
+        const q = tensor(uniform(10 + call, h * d), [1, h, 1, d]);
+        const got = await pool.run(q, k, v);
+        expect(close(got.output, attention(q, k, v).output)).toBe(true);
+        const now = stagingOf(pool)!.live;
+        expect(now).toBeGreaterThan(0); // the operands went through the pool's buffers
+        if (call > 0) expect(now).toBe(live); // and the same ones each call
+        live = now;
+      }
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('a call that does not fit the cap transfers its slices and gives the same result', async () => {
+    const pool = await createAttention({ threads: 2, stagingBytes: 64 * 1024 });
+    const roomy = await createAttention({ threads: 2 });
+    try {
+      for (const [nq, nk] of [[256, 256], [1, 4096]] as const) {
+        const [h, d] = [4, 32];
+        const q = tensor(uniform(3, h * nq * d), [1, h, nq, d]);
+        const k = tensor(uniform(4, h * nk * d), [1, h, nk, d]);
+        const v = tensor(uniform(5, h * nk * d), [1, h, nk, d]);
+        const got = await pool.run(q, k, v, { returnLse: true });
+        // The same tasks as with room to stage them (a key-range split for nq = 1): bitwise the same.
+        const want = await roomy.run(q, k, v, { returnLse: true });
+        expect(stagingOf(roomy)!.live).toBeGreaterThan(0);
+        expect(sameBits(got.output, want.output)).toBe(true);
+        expect(sameBits(got.lse!, want.lse!)).toBe(true);
+        expect(close(got.output, attention(q, k, v).output)).toBe(true);
+        expect(stagingOf(pool)!.live).toBe(0);
+      }
+    } finally {
+      pool.dispose();
+      roomy.dispose();
+    }
+    const bad = await createAttention({ threads: 1, stagingBytes: -1 }).catch((e: unknown) => e);
+    expect((bad as Error).message.includes('stagingBytes')).toBe(true);
+  });
+
+  it('a failed call forgets its buffer, and later calls still fit under the cap', async () => {
+    const pool = await createAttention({ threads: 2, stagingBytes: 8 << 20, injectFault: (task) => (task.startsWith('run #1 ') ? 'throw' : undefined) });
+    try {
+      const shape = [1, 4, 256, 32];
+      const [q, k, v] = [6, 7, 8].map((seed) => tensor(uniform(seed, 4 * 256 * 32), shape));
+      const why = await pool.run(q!, k!, v!).catch((e: unknown) => e);
+      expect(why).toBeInstanceOf(Error);
+      expect(stagingOf(pool)!.live).toBe(0);
+      for (let call = 0; call < 3; call++) expect(sameBits((await pool.run(q!, k!, v!)).output, attention(q!, k!, v!).output)).toBe(true);
+      expect(stagingOf(pool)!.live).toBeGreaterThan(0);
     } finally {
       pool.dispose();
     }

@@ -176,6 +176,7 @@ export interface Matchers {
   toBeGreaterThan(n: number | bigint): void;
   toBeGreaterThanOrEqual(n: number | bigint): void;
   toBeNaN(): void;
+  toBeUndefined(): void;
   toBeInstanceOf(cls: abstract new (...args: never[]) => unknown): void;
   toMatch(pattern: string | RegExp): void;
   toThrow(expected?: ThrowExpectation): void;
@@ -204,6 +205,7 @@ function matchers(actual: unknown, negate: boolean, message?: string): Matchers 
     toBeGreaterThan: (n) => check(num() > n, `to be greater than ${show(n)}`),
     toBeGreaterThanOrEqual: (n) => check(num() >= n, `to be greater than or equal to ${show(n)}`),
     toBeNaN: () => check(Number.isNaN(actual), 'to be NaN'),
+    toBeUndefined: () => check(actual === undefined, 'to be undefined'),
     toBeInstanceOf: (cls) => check(actual instanceof cls, `to be an instance of ${cls.name}`),
     toMatch: (p) => {
       if (typeof actual !== 'string') throw new AssertionError(`toMatch expects a string, got ${show(actual)}`);

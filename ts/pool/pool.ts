@@ -12,8 +12,8 @@ import type { AttentionInput, AttentionOptions, AttentionResult } from '../types
 import { allocateResult, mergeKeyPartials, scatterBlock } from './merge.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { isDecodeLike, splitProblem, type TaskRange } from './split.js';
-import { makeTaskInput, shareOperands, type TaskOutput } from './task.js';
-import { CallStaging, StagingBuffers } from './staging.js';
+import { makeTaskInput, type TaskOutput } from './task.js';
+import { CallStaging, shareOperands, StagingBuffers } from './staging.js';
 import { PoolKVCache, type PoolKVCacheOptions } from './kv-cache.js';
 import { defaultThreadCount, nodeThreadCount, spawnWorker } from './workers.js';
 import type { Fault } from './worker-api.js';
@@ -27,6 +27,12 @@ export interface PoolOptions {
   timeoutMs?: number;
   /** Where to load the wasm from (as for init()); default: beside the library. */
   wasm?: InitSource;
+  /**
+   * Shared memory (bytes) the pool may hold for staging calls where SharedArrayBuffer exists: buffers lent to calls
+   * in flight plus those kept for reuse (dropped after 10 s without a call). A call that does not fit goes through
+   * transferred copies instead: same results, more copying. Default 256 MiB; 0 never stages.
+   */
+  stagingBytes?: number;
   /** Testing hook: make a task's attempt crash, hang or throw in its worker. A worker helping with a task (see
    * README, Worker pool) is asked about under the task's label + " (helper)"; a task run in claimed blocks fails
    * after claiming one. */
@@ -102,10 +108,12 @@ function abortError(signal: SignalLike): Error {
 export class AttentionPool {
   private disposed = false;
   private calls = 0;
-  private readonly staging = typeof SharedArrayBuffer === 'undefined' ? undefined : new StagingBuffers();
+  private readonly staging: StagingBuffers | undefined;
 
   /** Use createAttention(). */
-  constructor(readonly threads: number, private readonly scheduler: Scheduler) {}
+  constructor(readonly threads: number, private readonly scheduler: Scheduler, stagingBytes?: number) {
+    this.staging = typeof SharedArrayBuffer === 'undefined' ? undefined : new StagingBuffers(stagingBytes);
+  }
 
   /** Same inputs, options and result as attention(), computed on the pool. */
   async run(q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions, run?: RunOptions): Promise<AttentionResult> {
@@ -180,21 +188,31 @@ export class AttentionPool {
     // partials (merged here) and attention weights (N×N) still travel as transferred buffers.
     const staged = this.staging && !decode && !d.returnWeights ? CallStaging.plan(d, tasks, this.staging) : undefined;
     // Without staging, shared memory still pays off when tasks overlap (key ranges read the same queries).
-    if (!staged && tasks.some((t) => t.rows < d.nq || t.keys < d.nk)) d = shareOperands(d, tasks.length);
+    const overlap = this.staging && !staged && tasks.length > 1 && tasks.some((t) => t.rows < d.nq || t.keys < d.nk);
+    const sharedOps = overlap ? shareOperands(d, this.staging!) : undefined;
+    if (sharedOps) d = sharedOps.d;
+    // The call's shared buffer: back for reuse once every task has answered; forgotten if the call fails or is
+    // aborted (tasks on workers that hold KV-cache shards finish and may still write into it).
+    const buffer = staged?.buffer ?? sharedOps?.buffer;
+    const dropBuffer = (): void => {
+      if (buffer) this.staging!.drop(buffer);
+    };
     const caller = this.scheduler.addCaller();
     let result: AttentionResult | undefined;
     return new Promise<AttentionResult>((resolve, reject) => {
-      let failed = false;
+      let settled = false;
       const onAbort = (): void => {
-        if (failed) return;
-        failed = true;
+        if (settled) return;
+        settled = true;
+        dropBuffer();
         this.scheduler.cancel(caller, abortError(signal!));
         reject(abortError(signal!));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const fail = (e: unknown): void => {
-        if (failed) return;
-        failed = true;
+        if (settled) return;
+        settled = true;
+        dropBuffer();
         signal?.removeEventListener('abort', onAbort);
         this.scheduler.cancel(caller, e);
         reject(e);
@@ -238,7 +256,7 @@ export class AttentionPool {
           },
           reject: fail,
           resolve: (out) => {
-            if (failed) return;
+            if (settled) return;
             group.parts[slot] = out ?? staged!.output(i);
             if (--group.left > 0) return;
             const ratio = d.hq / d.hkv;
@@ -246,10 +264,9 @@ export class AttentionPool {
             result ??= allocateResult(d);
             scatterBlock(d, group.t, merged, result);
             if (--blocksLeft === 0) {
-              // Every task has answered, so no worker writes into the staging any more: it can be reused. (A failed
-              // or aborted call drops it instead: running tasks on workers that hold KV-cache shards finish and
-              // still write into it.)
-              if (staged) this.staging!.release(staged.buffer);
+              settled = true;
+              // Every task has answered, so no worker reads or writes the buffer any more.
+              if (buffer) this.staging!.release(buffer);
               signal?.removeEventListener('abort', onAbort);
               this.scheduler.removeCaller(caller);
               resolve(result);
@@ -276,6 +293,10 @@ export async function createAttention(opts: CreateAttentionOptions = {}): Promis
   if (!Number.isInteger(threads) || threads < 1) {
     throw new AttentionError('INVALID_OPTION', 'threads', 'a positive integer', String(threads));
   }
+  const stagingBytes = opts.stagingBytes ?? 256 * 2 ** 20;
+  if (!Number.isSafeInteger(stagingBytes) || stagingBytes < 0) {
+    throw new AttentionError('INVALID_OPTION', 'stagingBytes', 'a whole number of bytes >= 0', String(stagingBytes));
+  }
   const timeoutMs = opts.timeoutMs ?? 300_000;
   if (!(timeoutMs > 0)) throw new AttentionError('INVALID_OPTION', 'timeoutMs', 'a positive number of ms', String(timeoutMs));
   await init(opts.wasm);
@@ -295,5 +316,5 @@ export async function createAttention(opts: CreateAttentionOptions = {}): Promis
     scheduler.dispose();
     throw e;
   }
-  return new AttentionPool(threads, scheduler);
+  return new AttentionPool(threads, scheduler, stagingBytes);
 }

@@ -100,30 +100,6 @@ function block<T extends Float32Array | Uint8Array>(
   return g;
 }
 
-/** A copy of `a` in a SharedArrayBuffer (the caller's array itself is left alone). */
-function sharedCopy<T extends Float32Array | Uint8Array>(a: T): T {
-  const copy = new (a.constructor as { new (b: SharedArrayBuffer): T })(new SharedArrayBuffer(a.byteLength));
-  copy.set(a);
-  return copy;
-}
-
-function shareView<T extends Float32Array | Uint8Array>(v: StridedView<T>): StridedView<T> {
-  return isShared(v.data) ? v : { data: sharedCopy(v.data), strides: v.strides };
-}
-
-/**
- * Where SharedArrayBuffer exists (Node, Deno, cross-origin-isolated pages), the operands of a problem cut into
- * overlapping tasks are copied once into shared memory, so that tasks pass views instead of each gathering and
- * transferring its slice (row-chunk tasks of one head would otherwise copy the same keys and values again and again).
- */
-export function shareOperands(d: AttentionDescriptor, tasks: number): AttentionDescriptor {
-  if (tasks < 2 || typeof SharedArrayBuffer === 'undefined') return d;
-  const shared: AttentionDescriptor = { ...d, q: shareView(d.q), k: shareView(d.k), v: shareView(d.v) };
-  if (d.mask) shared.mask = shareView(d.mask);
-  if (d.bias) shared.bias = shareView(d.bias);
-  return shared;
-}
-
 /** The TaskInput of range `t` of problem `d`, and the buffers to transfer with it. */
 export function makeTaskInput(d: AttentionDescriptor, t: TaskRange, forceLse: boolean): { input: TaskInput; transfer: ArrayBuffer[] } {
   const ratio = d.hq / d.hkv;
