@@ -210,10 +210,6 @@ export class PoolKVCache {
     const p = planDecodeFor(q, {
       heads: this.heads, headDim: this.headDim, valueDim: this.valueDim, start: this.start, end: E, window: this.window,
     }, options);
-    if (!p.causal && p.winLeft >= 0) {
-      fail('INVALID_OPTION', 'window', 'no window with causal: false on a PoolKVCache', `left = ${p.winLeft}`,
-        'a non-causal window would need query positions before a shard\'s first slot; use decode() with a KVCache');
-    }
     const { hq, nq } = p;
     const dk = this.headDim;
     const dv = this.valueDim;
@@ -284,7 +280,16 @@ export class PoolKVCache {
         whole = whole ? [whole[0], lb] : [local, lb];
         continue;
       }
-      out.push({ start: local, end: lb, qEnd: E - (a - local), row0: causal ? Math.max(0, a - first) : 0, causal, winLeft });
+      if (causal) {
+        out.push({ start: local, end: lb, qEnd: E - (a - local), row0: Math.max(0, a - first), causal, winLeft });
+        continue;
+      }
+      // Not causal, cut by the window: queries before the chunk see all of it (their window reaches further back
+      // and nothing hides the keys after them), and would sit at negative local positions, so they get a range of
+      // their own without a mask; the others keep their positions moved by the chunk's offset.
+      const before = Math.min(nq, Math.max(0, a - first));
+      if (before > 0) out.push({ start: local, end: lb, qEnd: Math.max(before, lb), row0: 0, row1: before, causal, winLeft: -1 });
+      if (before < nq) out.push({ start: local, end: lb, qEnd: E - (a - local), row0: before, causal, winLeft });
     }
     if (whole) out.unshift({ start: whole[0], end: whole[1], qEnd: Math.max(nq, whole[1]), row0: 0, causal: false, winLeft: -1 });
     return out;

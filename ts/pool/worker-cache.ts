@@ -17,6 +17,8 @@ export interface ShardRange {
   qEnd: number;
   /** First query row that sees any key of the range (rows before it are skipped). */
   row0: number;
+  /** One past the last query row of the range (default: every row from row0 on). */
+  row1?: number;
   causal: boolean;
   /** −1 = unbounded. */
   winLeft: number;
@@ -89,11 +91,12 @@ function decodeShard(c: KVCache, call: ShardDecode): ShardPartial {
   const m = new Float64Array(hq * nq).fill(-Infinity);
   const sum = new Float64Array(hq * nq);
   for (const r of call.ranges) {
-    const rows = nq - r.row0;
+    const row1 = r.row1 ?? nq;
+    const rows = row1 - r.row0;
     let q = call.q;
-    if (r.row0 > 0) {
+    if (rows < nq) {
       q = new Float32Array(hq * rows * dk);
-      for (let h = 0; h < hq; h++) q.set(call.q.subarray((h * nq + r.row0) * dk, (h + 1) * nq * dk), h * rows * dk);
+      for (let h = 0; h < hq; h++) q.set(call.q.subarray((h * nq + r.row0) * dk, (h * nq + row1) * dk), h * rows * dk);
     }
     const part = decodeRange({ data: q, shape: [hq, rows, dk] }, c, {
       // Infinity, not undefined: a ring shard would fall back to its own window.
