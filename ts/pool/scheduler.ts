@@ -17,7 +17,7 @@
 import * as Comlink from 'comlink';
 import type { Fault, WorkerApi } from './worker-api.js';
 import type { TaskInput, TaskOutput } from './task.js';
-import type { WorkerHandle } from './workers.js';
+import type { WorkerHandle, WorkerRemote } from './workers.js';
 
 export interface Job {
   /** Names the task in errors, e.g. "run #3 task 5/12 (batch 0, kv heads 4–5, rows 0–255, keys 0–1023)". */
@@ -38,7 +38,7 @@ export interface Job {
 /** A call of a worker method on one given worker (cache-shard operations). */
 export interface PinnedJob {
   label: string;
-  call(api: Comlink.Remote<WorkerApi>): Promise<unknown>;
+  call(api: WorkerRemote): Promise<unknown>;
   resolve(value: unknown): void;
   reject(err: unknown): void;
 }

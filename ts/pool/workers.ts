@@ -5,10 +5,19 @@
  */
 import * as Comlink from 'comlink';
 import { IS_BROWSER_BUILD } from '../core/runtime.js';
-import type { WorkerApi } from './worker-api.js';
+import type { Fault, WorkerApi } from './worker-api.js';
+import type { TaskInput, TaskOutput } from './task.js';
+import type { CacheRequest, ShardPartial } from './worker-cache.js';
+
+/** The calls a pool makes on a worker (WorkerApi over comlink). */
+export interface WorkerRemote {
+  init(module: WebAssembly.Module): Promise<void>;
+  run(task: TaskInput, fault?: Fault): Promise<TaskOutput | null>;
+  cache(r: CacheRequest): Promise<ShardPartial | number | undefined>;
+}
 
 export interface WorkerHandle {
-  api: Comlink.Remote<WorkerApi>;
+  api: WorkerRemote;
   /** Stops the worker; no exit callback fires for a terminate we asked for. */
   terminate(): void;
   /** Called once if the worker dies on its own (uncaught error, process.exit). */
@@ -35,6 +44,27 @@ export async function nodeThreadCount(): Promise<number | undefined> {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
+/**
+ * `api` with `hold(true)` while any call is in flight and `hold(false)` once none is: a Node worker is ref()'d only
+ * while it works for a call someone awaits, so a script that never calls dispose() still exits when it is done.
+ */
+export function heldWhileBusy(api: WorkerRemote, hold: (busy: boolean) => void): WorkerRemote {
+  let pending = 0;
+  const track = <T>(answer: Promise<T>): Promise<T> => {
+    if (pending++ === 0) hold(true);
+    const done = (): void => {
+      if (--pending === 0) hold(false);
+    };
+    answer.then(done, done);
+    return answer;
+  };
+  return {
+    init: (module) => track(api.init(module)),
+    run: (task, fault) => track(api.run(task, fault)),
+    cache: (r) => track(api.cache(r)),
+  };
+}
+
 async function spawnNode(url: URL): Promise<WorkerHandle> {
   const { Worker } = await import('node:worker_threads');
   const { default: nodeEndpoint } = await import('comlink/dist/esm/node-adapter.mjs');
@@ -49,8 +79,10 @@ async function spawnNode(url: URL): Promise<WorkerHandle> {
   w.on('exit', (code: number) => {
     if (!asked) exitCb?.(`worker exited with code ${code}${lastError ? `: ${lastError}` : ''}`);
   });
+  const api = Comlink.wrap<WorkerApi>(nodeEndpoint(w as unknown as Parameters<typeof nodeEndpoint>[0]));
+  w.unref();
   return {
-    api: Comlink.wrap<WorkerApi>(nodeEndpoint(w as unknown as Parameters<typeof nodeEndpoint>[0])),
+    api: heldWhileBusy(api, (busy) => (busy ? w.ref() : w.unref())),
     terminate: () => { asked = true; void w.terminate(); },
     onExit: (cb) => { exitCb = cb; },
   };
