@@ -65,10 +65,14 @@ const KNOWN_FIELDS = new Set([
   'kStart', 'nqFull', 'nkFull', 'variant', 'alibi', 'relBias',
 ]);
 
+/** The option a descriptor field comes from, where the names differ (errors name what the caller passed). */
+const OPTION_OF_FIELD: Record<string, string> = { sparse: 'sparsity' };
+
 function unsupportedField(d: AttentionDescriptor): void {
   for (const [key, value] of Object.entries(d)) {
     if (value !== undefined && !KNOWN_FIELDS.has(key)) {
-      throw new AttentionError('INVALID_OPTION', key, `no '${key}' on the webgpu backend yet (use attention() or the wasm pool)`, key);
+      const option = OPTION_OF_FIELD[key] ?? key;
+      throw new AttentionError('INVALID_OPTION', option, `no '${option}' on the webgpu backend yet (use attention() or the wasm pool)`, option);
     }
   }
 }
@@ -197,12 +201,19 @@ export class WebGpuAttention {
       `device: the WebGPU device was lost (${why}); create a new backend with createWebGpuAttention()`);
   }
 
+  private disposedError(): AttentionError {
+    return new AttentionError('NOT_INITIALIZED', 'webgpu', 'an open backend', 'a disposed backend',
+      'webgpu: the backend was disposed: create a new one with createWebGpuAttention()');
+  }
+
   private checkUsable(): void {
-    if (this.disposed) {
-      throw new AttentionError('NOT_INITIALIZED', 'webgpu', 'an open backend', 'a disposed backend',
-        'webgpu: the backend was disposed: create a new one with createWebGpuAttention()');
-    }
+    if (this.disposed) throw this.disposedError();
     if (this.lost) throw this.lostError();
+  }
+
+  /** After each await of a call: dispose() may have run meanwhile (its buffers, maybe its device, are gone). */
+  private checkOpen(): void {
+    if (this.disposed) throw this.disposedError();
   }
 
   private checkSize(role: string, bytes: number, storage: boolean): void {
@@ -220,10 +231,11 @@ export class WebGpuAttention {
     return id;
   }
 
-  /** The pooled buffer of `role`, grown (to a power of two, within the limits) when `bytes` do not fit. */
-  private buffer(role: string, bytes: number, usage: number, storage = true): GpuBufferLike {
+  /** The pooled buffer of `role`, grown (to a power of two, within the limits) when `bytes` do not fit. Over the
+   * device's limit it throws OUT_OF_MEMORY naming `argument`, the caller's argument or option that needs it. */
+  private buffer(role: string, bytes: number, usage: number, storage = true, argument = role): GpuBufferLike {
     bytes = Math.max(MIN_BYTES, Math.ceil(bytes / 4) * 4);
-    this.checkSize(role, bytes, storage);
+    this.checkSize(argument, bytes, storage);
     const have = this.pool.get(role);
     if (have && have.size >= bytes) return have;
     const l = this.device.limits;
@@ -237,8 +249,8 @@ export class WebGpuAttention {
     return b;
   }
 
-  private upload2(role: string, data: ArrayBufferView): GpuBufferLike {
-    const b = this.buffer(role, data.byteLength, STORAGE_IN);
+  private upload2(role: string, data: ArrayBufferView, argument = role): GpuBufferLike {
+    const b = this.buffer(role, data.byteLength, STORAGE_IN, true, argument);
     if (data.byteLength > 0) this.device.queue.writeBuffer(b, 0, data);
     return b;
   }
@@ -323,21 +335,26 @@ export class WebGpuAttention {
       if (d.alibi) new Float32Array(meta.buffer, 4 * alibiAt, d.hq).set(d.alibi);
       if (d.relBias) new Float32Array(meta.buffer, 4 * relAt, d.relBias.table.length).set(d.relBias.table);
       if (d.mask) new Uint8Array(meta.buffer, maskByte, d.mask.data.length).set(d.mask.data);
-      const metaBuf = this.buffer('meta', meta.byteLength, STORAGE_IN);
+      // Over the limit, the meta buffer is big because of the mask (or, without one, the relative-bias table).
+      const metaArg = d.mask ? 'mask' : d.relBias ? 'relativeBias' : 'keyLengths';
+      const metaBuf = this.buffer('meta', meta.byteLength, STORAGE_IN, true, metaArg);
       dev.queue.writeBuffer(metaBuf, 0, meta);
       const out = this.buffer('out', outBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
-      read = this.buffer('read', weightsAt + weightsBytes, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST, false);
+      read = this.buffer('read', weightsAt + weightsBytes, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST, false,
+        d.returnWeights ? 'returnWeights' : 'out');
 
       const base = descriptorParams(d, maskByte, alibiAt, relAt);
       const inputs = { q, k, v, bias, meta: metaBuf };
       const enc = dev.createCommandEncoder({ label: 'webattn' });
       const pass = enc.beginComputePass({ label: 'webattn attention' });
       const flash = await this.pipelines.get({ kind: 'flash', config: plan.config });
+      this.checkOpen();
       const flashParams = { ...base, n_qblocks: plan.nQBlocks, n_splits: plan.nSplits, split_len: plan.splitLen, lse_base: outElems };
       if (plan.nSplits > 1) {
         const partBytes = 4 * plan.nSplits * rows * (d.dv + 1);
         const aux = this.buffer('partials', partBytes, BUFFER_USAGE.STORAGE);
         const merge = await this.pipelines.get({ kind: 'merge' });
+        this.checkOpen();
         pass.setPipeline(flash);
         pass.setBindGroup(0, this.bindGroup('split', {
           params: this.params('flash', { ...flashParams, lse_base: plan.nSplits * rows * d.dv }), ...inputs, out: aux, aux: dummy,
@@ -356,9 +373,11 @@ export class WebGpuAttention {
       }
       let weights: GpuBufferLike | undefined;
       if (d.returnWeights) {
-        weights = this.buffer('weights', weightsBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
+        weights = this.buffer('weights', weightsBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC, true, 'returnWeights');
         const [gx, gy] = grid2d(Math.ceil(rows / WORKGROUP), maxDim);
-        pass.setPipeline(await this.pipelines.get({ kind: 'weights', f16: this.acquired.f16 }));
+        const weightsPipeline = await this.pipelines.get({ kind: 'weights', f16: this.acquired.f16 });
+        this.checkOpen();
+        pass.setPipeline(weightsPipeline);
         pass.setBindGroup(0, this.bindGroup('weights', {
           params: this.params('weights', { ...base, grid_x: gx }), ...inputs, out: weights, aux: dummy,
         }));
@@ -371,6 +390,8 @@ export class WebGpuAttention {
     } finally {
       const validation = await dev.popErrorScope().catch(() => null);
       const oom = await dev.popErrorScope().catch(() => null);
+      // Whatever failed, a call that dispose() overtook reports the disposal (its buffers were destroyed under it).
+      this.checkOpen();
       if (this.lost) throw this.lostError();
       if (oom) {
         throw new AttentionError('OUT_OF_MEMORY', 'webgpu', 'GPU memory for the buffers of this call', 'out of memory',
@@ -387,10 +408,12 @@ export class WebGpuAttention {
       await read.mapAsync(MAP_MODE_READ, 0, total);
     } catch (e) {
       await Promise.resolve();
+      this.checkOpen();
       if (this.lost) throw this.lostError();
       throw new AttentionError('KERNEL_ERROR', 'webgpu', 'results read back', 'mapAsync failed',
         `webgpu: reading the results back failed: ${e instanceof Error ? e.message : String(e)}`);
     }
+    this.checkOpen();
     try {
       const range = read.getMappedRange(0, total);
       output.set(new Float32Array(range, 0, outElems));

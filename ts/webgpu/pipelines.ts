@@ -2,6 +2,7 @@
  * Pipeline cache: one bind group layout for every kernel, and one compute pipeline per kernel variant (flash with
  * its tile configuration, merge, weights), compiled on first use and reused for every later call.
  */
+import { AttentionError } from '../errors.js';
 import { BINDING, type BindingName } from './shaders/common.wgsl.js';
 import { flashWgsl, type FlashConfig } from './shaders/flash.wgsl.js';
 import { mergeWgsl } from './shaders/merge.wgsl.js';
@@ -49,7 +50,8 @@ export class Pipelines {
       let detail = '';
       const info = await module.getCompilationInfo?.().catch(() => undefined);
       if (info) detail = info.messages.map((m) => `\n  ${m.type} line ${m.lineNum}: ${m.message}`).join('');
-      throw new Error(`webgpu: compiling ${label} failed: ${e instanceof Error ? e.message : String(e)}${detail}`);
+      throw new AttentionError('KERNEL_ERROR', 'webgpu', `a compiled ${label} kernel`, 'a failed compilation',
+        `webgpu: compiling ${label} failed: ${e instanceof Error ? e.message : String(e)}${detail}`);
     }
   }
 }

@@ -1,0 +1,214 @@
+/**
+ * The WebGPU backend used as a demanding caller would: dispose() while calls are in flight, errors that must name
+ * the caller's argument (never a descriptor-internal name or a raw WebGPU error), many calls in flight at once, and
+ * seeded shapes the main suite (test/webgpu.test.ts) does not make — odd head sizes, Dv ≫ Dk, Nq ≫ Nk, long decode
+ * ranges with GQA, windows and lengths, broadcast masks — against the float64 reference (budget 1e-5, DESIGN.md).
+ * Runs in Node (Dawn on OpenGL ES), Deno (wgpu on lavapipe) and Chromium (SwiftShader); skips like the main suite.
+ */
+import { describe, expect, it } from 'vitest';
+import { AttentionError, createWebGpuAttention, referenceAttention } from '../ts/index.js';
+import type { AttentionOptions, GpuDeviceLike, WebGpuAttention } from '../ts/index.js';
+import { errorsVsReference } from './webgpu/compare.js';
+import { openTestGpu, webGpuRequired } from './webgpu/gpu.js';
+import { Rng } from './rng.js';
+
+const TOL = 1e-5;
+const gpu = await openTestGpu();
+
+interface Tensor { data: Float32Array; shape: number[] }
+
+function tensor(rng: Rng, shape: number[]): Tensor {
+  return { data: rng.fill(new Float32Array(shape.reduce((a, b) => a * b, 1))), shape };
+}
+
+async function settle(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+    return 'resolved';
+  } catch (e) {
+    return e;
+  }
+}
+
+/** `real` seen through other limits, or with some methods replaced. */
+function proxied(real: GpuDeviceLike, over: Record<string, unknown>): GpuDeviceLike {
+  return new Proxy(real, {
+    get: (t, p) => {
+      if (typeof p === 'string' && p in over) return over[p];
+      const x: unknown = Reflect.get(t, p);
+      return typeof x === 'function' ? (x as (...a: unknown[]) => unknown).bind(t) : x;
+    },
+  });
+}
+
+function smallLimits(real: GpuDeviceLike, bytes: number): Record<string, number> {
+  const l = real.limits;
+  return {
+    maxBufferSize: bytes, maxStorageBufferBindingSize: bytes, maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX, maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+  };
+}
+
+function checkVsReference(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions, got: Awaited<ReturnType<WebGpuAttention['run']>>): number {
+  const ref = referenceAttention(q, k, v, o);
+  expect(got.shape).toEqual(ref.shape);
+  const e = errorsVsReference(got, ref, { lse: o.returnLse, weights: o.returnWeights }, TOL);
+  expect(e.first).toBe('');
+  return Math.max(e.output, e.lse, e.weights);
+}
+
+/** Starts `n` calls, waits (microtasks only) until the first is running on the device, then disposes `attn`. */
+async function disposeWhileRunning(attn: WebGpuAttention, rng: Rng, n: number): Promise<unknown[]> {
+  const before = attn.stats.calls;
+  const calls = Array.from({ length: n }, () => attn.run(tensor(rng, [1, 2, 40, 32]), tensor(rng, [1, 2, 90, 32]), tensor(rng, [1, 2, 90, 32])));
+  const outcomes = calls.map(settle);
+  for (let i = 0; i < 10_000 && attn.stats.calls === before; i++) await Promise.resolve();
+  expect(attn.stats.calls).toBe(before + 1); // the first call is past its start, waiting on the GPU
+  attn.dispose();
+  return Promise.all(outcomes);
+}
+
+function expectDisposed(e: unknown): void {
+  expect(e).toBeInstanceOf(AttentionError);
+  expect((e as AttentionError).code).toBe('NOT_INITIALIZED');
+  expect((e as AttentionError).argument).toBe('webgpu');
+  expect((e as AttentionError).message).toMatch(/disposed/);
+}
+
+if (!gpu.attn) {
+  describe('webgpu robustness', () => {
+    it(webGpuRequired() ? 'has a WebGPU adapter' : `SKIPPED: no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`, () => {
+      if (webGpuRequired()) throw new Error(`no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`);
+    });
+  });
+} else {
+  const attn = gpu.attn;
+
+  describe(`webgpu robustness (${gpu.runtime}, ${attn.adapter}): dispose, errors, concurrency`, () => {
+    it('dispose() during a call on a device the caller owns: every pending call says "disposed", the device lives on', async () => {
+      const rng = new Rng(101);
+      const mine = await createWebGpuAttention({ device: attn.device });
+      // Warm: the first call then waits on the GPU (its buffers), not on a shader compilation.
+      await mine.run(tensor(rng, [1, 2, 40, 32]), tensor(rng, [1, 2, 90, 32]), tensor(rng, [1, 2, 90, 32]));
+      const outcomes = await disposeWhileRunning(mine, rng, 6);
+      for (const e of outcomes) expectDisposed(e); // not "[Buffer] used in submit while destroyed"
+      expectDisposed(await settle(mine.run(tensor(rng, [1, 1, 4, 8]), tensor(rng, [1, 1, 4, 8]), tensor(rng, [1, 1, 4, 8]))));
+      expect(() => mine.upload(tensor(rng, [1, 1, 4, 8]), 'k')).toThrow(/disposed/);
+      const q = tensor(rng, [1, 2, 17, 16]), k = tensor(rng, [1, 2, 23, 16]), v = tensor(rng, [1, 2, 23, 16]);
+      checkVsReference(q, k, v, {}, await attn.run(q, k, v));
+    });
+
+    it("dispose() during a call with fallback: 'wasm' rejects the pending calls instead of computing them on wasm", async () => {
+      const rng = new Rng(102);
+      const own = await createWebGpuAttention({ ...gpu.options, fallback: 'wasm' });
+      await own.run(tensor(rng, [1, 2, 40, 32]), tensor(rng, [1, 2, 90, 32]), tensor(rng, [1, 2, 90, 32]));
+      const outcomes = await disposeWhileRunning(own, rng, 4);
+      for (const e of outcomes) expectDisposed(e); // not a "device lost" error, not a silent wasm result
+    });
+
+    it('dispose() before the first shader compilation finishes: the call says "disposed"', async () => {
+      const rng = new Rng(103);
+      const own = await createWebGpuAttention({ device: attn.device });
+      const outcomes = await disposeWhileRunning(own, rng, 2);
+      for (const e of outcomes) expectDisposed(e);
+      const q = tensor(rng, [1, 1, 9, 8]), k = tensor(rng, [1, 1, 9, 8]), v = tensor(rng, [1, 1, 9, 8]);
+      checkVsReference(q, k, v, {}, await attn.run(q, k, v));
+    });
+
+    it("names the caller's option 'sparsity' (not the descriptor's 'sparse') when refusing it", async () => {
+      const rng = new Rng(104);
+      const q = tensor(rng, [1, 2, 16, 8]);
+      const e = await settle(attn.run(q, q, q, { sparsity: { window: 2 } }));
+      expect(e).toBeInstanceOf(AttentionError);
+      expect((e as AttentionError).code).toBe('INVALID_OPTION');
+      expect((e as AttentionError).argument).toBe('sparsity');
+    });
+
+    it('names mask and returnWeights when their buffers exceed the device limit (not internal buffer names)', async () => {
+      const rng = new Rng(105);
+      const small = await createWebGpuAttention({ device: proxied(attn.device, { limits: smallLimits(attn.device, 4096) }) });
+      const q = tensor(rng, [1, 1, 64, 8]);
+      const mask = { data: new Uint8Array(64 * 64).fill(1), shape: [64, 64] };
+      const m = await settle(small.run(q, q, q, { mask }));
+      expect(m).toBeInstanceOf(AttentionError);
+      expect((m as AttentionError).code).toBe('OUT_OF_MEMORY');
+      expect((m as AttentionError).argument).toBe('mask');
+      const w = await settle(small.run(q, q, q, { returnWeights: true }));
+      expect(w).toBeInstanceOf(AttentionError);
+      expect((w as AttentionError).code).toBe('OUT_OF_MEMORY');
+      expect((w as AttentionError).argument).toBe('returnWeights');
+      small.dispose();
+    });
+
+    it('turns a failed shader compilation into an AttentionError (KERNEL_ERROR, webgpu)', async () => {
+      const rng = new Rng(106);
+      const failing = await createWebGpuAttention({
+        device: proxied(attn.device, { createComputePipelineAsync: () => Promise.reject(new Error('synthetic compile failure')) }),
+      });
+      const q = tensor(rng, [1, 1, 8, 8]);
+      const e = await settle(failing.run(q, q, q));
+      expect(e).toBeInstanceOf(AttentionError);
+      expect((e as AttentionError).code).toBe('KERNEL_ERROR');
+      expect((e as AttentionError).argument).toBe('webgpu');
+      expect((e as AttentionError).message).toMatch(/synthetic compile failure/);
+      failing.dispose();
+    });
+
+    it('runs 24 calls of different shapes in flight at once, each matching the reference', async () => {
+      const rng = new Rng(107);
+      const jobs = Array.from({ length: 24 }, (_, i) => {
+        const d = [8, 16, 33, 64][i % 4]!;
+        const q = tensor(rng, [1, 2, 1 + ((i * 7) % 40), d]);
+        const k = tensor(rng, [1, 1, 1 + ((i * 13) % 300), d]);
+        const v = tensor(rng, [1, 1, k.shape[2]!, i % 3 === 0 ? 24 : d]);
+        const o: AttentionOptions = { causal: i % 2 ? 'bottom-right' : false, returnLse: true };
+        return { q, k, v, o, p: attn.run(q, k, v, o) };
+      });
+      for (const j of jobs) checkVsReference(j.q, j.k, j.v, j.o, await j.p);
+    });
+  });
+
+  describe(`webgpu robustness (${gpu.runtime}): shapes the main suite does not make, vs the float64 reference`, () => {
+    interface Shape { name: string; b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; o?: AttentionOptions; bnhd?: boolean; mask?: number[]; bias?: number[] }
+    const shapes: Shape[] = [
+      { name: 'Dk = Dv = 255, GQA, causal', b: 1, hq: 2, hkv: 1, nq: 40, nk: 40, dk: 255, dv: 255, o: { causal: true, returnLse: true } },
+      { name: 'Dk 1, Dv 200', b: 1, hq: 2, hkv: 1, nq: 20, nk: 70, dk: 1, dv: 200 },
+      { name: 'Dk 300, Dv 3', b: 1, hq: 2, hkv: 2, nq: 20, nk: 70, dk: 300, dv: 3, o: { returnLse: true } },
+      { name: 'Dv 512', b: 1, hq: 1, hkv: 1, nq: 17, nk: 40, dk: 64, dv: 512 },
+      { name: 'Nq 700 ≫ Nk 17, causal (rows past the last key see nothing)', b: 1, hq: 1, hkv: 1, nq: 700, nk: 17, dk: 32, dv: 32, o: { causal: true, returnLse: true } },
+      { name: 'Nq 17, Nk 3000, bottom-right causal', b: 1, hq: 2, hkv: 1, nq: 17, nk: 3000, dk: 64, dv: 64, o: { causal: 'bottom-right' } },
+      { name: 'decode GQA 8:1, Nk 5000', b: 1, hq: 16, hkv: 2, nq: 1, nk: 5000, dk: 128, dv: 128, o: { returnLse: true } },
+      { name: 'decode Nq 16, Nk 4097, window 700 + causal', b: 2, hq: 8, hkv: 2, nq: 16, nk: 4097, dk: 64, dv: 64, o: { causal: 'bottom-right', window: { left: 700 }, returnLse: true } },
+      { name: 'decode, query and key lengths incl. 0', b: 3, hq: 4, hkv: 2, nq: 5, nk: 1000, dk: 48, dv: 40, o: { queryLengths: [5, 2, 0], keyLengths: [1000, 257, 3], causal: 'bottom-right', returnLse: true } },
+      { name: 'MQA 12:1, BNHD, causal', b: 2, hq: 12, hkv: 1, nq: 37, nk: 129, dk: 40, dv: 24, bnhd: true, o: { causal: true, returnLse: true } },
+      { name: 'mask [B,1,1,Nk] broadcast', b: 2, hq: 3, hkv: 3, nq: 31, nk: 65, dk: 16, dv: 16, mask: [2, 1, 1, 65] },
+      { name: 'decode, mask [Hq,Nq,Nk] + bias [B,1,Nq,Nk]', b: 2, hq: 4, hkv: 2, nq: 3, nk: 777, dk: 16, dv: 16, mask: [4, 3, 777], bias: [2, 1, 3, 777], o: { returnLse: true } },
+      { name: 'window left 7 only', b: 1, hq: 2, hkv: 2, nq: 100, nk: 100, dk: 16, dv: 16, o: { window: { left: 7 } } },
+      { name: 'window left 3, right 20, Nq ≠ Nk', b: 1, hq: 2, hkv: 2, nq: 100, nk: 150, dk: 16, dv: 16, o: { window: { left: 3, right: 20 } } },
+      { name: 'decode weights, MQA', b: 1, hq: 4, hkv: 1, nq: 1, nk: 1500, dk: 16, dv: 16, o: { returnWeights: true, returnLse: true } },
+      { name: 'B 70 tiny problems', b: 70, hq: 1, hkv: 1, nq: 3, nk: 5, dk: 8, dv: 8, o: { returnLse: true } },
+    ];
+    let worst = 0;
+    for (const [n, s] of shapes.entries()) {
+      it(s.name, async () => {
+        const rng = new Rng(2000 + n);
+        const sh = (h: number, len: number, d: number): number[] => (s.bnhd ? [s.b, len, h, d] : [s.b, h, len, d]);
+        const q = tensor(rng, sh(s.hq, s.nq, s.dk)), k = tensor(rng, sh(s.hkv, s.nk, s.dk)), v = tensor(rng, sh(s.hkv, s.nk, s.dv));
+        const o: AttentionOptions = { ...s.o };
+        if (s.bnhd) o.layout = 'BNHD';
+        if (s.mask) {
+          const data = new Uint8Array(s.mask.reduce((a, b) => a * b, 1));
+          for (let i = 0; i < data.length; i++) data[i] = rng.chance(0.7) ? 1 : 0;
+          o.mask = { data, shape: s.mask };
+        }
+        if (s.bias) o.bias = tensor(rng, s.bias);
+        worst = Math.max(worst, checkVsReference(q, k, v, o, await attn.run(q, k, v, o)));
+      });
+    }
+    it('worst error over these shapes is within budget', () => {
+      console.log(`webgpu robustness ${gpu.runtime}: worst abs error vs float64 over ${shapes.length} shapes ${worst.toExponential(3)}`);
+      expect(worst).toBeLessThanOrEqual(TOL);
+    });
+  });
+}
