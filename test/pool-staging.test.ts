@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attention, createAttention, init } from '../ts/index.js';
 import { StagingBuffers } from '../ts/pool/staging.js';
+import { makeTaskInput, taskDescriptor } from '../ts/pool/task.js';
+import { buildDescriptor } from '../ts/spec.js';
 import { uniform } from './rng.js';
 
 const tensor = (data: Float32Array, shape: number[]) => ({ data, shape });
@@ -42,6 +44,22 @@ if (hasShared) describe('pool staging buffers', () => {
     s.drop(a); // a failed call's buffer: forgotten, its bytes count no more
     expect(s.live).toBe((2 << 20) + 131072);
     expect(s.acquire(1 << 20)).not.toBe(a);
+  });
+
+  it('a worker reads one head\'s key range of a shared operand in place (no copy before its wasm memory)', () => {
+    const [h, n, d] = [4, 64, 8];
+    const shared = (seed: number) => {
+      const a = new Float32Array(new SharedArrayBuffer(4 * h * n * d));
+      a.set(uniform(seed, h * n * d));
+      return tensor(a, [1, h, n, d]);
+    };
+    const [q, k, v] = [shared(1), shared(2), shared(3)];
+    const desc = buildDescriptor(tensor(q.data.slice(0, h * d), [1, h, 1, d]), k, v);
+    const t = { b: 0, kvHead0: 2, kvHeads: 1, row0: 0, rows: 1, key0: 16, keys: 32 };
+    const td = taskDescriptor(makeTaskInput(desc, t, true).input);
+    expect(td.k.data.buffer).toBe(k.data.buffer); // a view: the head stride of the whole operand does not matter
+    expect(td.v.data.buffer).toBe(v.data.buffer);
+    expect(Array.from(td.k.data)).toEqual(Array.from(k.data.subarray((2 * n + 16) * d, (2 * n + 48) * d)));
   });
 
   it('drops the free buffers after an idle period without calls', async () => {

@@ -184,9 +184,9 @@ export class AttentionPool {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const tasks = splitProblem(d, this.threads);
     const decode = isDecodeLike(d);
-    // With shared memory, operands and results go through one reused staging buffer (see staging.ts); key-range
-    // partials (merged here) and attention weights (N×N) still travel as transferred buffers.
-    const staged = this.staging && !decode && !d.returnWeights ? CallStaging.plan(d, tasks, this.staging) : undefined;
+    // With shared memory, operands and results (key-range partials with their lse) go through one reused staging
+    // buffer (see staging.ts); attention weights (N×N) still travel as transferred buffers.
+    const staged = this.staging && !d.returnWeights ? CallStaging.plan(d, tasks, this.staging, d.returnLse || decode) : undefined;
     // Without staging, shared memory still pays off when tasks overlap (key ranges read the same queries).
     const overlap = this.staging && !staged && tasks.length > 1 && tasks.some((t) => t.rows < d.nq || t.keys < d.nk);
     const sharedOps = overlap ? shareOperands(d, this.staging!) : undefined;
@@ -244,7 +244,7 @@ export class AttentionPool {
           input: (tail) => {
             if (!staged) return makeTaskInput(d, t, decode);
             staged.prepare(i);
-            const x = makeTaskInput(staged.d, t, false);
+            const x = makeTaskInput(staged.d, t, decode);
             x.input.sharedOut = staged.output(i);
             // A helper asks with tail = true; it claims from the counter of the attempt running, if that has one.
             if (claims && counterAttempt !== job.attempt) {

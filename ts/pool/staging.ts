@@ -171,12 +171,13 @@ export class CallStaging {
   }
 
   /**
-   * Plans the staging of `d` cut into `tasks` (heads / rows blocks over all keys, no weights). Operands already in
+   * Plans the staging of `d` cut into `tasks` (heads / rows blocks, or key ranges whose partials are merged by their
+   * log-sum-exp: `withLse`; no weights). Operands already in
    * shared memory are used in place; the others are copied slice by slice as the tasks are sent (`prepare`), so the
    * copying overlaps the workers' compute instead of delaying the first task. Undefined when the pool's shared memory
    * cap leaves no room for it (the call then transfers its slices).
    */
-  static plan(d: AttentionDescriptor, tasks: readonly TaskRange[], buffers: StagingBuffers): CallStaging | undefined {
+  static plan(d: AttentionDescriptor, tasks: readonly TaskRange[], buffers: StagingBuffers, withLse = d.returnLse): CallStaging | undefined {
     const ratio = d.hq / d.hkv;
     const sizes: Record<Operand, number> = {
       q: extent(d.q.strides, d.b, d.hq, d.nq, d.dk),
@@ -191,7 +192,7 @@ export class CallStaging {
     };
     let floats = 0;
     for (const name of ['q', 'k', 'v', 'bias'] as const) if (mirrored(name)) floats += sizes[name];
-    const outFloats = tasks.reduce((n, t) => n + t.kvHeads * ratio * t.rows * (d.dv + (d.returnLse ? 1 : 0)), 0);
+    const outFloats = tasks.reduce((n, t) => n + t.kvHeads * ratio * t.rows * (d.dv + (withLse ? 1 : 0)), 0);
     const bytes = 4 * (floats + outFloats) + (mirrored('mask') ? sizes.mask : 0);
     const buffer = buffers.acquire(bytes);
     if (!buffer) return undefined;
@@ -209,7 +210,7 @@ export class CallStaging {
     const outputs = tasks.map((t) => {
       const n = t.kvHeads * ratio * t.rows;
       const o: SharedOutput = { output: f32(n * d.dv) };
-      if (d.returnLse) o.lse = f32(n);
+      if (withLse) o.lse = f32(n);
       return o;
     });
     if (d.mask) md.mask = mirror(d.mask, sizes.mask, (n) => new Uint8Array(buffer, 4 * at, n));

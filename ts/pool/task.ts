@@ -134,8 +134,11 @@ const compact = (heads: number, rows: number, cols: number): Strides => ({ batch
 function ownBlock<T extends Float32Array | Uint8Array>(o: OperandBlock<T>, heads: number, rows: number, cols: number): StridedView<T> {
   const g = gatheredStrides(o.strides, heads, rows, cols);
   const size = (g.head === 0 ? 1 : heads) * (g.row === 0 ? 1 : rows) * cols;
-  // Already compact (a gathered block, or a contiguous run of a shared operand): a view, no copy.
-  if (o.strides.head === g.head && o.strides.row === g.row) return { data: o.data.subarray(o.offset, o.offset + size) as T, strides: g };
+  // Already compact (a gathered block, or a contiguous run of a shared operand): a view, no copy. The stride of a
+  // dim of size 1 is never used (one head of a shared operand, e.g. a key range, has the whole operand's head stride).
+  const compactHeads = o.strides.head === g.head || heads === 1;
+  const compactRows = o.strides.row === g.row || rows === 1;
+  if (compactHeads && compactRows) return { data: o.data.subarray(o.offset, o.offset + size) as T, strides: g };
   const view = gatherBlock(o.data, o.strides, o.offset, heads, rows, cols);
   return { data: view.data, strides: view.strides };
 }
