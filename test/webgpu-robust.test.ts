@@ -116,6 +116,31 @@ if (!gpu.attn) {
       checkVsReference(q, k, v, {}, await attn.run(q, k, v));
     });
 
+    it('GpuTensor.destroy() right after run(): the calls made with it still read it, the buffer is freed after them', async () => {
+      const rng = new Rng(108);
+      const q = tensor(rng, [1, 2, 30, 16]), k = tensor(rng, [1, 2, 50, 16]), v = tensor(rng, [1, 2, 50, 16]);
+      const kt = attn.upload(k, 'k'), vt = attn.upload(v, 'v');
+      let freed = 0;
+      const realDestroy = kt.buffer.destroy.bind(kt.buffer);
+      Object.defineProperty(kt.buffer, 'destroy', { value: () => { freed += 1; realDestroy(); }, configurable: true });
+      const ahead = attn.run(q, k, v); // the calls below wait behind it, not yet submitted
+      const calls = [attn.run(q, kt, vt), attn.run(q, kt, v, { returnLse: true })];
+      kt.destroy();
+      vt.destroy();
+      expect(freed).toBe(0);
+      expect(kt.destroyed).toBe(true);
+      const again = await settle(attn.run(q, kt, vt)); // new calls see it destroyed
+      expect(again).toBeInstanceOf(AttentionError);
+      expect((again as AttentionError).argument).toBe('k');
+      const want = await ahead;
+      for (const p of calls) {
+        const got = await p; // not "[Buffer] used in submit while destroyed"
+        checkVsReference(q, k, v, {}, { output: got.output, shape: got.shape });
+        expect(got.output).toEqual(want.output);
+      }
+      expect(freed).toBe(1);
+    });
+
     it("names the caller's option 'sparsity' (not the descriptor's 'sparse') when refusing it", async () => {
       const rng = new Rng(104);
       const q = tensor(rng, [1, 2, 16, 8]);

@@ -16,7 +16,7 @@ import { descriptorParams, encodeParams, type Params } from './params.js';
 import { Pipelines } from './pipelines.js';
 import { grid2d, planFor } from './plan.js';
 import { BINDING, WORKGROUP, type BindingName } from './shaders/common.wgsl.js';
-import { GpuTensor, readUpload, validationView, type WebGpuInput } from './tensor.js';
+import { GpuTensor, holdInputs, readUpload, releaseInputs, validationView, type WebGpuInput } from './tensor.js';
 import { toF16 } from './f16.js';
 
 const STORAGE_IN = BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_DST;
@@ -168,7 +168,10 @@ export class WebGpuAttention {
         throw new AttentionError('INVALID_OPTION', 'variant', 'no variant on the webgpu backend (variants run in wasm: attention() or the wasm pool)',
           `variant '${d.variant.kind}'`);
       }
-      const job = this.queue.then(() => this.execute(d, { q, k, v }));
+      // A GpuTensor destroyed after this call was made is freed only once the call is done with it.
+      const inputs = [q, k, v];
+      holdInputs(inputs);
+      const job = this.queue.then(() => this.execute(d, { q, k, v })).finally(() => releaseInputs(inputs));
       this.queue = job.catch(() => undefined);
       return job;
     } catch (e) {

@@ -24,11 +24,34 @@ export class GpuTensor {
     return !this.alive;
   }
 
-  /** Frees the GPU buffer; later calls that pass this tensor throw. */
+  /** Frees the GPU buffer; later calls that pass this tensor throw. Calls already made with it (queued or running)
+   * still read it: then the buffer is freed when the last of them has finished. */
   destroy(): void {
     if (!this.alive) return;
     this.alive = false;
-    this.buffer.destroy();
+    if (!inUse.has(this)) this.buffer.destroy();
+  }
+}
+
+/** Calls not yet finished that read each GpuTensor (absent = none). */
+const inUse = new Map<GpuTensor, number>();
+
+/** Marks the GpuTensors among a call's inputs as read by it until `releaseInputs` (called once the call settled). */
+export function holdInputs(xs: readonly unknown[]): void {
+  for (const x of xs) if (x instanceof GpuTensor) inUse.set(x, (inUse.get(x) ?? 0) + 1);
+}
+
+/** Ends holdInputs(xs): a tensor destroyed meanwhile is freed now that no call reads it any more. */
+export function releaseInputs(xs: readonly unknown[]): void {
+  for (const x of xs) {
+    if (!(x instanceof GpuTensor)) continue;
+    const n = (inUse.get(x) ?? 1) - 1;
+    if (n > 0) {
+      inUse.set(x, n);
+      continue;
+    }
+    inUse.delete(x);
+    if (x.destroyed) x.buffer.destroy();
   }
 }
 
