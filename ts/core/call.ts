@@ -8,6 +8,7 @@ import { AttentionError, statusError } from '../errors.js';
 import type { AttentionResult } from '../types.js';
 import { getExports, type KernelExports } from './loader.js';
 import { arenaFor, planBlocks } from './memory.js';
+import { decodeRoutable, runViaDecode } from './decode-route.js';
 
 /** Elements from an operand's first element to one past its last: what must be copied so its strides hold. */
 function extent(s: Strides, b: number, h: number, rows: number, cols: number): number {
@@ -88,6 +89,7 @@ export function runDescriptor(d: AttentionDescriptor): AttentionResult {
   const nO = extent(d.o, d.b, d.hq, d.nq, d.dv);
   const output = d.out ?? new Float32Array(nO);
   if (output.length < nO) throw new AttentionError('INVALID_OUTPUT', 'out', `${nO} elements`, `${output.length} elements`);
+  if (decodeRoutable(d)) return runViaDecode(d, output);
   const arena = arenaFor(getExports());
   try {
     const s = stage(d);
