@@ -72,6 +72,24 @@ describe('attention() through the decode kernel', () => {
     });
   }
 
+  it('NaN and ±∞ in q, k or v reach exactly the rows the reference says (a window hides some of them)', () => {
+    const [hq, nq, nk, d] = [2, 4, 300, 8];
+    const o: AttentionOptions = { causal: 'bottom-right', window: { left: 292 }, returnLse: true };
+    for (const val of [NaN, Infinity, -Infinity]) {
+      for (const where of ['q', 'k', 'v'] as const) {
+        const x = { q: t(1, [1, hq, nq, d]), k: t(2, [1, hq, nk, d]), v: t(3, [1, hq, nk, d]) };
+        x[where].data[where === 'q' ? d + 3 : 10 * d + 2] = val; // head 0: query row 1, or key 10 (outside 3 windows)
+        expect(decodeRoutable(buildDescriptor(x.q, x.k, x.v, o))).toBe(true);
+        const got = attention(x.q, x.k, x.v, o);
+        const want = referenceAttention(x.q, x.k, x.v, o);
+        const same = (a: ArrayLike<number>, b: ArrayLike<number>, tol: number): boolean =>
+          Array.from(b).every((w, i) => Object.is(a[i], w) || Math.abs(a[i]! - w) <= tol * Math.max(1, Math.abs(w)));
+        expect(same(got.output, want.output, TOL), `${val} in ${where}`).toBe(true);
+        expect(same(got.lse!, want.lse!, TOL), `${val} in ${where}`).toBe(true);
+      }
+    }
+  });
+
   it('takes only what both kernels define alike (the rest runs on the flash kernel)', () => {
     const [q, k, v] = [t(1, [1, 4, 2, 16]), t(2, [1, 4, 300, 16]), t(3, [1, 4, 300, 16])];
     const route = (o: AttentionOptions, kk = k, vv = v, qq = q) => decodeRoutable(buildDescriptor(qq, kk, vv, o));
