@@ -6,7 +6,8 @@
  *    same module (wa_probe_sum / wa_probe_copy) over as many bytes as the cache holds, and
  *  - onnxruntime-web's wasm Attention op (opset 23, 1 thread) on the same shape: bench/peers/ort.ts for MHA, the same
  *    op with K/V of Hkv heads for GQA. ORT has no persistent cache: its K and V are copied in on every run.
- * Also a paged f32 cache (pages of 16 tokens from a KVPagePool, page table followed by the kernel).
+ * Also a paged f32 cache (pages of 16 tokens from a KVPagePool, page table followed by the kernel), and attention()
+ * on the same q, k, v, which (like onnxruntime-web) copies the keys and values into wasm memory on every call.
  * Prints per row: median ms, tokens/s (decode steps of one layer per second), effective GB/s (KV bytes read per
  * step / time), that as % of the measured sum bandwidth, and max |Δ| against the f32 decode.
  * Usage: tsx bench/decode.ts [--json FILE] [--quick] [--no-ort]
@@ -14,7 +15,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
-import { KVCache, KVPagePool, decode, init } from '../ts/index.js';
+import { KVCache, KVPagePool, attention, decode, init } from '../ts/index.js';
 import type { KVCacheDtype } from '../ts/index.js';
 import { getExports } from '../ts/core/loader.js';
 import { uniform } from '../test/rng.js';
@@ -142,7 +143,12 @@ async function main(): Promise<void> {
     const f32Bytes = 2 * hkv * NK * D * 4;
     const probe = probeContenders(f32Bytes, policy);
     const peer = withOrt ? await prepareOrt(hkv, q, k, v) : undefined;
-    const all = [...decoders, ...probe.contenders, ...(peer ? [{ impl: 'onnxruntime-web' as Impl, prepared: peer, policy }] : [])];
+    // attention() with the same q, k, v: like onnxruntime-web, it copies the keys and values in on every call.
+    const kt = { data: k, shape: [1, hkv, NK, D] };
+    const vt = { data: v, shape: [1, hkv, NK, D] };
+    const attnOut = new Float32Array(HQ * NQ * D);
+    const direct: Contender = { impl: 'webattn', prepared: { async run() { attention(qt, kt, vt, { out: attnOut }); return attnOut; }, async dispose() {} }, policy };
+    const all = [...decoders, ...probe.contenders, ...(peer ? [{ impl: 'onnxruntime-web' as Impl, prepared: peer, policy }] : []), direct];
     const m = await measureShape(all);
     probe.free();
     await peer?.dispose();
@@ -170,6 +176,10 @@ async function main(): Promise<void> {
       rows.push({ impl: 'onnxruntime-web Attention', hkv, dtype: 'f32', ms: o.medianMs, tokensPerSecond: 1e3 / o.medianMs,
         bytes: f32Bytes, gbPerSecond: gb, ofSumBandwidth: gb / sumGbs, maxAbsDiff: maxAbsDiff(o.output, ref) });
     }
+    const a = m[m.length - 1]!;
+    const agb = f32Bytes / (a.medianMs / 1e3) / 1e9;
+    rows.push({ impl: 'webattn attention()', hkv, dtype: 'f32', ms: a.medianMs, tokensPerSecond: 1e3 / a.medianMs,
+      bytes: f32Bytes, gbPerSecond: agb, ofSumBandwidth: agb / sumGbs, maxAbsDiff: maxAbsDiff(a.output, ref) });
     for (const r of rows.filter((x) => x.hkv === hkv)) print(r);
     for (const c of caches) c.dispose();
     pool.dispose();
