@@ -116,6 +116,35 @@ if (!gpu.attn) {
       checkVsReference(q, k, v, {}, await attn.run(q, k, v));
     });
 
+    it("device lost while calls are in flight: each says 'device' lost, or with fallback: 'wasm' is computed on wasm", async () => {
+      // In Deno, device.lost settles only after the calls in flight have failed with validation errors.
+      for (const fallback of ['none', 'wasm'] as const) {
+        const rng = new Rng(109);
+        const own = await createWebGpuAttention({ ...gpu.options, fallback });
+        await own.run(tensor(rng, [1, 2, 40, 32]), tensor(rng, [1, 2, 90, 32]), tensor(rng, [1, 2, 90, 32]));
+        const problems = Array.from({ length: 5 }, () => [tensor(rng, [1, 2, 40, 32]), tensor(rng, [1, 2, 90, 32]), tensor(rng, [1, 2, 90, 32])] as const);
+        const before = own.stats.calls;
+        const outcomes = problems.map(([q, k, v]) => own.run(q, k, v).then((r): unknown => r.output, (e: unknown) => e));
+        for (let i = 0; i < 10_000 && own.stats.calls === before; i++) await Promise.resolve();
+        own.device.destroy();
+        const got = await Promise.all(outcomes);
+        for (const [i, g] of got.entries()) {
+          if (fallback === 'none') {
+            expect(g).toBeInstanceOf(AttentionError);
+            expect((g as AttentionError).code).toBe('KERNEL_ERROR');
+            expect((g as AttentionError).argument).toBe('device');
+            expect((g as AttentionError).message).toMatch(/lost/);
+          } else {
+            const [q, k, v] = problems[i]!;
+            expect(g).toBeInstanceOf(Float32Array);
+            checkVsReference(q, k, v, {}, { output: g as Float32Array, shape: [1, 2, 40, 32] });
+          }
+        }
+        if (fallback === 'wasm') expect(own.lastBackend).toBe('wasm');
+        own.dispose();
+      }
+    });
+
     it('GpuTensor.destroy() right after run(): the calls made with it still read it, the buffer is freed after them', async () => {
       const rng = new Rng(108);
       const q = tensor(rng, [1, 2, 30, 16]), k = tensor(rng, [1, 2, 50, 16]), v = tensor(rng, [1, 2, 50, 16]);

@@ -21,6 +21,8 @@ import { toF16 } from './f16.js';
 
 const STORAGE_IN = BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_DST;
 const MIN_BYTES = 16;
+/** How long a failed call waits for a device loss to be reported before blaming the submission itself. */
+const LOSS_WAIT_MS = 100;
 
 export interface WebGpuStats {
   /** Shader modules compiled (one per kernel variant; constant after warm-up). */
@@ -88,13 +90,15 @@ export class WebGpuAttention {
   private nextId = 1;
   private queue: Promise<unknown> = Promise.resolve();
   private lost?: GpuDeviceLostInfoLike;
+  /** Settles once `lost` is set (never, while the device lives). */
+  private readonly lostSeen: Promise<void>;
   private disposed = false;
   private readonly counts = { bindGroupsCreated: 0, buffersCreated: 0, calls: 0 };
 
   /** Use createWebGpuAttention(). */
   constructor(private readonly acquired: AcquiredDevice, private readonly fallback: WebGpuFallbackOptions = {}) {
     this.pipelines = new Pipelines(acquired.device);
-    acquired.device.lost.then((info) => { this.lost = info; }, () => undefined);
+    this.lostSeen = acquired.device.lost.then((info) => { this.lost = info; }, () => undefined);
   }
 
   get device(): GpuDeviceLike { return this.acquired.device; }
@@ -219,6 +223,17 @@ export class WebGpuAttention {
     if (this.disposed) throw this.disposedError();
   }
 
+  /** After a GPU operation failed: gives a device loss that caused it time to be reported (`device.lost` settles a
+   * few milliseconds after device.destroy() in Deno and Chromium, after the calls in flight have already failed), so
+   * that the call reports the loss — and `fallback: 'wasm'` applies — rather than a stray validation error. */
+  private async settleLoss(): Promise<void> {
+    if (this.lost) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const wait = new Promise<void>((resolve) => { timer = setTimeout(resolve, LOSS_WAIT_MS); });
+    await Promise.race([this.lostSeen, wait]);
+    clearTimeout(timer);
+  }
+
   private checkSize(role: string, bytes: number, storage: boolean): void {
     const l = this.device.limits;
     const max = storage ? Math.min(l.maxBufferSize, l.maxStorageBufferBindingSize) : l.maxBufferSize;
@@ -318,6 +333,7 @@ export class WebGpuAttention {
     dev.pushErrorScope('out-of-memory');
     dev.pushErrorScope('validation');
     let read: GpuBufferLike;
+    let thrown: unknown;
     const outBytes = 4 * (outElems + rows);
     const weightsAt = Math.ceil(outBytes / 8) * 8;
     const weightsBytes = d.returnWeights ? 4 * rows * d.nk : 0;
@@ -390,9 +406,14 @@ export class WebGpuAttention {
       enc.copyBufferToBuffer(out, 0, read, 0, outBytes);
       if (weights) enc.copyBufferToBuffer(weights, 0, read, weightsAt, weightsBytes);
       dev.queue.submit([enc.finish()]);
+    } catch (e) {
+      thrown = e;
+      throw e;
     } finally {
       const validation = await dev.popErrorScope().catch(() => null);
       const oom = await dev.popErrorScope().catch(() => null);
+      const fromGpu = thrown !== undefined && (!(thrown instanceof AttentionError) || thrown.code === 'KERNEL_ERROR');
+      if (validation || oom || fromGpu) await this.settleLoss();
       // Whatever failed, a call that dispose() overtook reports the disposal (its buffers were destroyed under it).
       this.checkOpen();
       if (this.lost) throw this.lostError();
@@ -410,7 +431,7 @@ export class WebGpuAttention {
     try {
       await read.mapAsync(MAP_MODE_READ, 0, total);
     } catch (e) {
-      await Promise.resolve();
+      await this.settleLoss();
       this.checkOpen();
       if (this.lost) throw this.lostError();
       throw new AttentionError('KERNEL_ERROR', 'webgpu', 'results read back', 'mapAsync failed',
