@@ -17,6 +17,8 @@ import { readCount, readFlag, readKnown } from './options.js';
 import type { DecodeOptions } from './types.js';
 
 const KEYS = ['layout', 'scale', 'causal', 'window', 'sinks', 'returnLse', 'out', 'splitSize', 'convert'] as const;
+/** Largest |sink| (its base-2 logit, × log2 e, must stay a finite f32). */
+const MAX_SINK = 1e38;
 
 /** The normalised call (also what the float64 reference consumes). */
 export interface DecodePlan {
@@ -93,6 +95,12 @@ export function planDecodeFor(q: AttentionInput, c: PlanCache, options?: DecodeO
   if (o.sinks !== undefined) {
     sinks = isFloat32Array(o.sinks) ? o.sinks : toFloat32(o.sinks, 'sinks', Array.isArray(o.sinks), 'INVALID_OPTION');
     if (sinks.length !== Q.h) fail('INVALID_OPTION', 'sinks', `${Q.h} values (one per query head)`, `${sinks.length} values`);
+    // NaN or +∞ would turn every row of the head into NaN; a logit ≥ 2^127 / log2(e) overflows the kernel's base-2
+    // logit. −∞ is a head without a sink.
+    const bad = sinks.findIndex((x) => !(x === -Infinity || Math.abs(x) <= MAX_SINK));
+    if (bad >= 0) {
+      fail('INVALID_OPTION', 'sinks', `finite logits of magnitude ≤ 1e38, or −∞ (no sink)`, `sinks[${bad}] = ${sinks[bad]}`);
+    }
   }
   const returnLse = readFlag(o.returnLse, 'returnLse', false);
   const size = Q.h * Q.n * c.valueDim;

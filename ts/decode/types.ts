@@ -58,7 +58,8 @@ export interface DecodeOptions {
   /** Sliding window. Default for a ring cache: { left: window − 1 }; else unbounded. */
   window?: DecodeWindow;
   /** Attention sinks: one logit per query head (natural log, not scaled) added to every softmax denominator
-   * (gpt-oss). The output is Σ exp(s)·v / (exp(sink) + Σ exp(s)). */
+   * (gpt-oss). The output is Σ exp(s)·v / (exp(sink) + Σ exp(s)). Each finite with |sink| ≤ 1e38, or −∞ for a head
+   * without a sink; NaN and +∞ are refused (INVALID_OPTION, argument 'sinks'). */
   sinks?: Float32Array | readonly number[];
   /** Return the per-row natural-log LSE [1, Hq, Nq] (including the sink when given). */
   returnLse?: boolean;

@@ -5,6 +5,8 @@
  * any batch size and every attention() option; `KVCache` (ts/decode) is the single-sequence cache in wasm memory
  * with f16 / int8 storage for `decode()`.
  */
+import { fail } from '../validate/tensor.js';
+
 export class MhaCache {
   /** Tokens stored per batch entry. */
   length = 0;
@@ -49,6 +51,14 @@ export class MhaCache {
   /** Forgets every token (keeps the memory). */
   reset(): void {
     this.length = 0;
+  }
+
+  /** Keeps the first n tokens of every batch entry (0 ≤ n ≤ length), e.g. rejected speculative tokens. */
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.length) {
+      fail('INVALID_OPTION', 'n', `an integer in [0, ${this.length}] (the cache's length)`, String(n));
+    }
+    this.length = n;
   }
 
   private compact(x: Float32Array, w: number): Float32Array {

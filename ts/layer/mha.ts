@@ -12,7 +12,7 @@
  */
 import { attention } from '../attention.js';
 import { AttentionError } from '../errors.js';
-import type { AttentionOptions, TensorLike } from '../types.js';
+import type { AttentionOptions, AttentionResult, TensorLike } from '../types.js';
 import { isFloat32Array, shapeString, typeName, valueString } from '../validate/describe.js';
 import { OPERAND_CODES, checkLength, fail, readTensor } from '../validate/tensor.js';
 import { MhaCache } from './cache.js';
@@ -307,6 +307,7 @@ export class MultiHeadAttention {
     }
 
     let nk = k.n;
+    const before = cache?.length ?? 0;
     if (cache) {
       cache.append(kp, vp, k.n);
       kp = cache.keys();
@@ -315,13 +316,22 @@ export class MultiHeadAttention {
     }
     const attnOptions: AttentionOptions = { ...rest, layout: 'BNHD' };
     if (cache && attnOptions.causal === true) attnOptions.causal = 'bottom-right';
-    const r = attention(
-      { data: qp, shape: [q.b, q.n, c.hq, c.headDim] },
-      { data: kp, shape: [k.b, nk, c.hkv, c.headDim] },
-      { data: vp, shape: [k.b, nk, c.hkv, c.valueHeadDim] },
-      attnOptions,
-    );
-    const output = project(r.output, qRows, this.w.o, res);
+    let r: AttentionResult;
+    let output: Float32Array;
+    try {
+      r = attention(
+        { data: qp, shape: [q.b, q.n, c.hq, c.headDim] },
+        { data: kp, shape: [k.b, nk, c.hkv, c.headDim] },
+        { data: vp, shape: [k.b, nk, c.hkv, c.valueHeadDim] },
+        attnOptions,
+      );
+      output = project(r.output, qRows, this.w.o, res);
+    } catch (e) {
+      // A failed call (an invalid attention option, out of memory) leaves the cache as it was: its tokens go again
+      // with the retried call, and RoPE positions (the cache length) stay right.
+      cache?.truncate(before);
+      throw e;
+    }
     const result: MhaResult = { output, shape: q.rank === 3 ? [q.b, q.n, c.embedDim] : [q.n, c.embedDim] };
     if (r.weights) result.weights = averageWeights ? headMean(r.weights, q.b, c.hq, q.n * nk) : r.weights;
     if (r.lse) result.lse = r.lse;

@@ -67,9 +67,11 @@ struct Scratch {
     /// Converted K and V tiles (KC × dk, KC × dv).
     kt: Vec<f32>,
     vt: Vec<f32>,
-    /// Per-row factor of this tile (2^(m − m')) and whether the row saw any key in it.
+    /// Per-row factor of this tile (2^(m − m')), whether the row saw any key in it, and the tile offsets [a, b) of
+    /// the keys it may see (meaningful when live).
     alpha: Vec<f32>,
     live: Vec<bool>,
+    lim: Vec<(usize, usize)>,
     /// The current tile's runs of consecutive rows.
     runs: Vec<Run>,
     /// int8, one row: the query row in `wide8::permute8` order.
@@ -85,10 +87,53 @@ struct Run {
 }
 
 /// P·V of one run of the tile for every live row: columns [off, off + len) of the probabilities against the run's
-/// `len` value rows; the first run of a tile also applies each row's rescale factor.
+/// `len` value rows; the first run of a tile also applies each row's rescale factor (`al`: scratch, one per row).
+///
+/// A key that some row may not see (the later of several queries under the causal mask, or the start of a window)
+/// has p = 0 in that row, and 0 · ∞ or 0 · NaN in its value would still reach the row as NaN. So the stacked kernels
+/// take only the keys every live row may see, and each row adds its other allowed keys on its own, before and after
+/// them (at most the nq − 1 causal keys and the windows' staggered starts: none for a single query, the decoding
+/// step). Each row still sums its keys in position order, so the result does not depend on how runs are cut.
 #[allow(clippy::too_many_arguments)]
-fn values<E: Elem>(sc: &Scratch, rows: usize, v: &[E], dv: usize, off: usize, len: usize, first: bool, acc: &mut [f32]) {
-    let alpha = |r: usize| if first { sc.alpha[r] } else { 1.0 };
+fn values<E: Elem>(
+    sc: &Scratch, rows: usize, v: &[E], dv: usize, off: usize, len: usize, first: bool, al: &mut [f32], acc: &mut [f32],
+) {
+    let end = off + len;
+    let (mut c0, mut c1) = (off, end);
+    for r in 0..rows {
+        if sc.live[r] {
+            c0 = c0.max(sc.lim[r].0);
+            c1 = c1.min(sc.lim[r].1);
+        }
+    }
+    let c0 = c0.min(end);
+    let c1 = c1.max(c0);
+    // Row r's own keys [x, y) of the run, with its pending rescale factor.
+    let own = |r: usize, x: usize, y: usize, alpha: f32, acc: &mut [f32]| {
+        accumulate(&sc.s[r * KC + x..r * KC + y], &v[(x - off) * dv..(y - off) * dv], dv, alpha, &mut acc[r * dv..(r + 1) * dv]);
+    };
+    for r in 0..rows {
+        al[r] = if first { sc.alpha[r] } else { 1.0 };
+        let (lo, hi) = (sc.lim[r].0.max(off), sc.lim[r].1.min(end));
+        if sc.live[r] && lo < c0.min(hi) {
+            own(r, lo, c0.min(hi), al[r], acc);
+            al[r] = 1.0;
+        }
+    }
+    // The common keys (possibly none: the rescale factors still apply).
+    values_rows(sc, rows, &v[(c0 - off) * dv..(c1 - off) * dv], dv, c0, c1 - c0, al, acc);
+    for r in 0..rows {
+        let (lo, hi) = (sc.lim[r].0.max(off), sc.lim[r].1.min(end));
+        if sc.live[r] && c1.max(lo) < hi {
+            own(r, c1.max(lo), hi, 1.0, acc);
+        }
+    }
+}
+
+/// `values` over keys [off, off + len) that every live row may see; `al`: each row's factor.
+#[allow(clippy::too_many_arguments)]
+fn values_rows<E: Elem>(sc: &Scratch, rows: usize, v: &[E], dv: usize, off: usize, len: usize, al: &[f32], acc: &mut [f32]) {
+    let alpha = |r: usize| al[r];
     let p = |r: usize| &sc.s[r * KC + off..r * KC + off + len];
     let mut r = 0;
     while r < rows {
@@ -134,6 +179,7 @@ fn run<E: Elem>(
         vt: zeros(if convert { KC * dv } else { 0 })?,
         alpha: zeros(rows)?,
         live: vec![false; rows],
+        lim: vec![(0, 0); rows],
         runs: {
             let mut v = Vec::new();
             v.try_reserve_exact(KC).map_err(|_| OutOfMemory)?;
@@ -142,6 +188,7 @@ fn run<E: Elem>(
         qp: zeros(if single { dk } else { 0 })?,
     };
     let mut parts = Partials::new(nsplit, rows, dv)?;
+    let mut al = zeros(rows)?;
     let spans: Vec<(u64, u64)> = (0..nq).map(|i| p.key_span(i)).collect();
     let qmul = p.scale * LOG2_E;
 
@@ -237,7 +284,9 @@ fn run<E: Elem>(
                 }
                 for r in 0..rows {
                     let srow = &mut sc.s[r * KC..(r + 1) * KC];
-                    sc.live[r] = mask(srow, n, t, spans[r % nq]);
+                    let lim = mask(srow, n, t, spans[r % nq]);
+                    sc.live[r] = lim.is_some();
+                    sc.lim[r] = lim.unwrap_or((0, 0));
                     sc.alpha[r] = if sc.live[r] { softmax_step(&mut srow[..round4(n)], &mut m[r], &mut l[r]) } else { 1.0 };
                 }
                 if fused {
@@ -275,18 +324,18 @@ fn run<E: Elem>(
                                 }
                             }
                         }
-                        values(&sc, rows, &v[u.row0 * dv..(u.row0 + u.len) * dv], dv, u.off, u.len, x == 0, acc);
+                        values(&sc, rows, &v[u.row0 * dv..(u.row0 + u.len) * dv], dv, u.off, u.len, x == 0, &mut al, acc);
                     }
                 } else if convert {
                     for u in &sc.runs {
                         let vr = &v[u.row0 * dv..(u.row0 + u.len) * dv];
                         tile(vr, vs.map(|x| &x[u.row0..u.row0 + u.len]), unit, dv, &mut sc.vt[u.off * dv..]);
                     }
-                    values(&sc, rows, &sc.vt[..n * dv], dv, 0, n, true, acc);
+                    values(&sc, rows, &sc.vt[..n * dv], dv, 0, n, true, &mut al, acc);
                 } else {
                     for (x, u) in sc.runs.iter().enumerate() {
                         let vr = tile(&v[u.row0 * dv..(u.row0 + u.len) * dv], None, 1.0, dv, &mut []);
-                        values(&sc, rows, vr, dv, u.off, u.len, x == 0, acc);
+                        values(&sc, rows, vr, dv, u.off, u.len, x == 0, &mut al, acc);
                     }
                 }
                 t += n as u64;
@@ -474,19 +523,19 @@ fn dot1<E: Elem>(q: &[f32], k: &[E]) -> f32 {
 }
 
 /// −∞ for the keys of tile [t, t + n) outside the row's span [lo, hi), and for the padding up to a multiple of 4.
-/// Returns whether any key of the tile is allowed.
+/// Returns the tile offsets [a, b) of the allowed keys, None when there are none.
 #[inline(always)]
-fn mask(s: &mut [f32], n: usize, t: u64, span: (u64, u64)) -> bool {
+fn mask(s: &mut [f32], n: usize, t: u64, span: (u64, u64)) -> Option<(usize, usize)> {
     let (lo, hi) = span;
     let end = t + n as u64;
     if lo >= end || hi <= t || lo >= hi {
-        return false;
+        return None;
     }
     let a = (lo.max(t) - t) as usize;
     let b = (hi.min(end) - t) as usize;
     s[..a].fill(f32::NEG_INFINITY);
     s[b..round4(n)].fill(f32::NEG_INFINITY);
-    true
+    Some((a, b))
 }
 
 /// One online-softmax step on a row of logits (log2 domain, a multiple of 4 long, −∞ where not allowed): turns them

@@ -342,6 +342,76 @@ fn single_query_rows_match_the_oracle() {
     }
 }
 
+impl Case {
+    /// Whether query row i may see key position p (desc.rs).
+    fn sees(&self, i: usize, p: u64) -> bool {
+        let qp = self.q_end.unwrap_or(self.end) - self.nq as u64 + i as u64;
+        self.start <= p && p < self.end && (!self.causal || p <= qp) && self.win.map_or(true, |w| p + w >= qp)
+    }
+
+    /// Stores `x` (NaN or ±∞) as column 0 of position p's key (`value` false) or value in every kv head; for int8 as
+    /// the row's scale. An f16 cache then leaves the finite-cache path.
+    fn poison(&mut self, p: u64, value: bool, x: f32) {
+        let layout = self.layout();
+        self.finite = false;
+        for g in 0..self.hkv {
+            let r = layout.row(g, p);
+            let (d, f32s, f16s, raws, scales) = if value {
+                (self.dv, &mut self.v32, &mut self.v16, &mut self.v16r, &mut self.vs)
+            } else {
+                (self.dk, &mut self.k32, &mut self.k16, &mut self.k16r, &mut self.ks)
+            };
+            let h = if x.is_nan() { 0x7e00 } else if x > 0.0 { 0x7c00 } else { 0xfc00 };
+            f32s[r * d] = x;
+            f16s[r * d] = F16(h);
+            raws[r * d] = F16Raw(h);
+            scales[r] = x;
+        }
+    }
+}
+
+/// NaN or ±∞ stored at keys that some query rows may not see (the last key under the causal mask, the first key of a
+/// window) reach only the rows that see them: a masked key has p = 0, and 0 · ∞ = NaN must not be added.
+#[test]
+fn non_finite_keys_and_values_reach_only_the_rows_that_see_them() {
+    let mut rng = Rng(23);
+    let mut checked = 0;
+    for n in 0..400 {
+        let mut c = Case::random(&mut rng);
+        if c.start == c.end {
+            continue;
+        }
+        let value = rng.range(0, 2) > 0;
+        let x = rng.pick(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        // The last held key (future for every query but the last, causal) and the lowest key the first row sees.
+        let first = c.end - c.nq as u64;
+        let low = c.win.map_or(c.start, |w| first.saturating_sub(w).max(c.start));
+        let bad = [c.end - 1, low];
+        for &p in &bad {
+            c.poison(p, value, x);
+        }
+        let (o, _) = run(&c);
+        let (wo, _) = c.oracle();
+        for h in 0..c.hq {
+            for i in 0..c.nq {
+                if bad.iter().any(|&p| c.sees(i, p)) {
+                    continue;
+                }
+                checked += 1;
+                let row = (h * c.nq + i) * c.dv;
+                for x in row..row + c.dv {
+                    assert!(
+                        (o[x] as f64 - wo[x]).abs() <= 1e-5,
+                        "case {n} {} (poisoned {} at {bad:?}): row h{h} i{i}: o[{x}] = {}, want {}",
+                        c.name(), if value { "v" } else { "k" }, o[x], wo[x]
+                    );
+                }
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} rows checked");
+}
+
 #[test]
 fn split_size_changes_nothing_but_rounding() {
     let mut rng = Rng(11);
