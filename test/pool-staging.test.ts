@@ -213,6 +213,36 @@ if (hasShared) describe('pool shared memory stays bounded', () => {
     expect((bad as Error).message.includes('stagingBytes')).toBe(true);
   });
 
+  it('a batch takes its items\' buffers as their tasks are sent: many items share a cap that holds a few', async () => {
+    const [h, n, d] = [2, 128, 16];
+    const itemBytes = 4 * (3 * h * n * d + h * n * d); // q, k, v mirrors and the output
+    const pool = await createAttention({ threads: 2, stagingBytes: 10 * Math.ceil(itemBytes / 65536) * 65536 });
+    try {
+      const s = stagingOf(pool)!;
+      const acquire = s.acquire.bind(s);
+      let staged = 0;
+      let transferred = 0;
+      s.acquire = (bytes: number) => {
+        const b = acquire(bytes);
+        if (b) staged += 1;
+        else transferred += 1;
+        return b;
+      };
+      const items = Array.from({ length: 40 }, (_, i) => {
+        const [q, k, v] = [0, 1, 2].map((j) => tensor(uniform(1000 + 3 * i + j, h * n * d), [1, h, n, d]));
+        return { q: q!, k: k!, v: v! };
+      });
+      const results = await pool.runBatch(items);
+      results.forEach((r, i) => expect(sameBits(r.output, attention(items[i]!.q, items[i]!.k, items[i]!.v).output)).toBe(true));
+      // Only the items in flight (a few tasks per worker) hold a buffer at once, so every item found one.
+      expect(staged).toBe(40);
+      expect(transferred).toBe(0);
+      expect(s.live).toBeLessThanOrEqual(s.maxBytes);
+    } finally {
+      pool.dispose();
+    }
+  });
+
   it('a failed call forgets its buffer, and later calls still fit under the cap', async () => {
     const pool = await createAttention({ threads: 2, stagingBytes: 8 << 20, injectFault: (task) => (task.startsWith('run #1 ') ? 'throw' : undefined) });
     try {

@@ -184,23 +184,29 @@ export class AttentionPool {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const tasks = splitProblem(d, this.threads);
     const decode = isDecodeLike(d);
-    // With shared memory, operands and results (key-range partials with their lse) go through one reused staging
-    // buffer (see staging.ts); attention weights (N×N) still travel as transferred buffers.
-    const staged = this.staging && !d.returnWeights ? CallStaging.plan(d, tasks, this.staging, d.returnLse || decode) : undefined;
-    // Without staging, shared memory still pays off when tasks overlap (key ranges read the same queries).
-    const overlap = this.staging && !staged && tasks.length > 1 && tasks.some((t) => t.rows < d.nq || t.keys < d.nk);
-    const sharedOps = overlap ? shareOperands(d, this.staging!) : undefined;
-    if (sharedOps) d = sharedOps.d;
-    // The call's shared buffer: back for reuse once every task has answered; forgotten if the call fails or is
-    // aborted (tasks on workers that hold KV-cache shards finish and may still write into it).
-    const buffer = staged?.buffer ?? sharedOps?.buffer;
-    const dropBuffer = (): void => {
-      if (buffer) this.staging!.drop(buffer);
-    };
     const caller = this.scheduler.addCaller();
     let result: AttentionResult | undefined;
     return new Promise<AttentionResult>((resolve, reject) => {
       let settled = false;
+      // With shared memory, operands and results (key-range partials with their lse) go through one reused staging
+      // buffer (see staging.ts); attention weights (N×N) still travel as transferred buffers. Set up when the first
+      // task is sent, so that a batch's later items do not hold the staging budget while they wait in the queue.
+      let memory: { staged?: CallStaging; d: AttentionDescriptor; buffer?: SharedArrayBuffer } | undefined;
+      const callMemory = (): { staged?: CallStaging; d: AttentionDescriptor; buffer?: SharedArrayBuffer } => {
+        if (memory) return memory;
+        const pool = settled ? undefined : this.staging;
+        const staged = pool && !d.returnWeights ? CallStaging.plan(d, tasks, pool, d.returnLse || decode) : undefined;
+        // Without staging, shared memory still pays off when tasks overlap (key ranges read the same queries).
+        const overlap = pool && !staged && tasks.length > 1 && tasks.some((t) => t.rows < d.nq || t.keys < d.nk);
+        const shared = overlap ? shareOperands(d, pool) : undefined;
+        memory = { staged, d: shared?.d ?? d, buffer: staged?.buffer ?? shared?.buffer };
+        return memory;
+      };
+      // The call's shared buffer goes back for reuse once every task has answered; it is forgotten if the call fails
+      // or is aborted (tasks on workers that hold KV-cache shards finish and may still write into it).
+      const dropBuffer = (): void => {
+        if (memory?.buffer) this.staging!.drop(memory.buffer);
+      };
       const onAbort = (): void => {
         if (settled) return;
         settled = true;
@@ -236,13 +242,14 @@ export class AttentionPool {
         let counter: Int32Array | undefined;
         let counterAttempt = -1;
         const blocks = Math.ceil(t.rows / CLAIM_ROWS);
-        const claims = !!staged && claimable(d, t, this.threads);
+        const claims = claimable(d, t, this.threads);
         const job: Job = {
           label: `${label} task ${i + 1}/${tasks.length} (batch ${t.b}, kv heads ${t.kvHead0}–${t.kvHead0 + t.kvHeads - 1}, ` +
             `rows ${t.row0}–${t.row0 + t.rows - 1}, keys ${t.key0}–${t.key0 + t.keys - 1})`,
           attempt: 0,
           input: (tail) => {
-            if (!staged) return makeTaskInput(d, t, decode);
+            const { staged, d: from } = callMemory();
+            if (!staged) return makeTaskInput(from, t, decode);
             staged.prepare(i);
             const x = makeTaskInput(staged.d, t, decode);
             x.input.sharedOut = staged.output(i);
@@ -257,7 +264,7 @@ export class AttentionPool {
           reject: fail,
           resolve: (out) => {
             if (settled) return;
-            group.parts[slot] = out ?? staged!.output(i);
+            group.parts[slot] = out ?? memory!.staged!.output(i);
             if (--group.left > 0) return;
             const ratio = d.hq / d.hkv;
             const merged = mergeKeyPartials(group.parts as TaskOutput[], group.t.kvHeads * ratio, group.t.rows, d.dv);
@@ -266,7 +273,7 @@ export class AttentionPool {
             if (--blocksLeft === 0) {
               settled = true;
               // Every task has answered, so no worker reads or writes the buffer any more.
-              if (buffer) this.staging!.release(buffer);
+              if (memory?.buffer) this.staging!.release(memory.buffer);
               signal?.removeEventListener('abort', onAbort);
               this.scheduler.removeCaller(caller);
               resolve(result);
