@@ -78,7 +78,10 @@ describe('attention() through the decode kernel', () => {
     for (const val of [NaN, Infinity, -Infinity]) {
       for (const where of ['q', 'k', 'v'] as const) {
         const x = { q: t(1, [1, hq, nq, d]), k: t(2, [1, hq, nk, d]), v: t(3, [1, hq, nk, d]) };
-        x[where].data[where === 'q' ? d + 3 : 10 * d + 2] = val; // head 0: query row 1, or key 10 (outside 3 windows)
+        // Head 0: query row 1; or key 5 (queries at 296…299 see keys from 4…7 on: rows 2 and 3 do not see it) and
+        // the last key (only row 3 sees it): a masked key's p = 0 must not turn ∞ or NaN into NaN there.
+        if (where === 'q') x.q.data[d + 3] = val;
+        else for (const key of [5, nk - 1]) x[where].data[key * d + 2] = val;
         expect(decodeRoutable(buildDescriptor(x.q, x.k, x.v, o))).toBe(true);
         const got = attention(x.q, x.k, x.v, o);
         const want = referenceAttention(x.q, x.k, x.v, o);
