@@ -223,6 +223,62 @@ if (!gpu.attn) {
     });
   });
 
+  describe(`webgpu robustness (${gpu.runtime}): NaN inputs reach exactly the rows they touch, as in the reference`, () => {
+    /** The first element where `got` differs from `want`: NaN must meet NaN, ±∞ the same ∞, the rest within `tol`
+     * (relative to max(1, |want|) for LSE). */
+    function firstMismatch(what: string, got: Float32Array | undefined, want: Float64Array | Float32Array, tol: number, log = false): string {
+      if (!got || got.length !== want.length) return `${what}: length ${got?.length} instead of ${want.length}`;
+      for (let i = 0; i < want.length; i++) {
+        const g = got[i]!, w = want[i]!;
+        const ok = Number.isNaN(w) ? Number.isNaN(g) : !Number.isFinite(w) ? g === w
+          : Number.isFinite(g) && Math.abs(g - w) <= tol * (log ? Math.max(1, Math.abs(w)) : 1);
+        if (!ok) return `${what}[${i}]: got ${g}, want ${w}`;
+      }
+      return '';
+    }
+    interface NanCase { name: string; b: number; hq: number; hkv: number; nq: number; nk: number; d: number; o: AttentionOptions; poison: (q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions) => void }
+    const cases: NanCase[] = [
+      { name: 'NaN in one query row (flash), weights too', b: 1, hq: 2, hkv: 2, nq: 40, nk: 60, d: 16, o: { returnLse: true, returnWeights: true },
+        poison: (q) => { q.data[(1 * 40 + 7) * 16 + 3] = NaN; } },
+      { name: 'NaN in one key, causal: only the rows that reach it', b: 1, hq: 2, hkv: 1, nq: 60, nk: 60, d: 16, o: { causal: true, returnLse: true, returnWeights: true },
+        poison: (_q, k) => { k.data[37 * 16 + 5] = NaN; } },
+      { name: 'NaN in one query row under softcap (clamp / tanh must not swallow it)', b: 1, hq: 1, hkv: 1, nq: 20, nk: 33, d: 8, o: { softcap: 2, returnLse: true },
+        poison: (q) => { q.data[4 * 8] = NaN; } },
+      { name: 'NaN key masked out for even rows', b: 1, hq: 1, hkv: 1, nq: 18, nk: 30, d: 8, o: { returnLse: true },
+        poison: (_q, k, _v, o) => {
+          k.data[11 * 8 + 2] = NaN;
+          const data = new Uint8Array(18 * 30).fill(1);
+          for (let i = 0; i < 18; i += 2) data[i * 30 + 11] = 0;
+          o.mask = { data, shape: [18, 30] };
+        } },
+      { name: 'decode: NaN key beyond one batch item\'s key length, GQA', b: 2, hq: 4, hkv: 2, nq: 3, nk: 700, d: 32, o: { keyLengths: [700, 600], returnLse: true },
+        poison: (_q, k) => { for (const b of [0, 1]) k.data[((b * 2 + 1) * 700 + 650) * 32 + 1] = NaN; } },
+      { name: 'decode: NaN in the bias of one (row, key)', b: 1, hq: 2, hkv: 1, nq: 2, nk: 500, d: 16, o: { returnLse: true, returnWeights: true },
+        poison: (_q, _k, _v, o) => {
+          const bias = new Float32Array(2 * 500);
+          bias[1 * 500 + 123] = NaN;
+          o.bias = { data: bias, shape: [1, 1, 2, 500] };
+        } },
+      { name: 'NaN in one value column: only that output column', b: 1, hq: 1, hkv: 1, nq: 10, nk: 20, d: 8, o: { returnLse: true },
+        poison: (_q, _k, v) => { v.data[6 * 8 + 5] = NaN; } },
+    ];
+    for (const [n, c] of cases.entries()) {
+      it(c.name, async () => {
+        const rng = new Rng(3000 + n);
+        const q = tensor(rng, [c.b, c.hq, c.nq, c.d]), k = tensor(rng, [c.b, c.hkv, c.nk, c.d]), v = tensor(rng, [c.b, c.hkv, c.nk, c.d]);
+        const o: AttentionOptions = { ...c.o };
+        c.poison(q, k, v, o);
+        const ref = referenceAttention(q, k, v, o);
+        const got = await attn.run(q, k, v, o);
+        expect(ref.output.some(Number.isNaN)).toBe(true); // the case does poison some rows …
+        expect(ref.output.some((x) => !Number.isNaN(x))).toBe(true); // … and not all of them
+        expect(firstMismatch('output', got.output, ref.output, TOL)).toBe('');
+        if (o.returnLse) expect(firstMismatch('lse', got.lse, ref.lse, TOL, true)).toBe('');
+        if (o.returnWeights) expect(firstMismatch('weights', got.weights, ref.weights, TOL)).toBe('');
+      });
+    }
+  });
+
   describe(`webgpu robustness (${gpu.runtime}): shapes the main suite does not make, vs the float64 reference`, () => {
     interface Shape { name: string; b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; o?: AttentionOptions; bnhd?: boolean; mask?: number[]; bias?: number[] }
     const shapes: Shape[] = [

@@ -36,6 +36,10 @@ const LIVE: f32 = -1.0e38;
 const COSINE_EPS: f32 = 1e-12;
 
 fn neg_inf() -> f32 { return bitcast<f32>(P.neg_inf_bits); } // 0xff800000, never a constant: see params.ts
+fn nan() -> f32 { return bitcast<f32>(P.neg_inf_bits | 0x00400000u); } // a quiet NaN, from the uniform for the same reason
+// NaN tested on the bits: WGSL lets compilers assume floats are never NaN, so x != x may fold to false. A NaN logit
+// makes its row NaN (output and LSE), as in the float64 reference: NaN inputs reach exactly the rows they touch.
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn ld_q(i: u32) -> f32 { return f32(QM[i]); }
 fn ld_k(i: u32) -> f32 { return f32(KM[i]); }
 fn ld_v(i: u32) -> f32 { return f32(VM[i]); }

@@ -119,6 +119,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
   var m = NEG;
   var l = 0.0;
+  var row_nan = false;
   var o: array<f32, DVT>;
   for (var x = 0u; x < DVT; x++) { o[x] = 0.0; }
   var qn = 0.0;
@@ -168,14 +169,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       var logit = NEG;
       if (live && j < u32(hi) && pos_ok(gi, P.k_start + j, ql, kl) && mask_ok(b, h, i, j)) {
         var sim = s[x];
+        let bad = is_nan(sim); // before max / clamp / tanh, which may drop a NaN
         if (P.cosine != 0u) { sim = sim / (max(sqrt(qn), COSINE_EPS) * max(sqrt(kn[x]), COSINE_EPS)); }
         logit = finish_logit(sim, b, h, i, j);
+        if (bad) { logit = nan(); }
       }
       ss[r * BC + jj] = logit;
     }
     workgroupBarrier();
     var mx = m;
-    for (var jj = 0u; jj < BC; jj++) { mx = max(mx, ss[r * BC + jj]); }
+    for (var jj = 0u; jj < BC; jj++) {
+      let x = ss[r * BC + jj];
+      if (is_nan(x)) { row_nan = true; } else { mx = max(mx, x); }
+    }
     let alpha = exp(m - mx);
     m = mx;
     workgroupBarrier();
@@ -211,8 +217,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
   if (live) {
     let ok = l > 0.0;
-    let inv = select(0.0, 1.0 / l, ok);
-    let lse = select(neg_inf(), m + log(l), ok);${write}
+    var inv = select(0.0, 1.0 / l, ok);
+    var lse = select(neg_inf(), m + log(l), ok);
+    if (row_nan) { inv = nan(); lse = nan(); }${write}
   }
 }
 `;

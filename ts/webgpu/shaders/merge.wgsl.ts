@@ -1,7 +1,7 @@
 /**
  * Merge of the decode kernel's key-range partials by log-sum-exp: one thread per output row reads the n_splits
  * partial (normalised output, LSE) pairs from AUX and writes O = Σ exp(lse_s − LSE)·O_s, LSE = log Σ exp(lse_s).
- * A row whose every partial is empty (LSE −∞) gets zeros and LSE −∞.
+ * A row whose every partial is empty (LSE −∞) gets zeros and LSE −∞; a row with a NaN partial LSE is NaN.
  */
 import { WORKGROUP, commonWgsl } from './common.wgsl.js';
 
@@ -17,9 +17,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let obase = b * P.o_sb + h * P.o_sh + i * P.o_sr;
 
   var mx = NEG;
+  var row_nan = false;
   for (var s = 0u; s < P.n_splits; s++) {
     let x = AUX[P.aux_lse + s * P.rows + row];
+    if (is_nan(x)) { row_nan = true; }
     if (x > LIVE) { mx = max(mx, x); }
+  }
+  if (row_nan) { // a key range saw a NaN logit: the row is NaN, as a single range would make it
+    for (var col = 0u; col < P.dv; col++) { OUT[obase + col] = nan(); }
+    if (P.want_lse != 0u) { OUT[P.lse_base + row] = nan(); }
+    return;
   }
   if (mx <= LIVE) {
     for (var col = 0u; col < P.dv; col++) { OUT[obase + col] = 0.0; }

@@ -1,7 +1,7 @@
 /**
  * The softmax weights [B, Hq, Nq, Nk] (only when the caller asks for them: the one N×N output). One thread per
  * query row: a first pass over the keys keeps the online (max, sum), a second writes exp(s − max) / sum, 0 for
- * keys that are not allowed and for rows with no allowed key.
+ * keys that are not allowed and for rows with no allowed key; NaN for the allowed keys of a row with a NaN logit.
  */
 import { WORKGROUP, commonWgsl } from './common.wgsl.js';
 
@@ -18,6 +18,7 @@ fn logit_at(b: u32, h: u32, kvh: u32, i: u32, j: u32, gi: u32, ql: u32, kl: u32,
     dot += ld_q(qo + c) * kv;
     kn += kv * kv;
   }
+  if (is_nan(dot)) { return nan(); }
   if (P.cosine != 0u) { dot = dot / (max(sqrt(qn), COSINE_EPS) * max(sqrt(kn), COSINE_EPS)); }
   return finish_logit(dot, b, h, i, j);
 }
@@ -39,15 +40,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
   var m = NEG;
   var l = 0.0;
+  var row_nan = false;
   for (var j = 0u; j < P.nk; j++) {
     let x = logit_at(b, h, kvh, i, j, gi, ql, kl, qn);
+    if (is_nan(x)) { row_nan = true; }
     if (x > LIVE) {
       if (x > m) { l = l * exp(m - x) + 1.0; m = x; } else { l += exp(x - m); }
     }
   }
   for (var j = 0u; j < P.nk; j++) {
     let x = logit_at(b, h, kvh, i, j, gi, ql, kl, qn);
-    OUT[row * P.nk + j] = select(0.0, exp(x - m) / l, x > LIVE && l > 0.0);
+    // A row with a NaN logit: NaN for every key it may attend, 0 elsewhere (as in the reference).
+    let w = select(select(0.0, exp(x - m) / l, x > LIVE && l > 0.0), nan(), row_nan && (x > LIVE || is_nan(x)));
+    OUT[row * P.nk + j] = w;
   }
 }
 `;
