@@ -170,6 +170,28 @@ if (!gpu.attn) {
       expect(freed).toBe(1);
     });
 
+    it('folds the workgroup grid onto three dimensions when one would exceed the device limit (long GQA prefill)', async () => {
+      // The real device, seen through a limit of 4 workgroups per dimension: 40 flash workgroups need 4 × 4 × 3.
+      const real = attn.device;
+      const limits = { ...smallLimits(real, real.limits.maxBufferSize), maxStorageBufferBindingSize: real.limits.maxStorageBufferBindingSize,
+        maxComputeWorkgroupsPerDimension: 4 };
+      const folded = await createWebGpuAttention({ device: proxied(real, { limits }) });
+      const rng = new Rng(110);
+      const problems: [Tensor, Tensor, Tensor, AttentionOptions][] = [
+        [tensor(rng, [2, 8, 37, 16]), tensor(rng, [2, 2, 45, 16]), tensor(rng, [2, 2, 45, 24]), { causal: 'bottom-right', returnLse: true }],
+        [tensor(rng, [2, 4, 3, 16]), tensor(rng, [2, 2, 700, 16]), tensor(rng, [2, 2, 700, 16]), { keyLengths: [700, 300], returnLse: true }],
+        [tensor(rng, [5, 2, 20, 8]), tensor(rng, [5, 1, 20, 8]), tensor(rng, [5, 1, 20, 8]), { returnLse: true }],
+      ];
+      for (const [q, k, v, o] of problems) checkVsReference(q, k, v, o, await folded.run(q, k, v, o));
+      // Beyond 4³ workgroups: a clear error naming q.
+      const big = tensor(rng, [1, 8, 140, 8]);
+      const e = await settle(folded.run(big, tensor(rng, [1, 1, 10, 8]), tensor(rng, [1, 1, 10, 8])));
+      expect(e).toBeInstanceOf(AttentionError);
+      expect((e as AttentionError).code).toBe('INVALID_DIM');
+      expect((e as AttentionError).argument).toBe('q');
+      folded.dispose();
+    });
+
     it("names the caller's option 'sparsity' (not the descriptor's 'sparse') when refusing it", async () => {
       const rng = new Rng(104);
       const q = tensor(rng, [1, 2, 16, 8]);

@@ -14,7 +14,7 @@ import { BUFFER_USAGE, MAP_MODE_READ } from './gpu-types.js';
 import type { GpuBindGroupLike, GpuBufferLike, GpuDeviceLike, GpuDeviceLostInfoLike } from './gpu-types.js';
 import { descriptorParams, encodeParams, type Params } from './params.js';
 import { Pipelines } from './pipelines.js';
-import { grid2d, planFor } from './plan.js';
+import { grid2d, grid3d, planFor } from './plan.js';
 import { BINDING, WORKGROUP, type BindingName } from './shaders/common.wgsl.js';
 import { GpuTensor, holdInputs, readUpload, releaseInputs, validationView, type WebGpuInput } from './tensor.js';
 import { toF16 } from './f16.js';
@@ -323,12 +323,11 @@ export class WebGpuAttention {
 
     const plan = planFor(d, this.acquired.f16);
     const maxDim = dev.limits.maxComputeWorkgroupsPerDimension;
-    const groupsX = plan.nQBlocks * plan.nSplits;
-    if (groupsX > maxDim) {
-      throw new AttentionError('INVALID_DIM', 'q', `at most ${maxDim} query blocks on this device`, `(Hq/Hkv)·Nq = ${(d.hq / d.hkv) * d.nq}`);
+    const groups = plan.nQBlocks * plan.nSplits * d.hkv * d.b; // flash workgroups, folded onto up to 3 dimensions
+    const [fx, fy, fz] = grid3d(groups, maxDim);
+    if (fz > maxDim || groups > 0xffffffff) {
+      throw new AttentionError('INVALID_DIM', 'q', `at most ${maxDim}³ query blocks on this device`, `B·Hq·Nq = ${rows}`);
     }
-    if (d.hkv > maxDim) throw new AttentionError('INVALID_DIM', 'k', `at most ${maxDim} KV heads on this device`, `Hkv = ${d.hkv}`);
-    if (d.b > maxDim) throw new AttentionError('INVALID_DIM', 'q', `a batch of at most ${maxDim} on this device`, `B = ${d.b}`);
 
     dev.pushErrorScope('out-of-memory');
     dev.pushErrorScope('validation');
@@ -368,7 +367,9 @@ export class WebGpuAttention {
       const pass = enc.beginComputePass({ label: 'webattn attention' });
       const flash = await this.pipelines.get({ kind: 'flash', config: plan.config });
       this.checkOpen();
-      const flashParams = { ...base, n_qblocks: plan.nQBlocks, n_splits: plan.nSplits, split_len: plan.splitLen, lse_base: outElems };
+      const flashParams = {
+        ...base, n_qblocks: plan.nQBlocks, n_splits: plan.nSplits, split_len: plan.splitLen, lse_base: outElems, grid_x: fx, grid_y: fy,
+      };
       if (plan.nSplits > 1) {
         const partBytes = 4 * plan.nSplits * rows * (d.dv + 1);
         const aux = this.buffer('partials', partBytes, BUFFER_USAGE.STORAGE);
@@ -378,7 +379,7 @@ export class WebGpuAttention {
         pass.setBindGroup(0, this.bindGroup('split', {
           params: this.params('flash', { ...flashParams, lse_base: plan.nSplits * rows * d.dv }), ...inputs, out: aux, aux: dummy,
         }));
-        pass.dispatchWorkgroups(groupsX, d.hkv, d.b);
+        pass.dispatchWorkgroups(fx, fy, fz);
         const [gx, gy] = grid2d(Math.ceil(rows / WORKGROUP), maxDim);
         pass.setPipeline(merge);
         pass.setBindGroup(0, this.bindGroup('merge', {
@@ -388,7 +389,7 @@ export class WebGpuAttention {
       } else {
         pass.setPipeline(flash);
         pass.setBindGroup(0, this.bindGroup('flash', { params: this.params('flash', flashParams), ...inputs, out, aux: dummy }));
-        pass.dispatchWorkgroups(groupsX, d.hkv, d.b);
+        pass.dispatchWorkgroups(fx, fy, fz);
       }
       let weights: GpuBufferLike | undefined;
       if (d.returnWeights) {

@@ -40,3 +40,10 @@ export function grid2d(groups: number, maxPerDim: number): [number, number] {
   const x = Math.max(1, Math.min(groups, maxPerDim));
   return [x, Math.max(1, Math.ceil(groups / x))];
 }
+
+/** A 1-D grid of `groups` workgroups laid out as x × y × z, each ≤ maxPerDim (z may exceed it: the caller checks). */
+export function grid3d(groups: number, maxPerDim: number): [number, number, number] {
+  const x = Math.max(1, Math.min(groups, maxPerDim));
+  const y = Math.max(1, Math.min(Math.ceil(groups / x), maxPerDim));
+  return [x, y, Math.max(1, Math.ceil(groups / (x * y)))];
+}

@@ -81,10 +81,15 @@ fn stage_q(b: u32, kvh: u32, r0: u32, c0: u32, t: u32) {
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let qb = wg.x % P.n_qblocks;
-  let split = wg.x / P.n_qblocks;
-  let kvh = wg.y;
-  let b = wg.z;
+  // Workgroup id = ((b · Hkv + kvh) · n_splits + split) · n_qblocks + qb, laid out on a grid_x × grid_y × z grid (each
+  // dimension within the device's limit, so long GQA prefills with more than 65535 query blocks still dispatch).
+  let id = (wg.z * P.grid_y + wg.y) * P.grid_x + wg.x;
+  let per_head = P.n_qblocks * P.n_splits;
+  if (id >= per_head * P.hkv * P.b) { return; } // uniform: the whole workgroup leaves
+  let qb = id % P.n_qblocks;
+  let split = (id / P.n_qblocks) % P.n_splits;
+  let kvh = (id / per_head) % P.hkv;
+  let b = id / (per_head * P.hkv);
   let r = t / LANES;
   let lane = t % LANES;
   let rows = P.group * P.nq;
