@@ -6,7 +6,7 @@
  * Runs in Node (Dawn on OpenGL ES), Deno (wgpu on lavapipe) and Chromium (SwiftShader); skips like the main suite.
  */
 import { describe, expect, it } from 'vitest';
-import { AttentionError, createWebGpuAttention, referenceAttention } from '../ts/index.js';
+import { AttentionError, createAttention, createWebGpuAttention, referenceAttention } from '../ts/index.js';
 import type { AttentionOptions, GpuDeviceLike, WebGpuAttention } from '../ts/index.js';
 import { errorsVsReference } from './webgpu/compare.js';
 import { openTestGpu, webGpuRequired } from './webgpu/gpu.js';
@@ -190,6 +190,50 @@ if (!gpu.attn) {
       expect((e as AttentionError).code).toBe('INVALID_DIM');
       expect((e as AttentionError).argument).toBe('q');
       folded.dispose();
+    });
+
+    it('run(..., { signal }): aborted before, while queued, while running (out untouched); auto forwards it', async () => {
+      const rng = new Rng(111);
+      const problem = (): [Tensor, Tensor, Tensor] => [tensor(rng, [1, 2, 40, 32]), tensor(rng, [1, 2, 90, 32]), tensor(rng, [1, 2, 90, 32])];
+      const isAbort = (e: unknown, reason?: unknown): boolean => (reason !== undefined ? e === reason : e instanceof Error && e.name === 'AbortError');
+      const [q, k, v] = problem();
+      const want = await attn.run(q, k, v);
+
+      const pre = new AbortController();
+      pre.abort();
+      const calls0 = attn.stats.calls;
+      expect(isAbort(await settle(attn.run(q, k, v, {}, { signal: pre.signal })))).toBe(true);
+
+      // Queued behind two calls: rejects at once with the reason, and never runs.
+      const queued = new AbortController();
+      const reason = new Error('not needed any more');
+      const a = attn.run(q, k, v), b = attn.run(q, k, v);
+      const c = settle(attn.run(q, k, v, {}, { signal: queued.signal }));
+      queued.abort(reason);
+      expect(isAbort(await c, reason)).toBe(true);
+      expect((await a).output).toEqual(want.output);
+      expect((await b).output).toEqual(want.output);
+      expect(attn.stats.calls).toBe(calls0 + 2);
+
+      // Running on the GPU: rejects, and its result never lands in `out`.
+      const running = new AbortController();
+      const out = new Float32Array(want.output.length).fill(777);
+      const before = attn.stats.calls;
+      const r = settle(attn.run(q, k, v, { out }, { signal: running.signal }));
+      for (let i = 0; i < 10_000 && attn.stats.calls === before; i++) await Promise.resolve();
+      expect(attn.stats.calls).toBe(before + 1);
+      running.abort();
+      expect(isAbort(await r)).toBe(true);
+      expect((await attn.run(q, k, v)).output).toEqual(want.output); // the queue moved on
+      expect(out.every((x) => x === 777)).toBe(true);
+
+      const auto = await createAttention({ ...gpu.options, backend: 'auto', threads: 1, allowSoftwareAdapter: true, minGpuFlops: 1e5 });
+      const tiny = [tensor(rng, [1, 1, 2, 4]), tensor(rng, [1, 1, 2, 4]), tensor(rng, [1, 1, 2, 4])] as const;
+      expect(auto.picksGpu(q, k, v)).toBe(true);
+      expect(auto.picksGpu(...tiny)).toBe(false);
+      expect(isAbort(await settle(auto.run(q, k, v, {}, { signal: pre.signal })))).toBe(true);
+      expect(isAbort(await settle(auto.run(...tiny, {}, { signal: pre.signal })))).toBe(true);
+      auto.dispose();
     });
 
     it("names the caller's option 'sparsity' (not the descriptor's 'sparse') when refusing it", async () => {

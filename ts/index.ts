@@ -14,7 +14,7 @@ export type { PoolKVCacheOptions } from './pool/kv-cache.js';
 export { createWebGpuAttention, AutoAttention, AUTO_MIN_FLOPS } from './webgpu/create.js';
 export type { AutoOptions, BackendChoice, CreateAttentionOptions, WebGpuAttentionOptions } from './webgpu/create.js';
 export { WebGpuAttention } from './webgpu/backend.js';
-export type { WebGpuBatchItem, WebGpuBatchOptions, WebGpuFallbackOptions, WebGpuStats } from './webgpu/backend.js';
+export type { WebGpuBatchItem, WebGpuBatchOptions, WebGpuFallbackOptions, WebGpuRunOptions, WebGpuStats } from './webgpu/backend.js';
 export { GpuTensor } from './webgpu/tensor.js';
 export type { WebGpuInput } from './webgpu/tensor.js';
 export type { WebGpuDeviceOptions } from './webgpu/device.js';

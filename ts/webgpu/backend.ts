@@ -54,6 +54,21 @@ export interface WebGpuBatchOptions {
   onProgress?: (p: { done: number; total: number; elapsedMs: number }) => void;
 }
 
+/** Options of one run() call (the same as the wasm pool's). */
+export interface WebGpuRunOptions {
+  /** Aborting rejects the call at once with the signal's reason (or an AbortError): a queued call never runs, a
+   * running one finishes on the GPU but its result is dropped (nothing is written into `out`). */
+  signal?: AbortSignal;
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error('the operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
 /** Device loss and GPU out-of-memory: the failures the wasm fallback covers. */
 export function isGpuFailure(e: unknown): boolean {
   return e instanceof AttentionError && (e.code === 'OUT_OF_MEMORY' || (e.code === 'KERNEL_ERROR' && e.argument === 'device'));
@@ -125,16 +140,18 @@ export class WebGpuAttention {
     return new GpuTensor(buffer, dims, data.length, this);
   }
 
-  /** Same options and result as attention(); q, k, v may be GpuTensors. */
-  async run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): Promise<AttentionResult> {
+  /** Same options and result as attention(); q, k, v may be GpuTensors. `run.signal` aborts the call. */
+  async run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions, run?: WebGpuRunOptions): Promise<AttentionResult> {
+    const signal = run?.signal;
     try {
-      const r = await this.runGpu(q, k, v, options);
+      const r = await this.runGpu(q, k, v, options, signal);
       this.lastBackend = 'webgpu';
       return r;
     } catch (e) {
       const arrays = !(q instanceof GpuTensor || k instanceof GpuTensor || v instanceof GpuTensor);
       if (this.fallback.fallback !== 'wasm' || !arrays || !isGpuFailure(e)) throw e;
       await init(this.fallback.wasm);
+      if (signal?.aborted) throw abortError(signal);
       this.lastBackend = 'wasm';
       return attention(q, k, v, options);
     }
@@ -145,13 +162,7 @@ export class WebGpuAttention {
     const started = performance.now();
     const out: AttentionResult[] = [];
     for (const [i, it] of items.entries()) {
-      if (opts.signal?.aborted) {
-        const reason: unknown = opts.signal.reason;
-        if (reason instanceof Error) throw reason;
-        const e = new Error('the operation was aborted');
-        e.name = 'AbortError';
-        throw e;
-      }
+      if (opts.signal?.aborted) throw abortError(opts.signal);
       try {
         out.push(await this.run(it.q, it.k, it.v, it.options));
       } catch (e) {
@@ -163,8 +174,9 @@ export class WebGpuAttention {
     return out;
   }
 
-  private runGpu(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): Promise<AttentionResult> {
+  private runGpu(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions, signal?: AbortSignal): Promise<AttentionResult> {
     try {
+      if (signal?.aborted) throw abortError(signal);
       this.checkUsable();
       const d = buildDescriptor(validationView(q, 'q', this), validationView(k, 'k', this), validationView(v, 'v', this), options);
       unsupportedField(d);
@@ -175,9 +187,17 @@ export class WebGpuAttention {
       // A GpuTensor destroyed after this call was made is freed only once the call is done with it.
       const inputs = [q, k, v];
       holdInputs(inputs);
-      const job = this.queue.then(() => this.execute(d, { q, k, v })).finally(() => releaseInputs(inputs));
+      const job = this.queue.then(() => {
+        if (signal?.aborted) throw abortError(signal); // aborted while queued: never runs
+        return this.execute(d, { q, k, v }, signal);
+      }).finally(() => releaseInputs(inputs));
       this.queue = job.catch(() => undefined);
-      return job;
+      if (!signal) return job;
+      return new Promise<AttentionResult>((resolve, reject) => {
+        const onAbort = (): void => reject(abortError(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+        void job.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -306,7 +326,9 @@ export class WebGpuAttention {
     return b;
   }
 
-  private async execute(d: AttentionDescriptor, src: { q: WebGpuInput; k: WebGpuInput; v: WebGpuInput }): Promise<AttentionResult> {
+  private async execute(
+    d: AttentionDescriptor, src: { q: WebGpuInput; k: WebGpuInput; v: WebGpuInput }, signal?: AbortSignal,
+  ): Promise<AttentionResult> {
     this.checkUsable();
     this.counts.calls += 1;
     const dev = this.device;
@@ -439,6 +461,10 @@ export class WebGpuAttention {
         `webgpu: reading the results back failed: ${e instanceof Error ? e.message : String(e)}`);
     }
     this.checkOpen();
+    if (signal?.aborted) { // the caller has its AbortError already: leave `out` alone
+      read.unmap();
+      throw abortError(signal);
+    }
     try {
       const range = read.getMappedRange(0, total);
       output.set(new Float32Array(range, 0, outElems));

@@ -7,7 +7,7 @@ import { AttentionError } from '../errors.js';
 import type { AttentionPool, BatchItem, BatchOptions, PoolOptions } from '../pool/pool.js';
 import { buildDescriptor } from '../spec.js';
 import type { AttentionOptions, AttentionResult } from '../types.js';
-import { WebGpuAttention, type WebGpuFallbackOptions } from './backend.js';
+import { WebGpuAttention, type WebGpuFallbackOptions, type WebGpuRunOptions } from './backend.js';
 import { acquireDevice, type WebGpuDeviceOptions } from './device.js';
 import { GpuTensor, type WebGpuInput } from './tensor.js';
 
@@ -68,10 +68,11 @@ export class AutoAttention {
     return problemFlops(q, k, v, options) >= this.minFlops;
   }
 
-  async run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): Promise<AttentionResult> {
+  /** `run.signal` aborts the call, on either backend. */
+  async run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions, run?: WebGpuRunOptions): Promise<AttentionResult> {
     const onGpu = q instanceof GpuTensor || k instanceof GpuTensor || v instanceof GpuTensor;
     if (this.gpu && (onGpu || this.picksGpu(q, k, v, options))) {
-      const r = await this.gpu.run(q, k, v, options);
+      const r = await this.gpu.run(q, k, v, options, run);
       this.lastBackend = this.gpu.lastBackend;
       return r;
     }
@@ -80,7 +81,7 @@ export class AutoAttention {
     }
     buildDescriptor(q, k, v, options); // same validation errors whichever backend runs
     this.lastBackend = 'wasm';
-    return this.pool.run(q, k, v, options);
+    return this.pool.run(q, k, v, options, run);
   }
 
   async runBatch(items: readonly BatchItem[], opts: BatchOptions = {}): Promise<AttentionResult[]> {
