@@ -6,7 +6,7 @@
 use super::blocks::{BC, BR, NC, NR};
 use super::microkernel::accumulate;
 use super::pack::{pack_k, pack_q, pack_v};
-use super::scores::{block_scores, LogitMap};
+use super::scores::{block_scores, hidden_keys, LogitMap};
 use super::softmax::{finish, step, M_INIT};
 use super::weights::write_weights;
 use super::workspace::Workspace;
@@ -141,6 +141,25 @@ fn key_block(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0
             }
         }
     }
+    if kind != BlockKind::Full && has_nonfinite_values(p, qb, ws, j0, kc) {
+        // Where a row may not see a key its p is 0, and 0 · ∞ or 0 · NaN would still reach the row as NaN: such
+        // blocks add, row by row, only the keys the row may see (in key order, as `accumulate` does).
+        let v = &p.v.data[p.v.strides.at(qb.b, qb.kvh, j0)..];
+        let ldv = p.v.strides.row;
+        let mut hidden = [false; BC];
+        for r in 0..rows {
+            hidden[..kc].fill(false);
+            hidden_keys(p, qb, &ws.spans, &mut ws.allow, r, j0, kc, kind, |a, b| hidden[a..b].fill(true));
+            let pr = &ws.s[r * BC..r * BC + kc];
+            let o = &mut ws.o[r * dvp..r * dvp + d.dv];
+            for j in (0..kc).filter(|&j| !hidden[j]) {
+                for (x, &y) in o.iter_mut().zip(&v[j * ldv..j * ldv + d.dv]) {
+                    *x += pr[j] * y;
+                }
+            }
+        }
+        return;
+    }
     // Two call sites on purpose: wasm-opt would inline a single-caller `accumulate` (see microkernel::scores).
     if d.dv % NC == 0 {
         let v = &p.v.data[p.v.strides.at(qb.b, qb.kvh, j0)..];
@@ -149,6 +168,38 @@ fn key_block(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0
         pack_v(&p.v, qb.b, qb.kvh, j0, kc, d.dv, dvp, &mut ws.v);
         accumulate(&ws.s, BC, rows, &ws.v, dvp, kc, dvp, &mut ws.o, dvp);
     }
+}
+
+/// Whether a value of keys [j0, j0 + kc) of the block's (batch, kv head) is ∞ or NaN (counted once per kv head, on
+/// the first partly hidden block that asks).
+fn has_nonfinite_values(p: &Problem, qb: &QueryBlock, ws: &mut Workspace, j0: usize, kc: usize) -> bool {
+    let d = p.dims;
+    if ws.nonfinite_of != Some((qb.b, qb.kvh)) {
+        let mut n = 0;
+        ws.nonfinite[0] = 0;
+        for j in 0..d.nk {
+            let at = p.v.strides.at(qb.b, qb.kvh, j);
+            if !all_finite(&p.v.data[at..at + d.dv]) {
+                n += 1;
+            }
+            ws.nonfinite[j + 1] = n;
+        }
+        ws.nonfinite_of = Some((qb.b, qb.kvh));
+    }
+    ws.nonfinite[j0 + kc] != ws.nonfinite[j0]
+}
+
+/// No ∞ or NaN in `x`: x − x is +0 for every finite x and NaN otherwise, and a NaN survives the sum.
+fn all_finite(x: &[f32]) -> bool {
+    let mut acc = F32x4::splat(0.0);
+    let chunks = x.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        // SAFETY: chunks_exact gives 4 readable floats.
+        let v = unsafe { F32x4::load(c.as_ptr()) };
+        acc = acc.add(v.sub(v));
+    }
+    acc.hsum() == 0.0 && tail.iter().all(|v| v.is_finite())
 }
 
 /// A padding query row: output 0, LSE −∞, weights 0.

@@ -5,7 +5,7 @@ use super::blocks::{round_up, BC, NR};
 use super::microkernel::scores;
 use super::workspace::Workspace;
 use super::QueryBlock;
-use crate::mask::BlockKind;
+use crate::mask::{BlockKind, Span};
 use crate::math::{tanh, LOG2_E};
 use crate::problem::Problem;
 use crate::simd::F32x4;
@@ -44,33 +44,47 @@ pub fn block_scores(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Worksp
             finish_logits(s, kc, lm.softcap, p.bias.map(|bias| bias.row(qb.b, h, i, j0, kc)));
         }
         crate::position::add_log2(p, &mut s[..kc], qb.b, h, i, j0);
-        if kind != BlockKind::Full {
-            let span = ws.spans[r % qb.npos];
-            let lo = span.lo.clamp(j0, j0 + kc) - j0;
-            let hi = span.hi.clamp(j0 + lo, j0 + kc) - j0;
-            s[..lo].fill(f32::NEG_INFINITY);
-            s[hi..kc].fill(f32::NEG_INFINITY);
-            if let Some(mask) = p.mask {
-                let m = mask.row(qb.b, h, i, j0, kc);
-                for j in lo..hi {
-                    if m[j] == 0 {
-                        s[j] = f32::NEG_INFINITY;
-                    }
-                }
-            }
-            if let (BlockKind::Sparse, Some(sp)) = (kind, &p.structure.sparse) {
-                let allow = &mut ws.allow[..kc];
-                sp.fill_row(p.structure.q_start + i as u64, p.structure.k_start + j0 as u64, allow);
-                for (x, &a) in s[..kc].iter_mut().zip(allow.iter()) {
-                    if !a {
-                        *x = f32::NEG_INFINITY;
-                    }
-                }
-            }
-        }
+        hidden_keys(p, qb, &ws.spans, &mut ws.allow, r, j0, kc, kind, |a, b| s[a..b].fill(f32::NEG_INFINITY));
         s[kc..].fill(f32::NEG_INFINITY);
     }
     kcp
+}
+
+/// Calls `hide(a, b)` for the keys [a, b) of [0, kc) (keys j0 + a … of the block) that row r of the query block may
+/// not attend: outside its span (causal, window, lengths), masked, or outside the block mask. Nothing for a Full
+/// block. `allow` is scratch of at least kc.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn hidden_keys(
+    p: &Problem, qb: &QueryBlock, spans: &[Span], allow: &mut [bool], r: usize, j0: usize, kc: usize, kind: BlockKind,
+    mut hide: impl FnMut(usize, usize),
+) {
+    if kind == BlockKind::Full {
+        return;
+    }
+    let (h, i) = qb.row(r);
+    let span = spans[r % qb.npos];
+    let lo = span.lo.clamp(j0, j0 + kc) - j0;
+    let hi = span.hi.clamp(j0 + lo, j0 + kc) - j0;
+    hide(0, lo);
+    hide(hi, kc);
+    if let Some(mask) = p.mask {
+        let m = mask.row(qb.b, h, i, j0, kc);
+        for j in lo..hi {
+            if m[j] == 0 {
+                hide(j, j + 1);
+            }
+        }
+    }
+    if let (BlockKind::Sparse, Some(sp)) = (kind, &p.structure.sparse) {
+        let allow = &mut allow[..kc];
+        sp.fill_row(p.structure.q_start + i as u64, p.structure.k_start + j0 as u64, allow);
+        for (j, &a) in allow.iter().enumerate() {
+            if !a {
+                hide(j, j + 1);
+            }
+        }
+    }
 }
 
 /// s = softcap·tanh(s/softcap) (if softcap > 0), s += bias, then s ·= log2 e; `s.len()` is a multiple of 4.

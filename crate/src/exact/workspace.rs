@@ -24,6 +24,10 @@ pub struct Workspace {
     pub allow: Vec<bool>,
     /// Value width rounded up to the P·V tile width.
     pub dvp: usize,
+    /// Non-finite values (∞, NaN) among the values of keys [0, j) of one (batch, kv head): `nonfinite[j]`, counted
+    /// when a block first needs it (see flash::key_block); `nonfinite_of` says for which (batch, kv head).
+    pub nonfinite: Vec<u32>,
+    pub nonfinite_of: Option<(usize, usize)>,
 }
 
 fn zeros<T: Clone>(n: usize, value: T) -> Result<Vec<T>, OutOfMemory> {
@@ -48,6 +52,8 @@ impl Workspace {
             spans: zeros(BR, Span::EMPTY)?,
             allow: zeros(BC, false)?,
             dvp,
+            nonfinite: zeros(nk + 1, 0)?,
+            nonfinite_of: None,
         })
     }
 }
