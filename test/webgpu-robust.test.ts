@@ -346,7 +346,7 @@ if (!gpu.attn) {
   });
 
   describe(`webgpu robustness (${gpu.runtime}): shapes the main suite does not make, vs the float64 reference`, () => {
-    interface Shape { name: string; b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; o?: AttentionOptions; bnhd?: boolean; mask?: number[]; bias?: number[] }
+    interface Shape { name: string; b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; o?: AttentionOptions; bnhd?: boolean; mask?: number[]; bias?: number[]; hugeBias?: boolean }
     const shapes: Shape[] = [
       { name: 'Dk = Dv = 255, GQA, causal', b: 1, hq: 2, hkv: 1, nq: 40, nk: 40, dk: 255, dv: 255, o: { causal: true, returnLse: true } },
       { name: 'Dk 1, Dv 200', b: 1, hq: 2, hkv: 1, nq: 20, nk: 70, dk: 1, dv: 200 },
@@ -363,6 +363,8 @@ if (!gpu.attn) {
       { name: 'window left 7 only', b: 1, hq: 2, hkv: 2, nq: 100, nk: 100, dk: 16, dv: 16, o: { window: { left: 7 } } },
       { name: 'window left 3, right 20, Nq ≠ Nk', b: 1, hq: 2, hkv: 2, nq: 100, nk: 150, dk: 16, dv: 16, o: { window: { left: 3, right: 20 } } },
       { name: 'decode weights, MQA', b: 1, hq: 4, hkv: 1, nq: 1, nk: 1500, dk: 16, dv: 16, o: { returnWeights: true, returnLse: true } },
+      { name: 'bias −1e38 / −2.2e38 on whole rows: finite logits, as on wasm (flash)', b: 1, hq: 2, hkv: 1, nq: 12, nk: 40, dk: 16, dv: 16, bias: [12, 40], hugeBias: true, o: { returnLse: true } },
+      { name: 'bias −1e38 / −2.2e38 on whole rows: finite logits, as on wasm (decode)', b: 1, hq: 2, hkv: 1, nq: 3, nk: 400, dk: 16, dv: 16, bias: [3, 400], hugeBias: true, o: { returnLse: true } },
       { name: 'B 70 tiny problems', b: 70, hq: 1, hkv: 1, nq: 3, nk: 5, dk: 8, dv: 8, o: { returnLse: true } },
     ];
     let worst = 0;
@@ -379,6 +381,10 @@ if (!gpu.attn) {
           o.mask = { data, shape: s.mask };
         }
         if (s.bias) o.bias = tensor(rng, s.bias);
+        if (s.hugeBias) { // rows 0 and 1 of the bias very negative everywhere (a "soft mask" some models use)
+          const nk = s.bias![1]!;
+          for (let j = 0; j < nk; j++) { o.bias!.data[j] = -1e38; o.bias!.data[nk + j] = -2.2e38; }
+        }
         worst = Math.max(worst, checkVsReference(q, k, v, o, await attn.run(q, k, v, o)));
       });
     }

@@ -393,7 +393,7 @@ export class WebGpuAttention {
         ...base, n_qblocks: plan.nQBlocks, n_splits: plan.nSplits, split_len: plan.splitLen, lse_base: outElems, grid_x: fx, grid_y: fy,
       };
       if (plan.nSplits > 1) {
-        const partBytes = 4 * plan.nSplits * rows * (d.dv + 1);
+        const partBytes = 4 * plan.nSplits * rows * (d.dv + 2); // outputs, then m, then l per (split, row)
         const aux = this.buffer('partials', partBytes, BUFFER_USAGE.STORAGE);
         const merge = await this.pipelines.get({ kind: 'merge' });
         this.checkOpen();

@@ -31,8 +31,10 @@ ${paramsStruct()}
 @group(0) @binding(7) var<storage, read> AUX: array<f32>;
 
 // Masked logits are NEG (finite, so NEG - NEG is 0, never NaN); anything at or below LIVE contributes nothing.
+// LIVE sits where the wasm kernel's range ends (it works on logits · log2 e, which is −∞ below −f32::MAX / log2 e ≈
+// −2.3587e38), so a bias of −1e38 or −2e38 is a finite logit on both backends, as in the float64 reference.
 const NEG: f32 = -3.0e38;
-const LIVE: f32 = -1.0e38;
+const LIVE: f32 = -2.36e38;
 const COSINE_EPS: f32 = 1e-12;
 
 fn neg_inf() -> f32 { return bitcast<f32>(P.neg_inf_bits); } // 0xff800000, never a constant: see params.ts

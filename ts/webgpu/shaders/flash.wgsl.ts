@@ -35,13 +35,18 @@ export function flashWgsl(c: FlashConfig): string {
   }
   const write = c.split
     ? /* wgsl */ `
-    // Partial result of key range \`split\`: normalised output row and its LSE, row index R = split·rows + row.
+    // Partial result of key range \`split\`: normalised output row, its running max m and its sum l (NaN m for a NaN
+    // row), row index R = split·rows + row. (m, l) rather than m + log l: at logits near ±1e38 the log of the count is
+    // below an ulp of the LSE, and the merge would weigh every range alike.
     let prow = split * P.rows + (b * P.hq + h) * P.nq + i;
     for (var x = 0u; x < DVT; x++) {
       let col = lane + LANES * x;
       if (col < P.dv) { OUT[prow * P.dv + col] = o[x] * inv; }
     }
-    if (lane == 0u) { OUT[P.lse_base + prow] = lse; }`
+    if (lane == 0u) {
+      OUT[P.lse_base + prow] = select(m, nan(), row_nan);
+      OUT[P.lse_base + P.n_splits * P.rows + prow] = l;
+    }`
     : /* wgsl */ `
     let obase = b * P.o_sb + h * P.o_sh + i * P.o_sr;
     for (var x = 0u; x < DVT; x++) {

@@ -1,7 +1,8 @@
 /**
  * Merge of the decode kernel's key-range partials by log-sum-exp: one thread per output row reads the n_splits
- * partial (normalised output, LSE) pairs from AUX and writes O = Σ exp(lse_s − LSE)·O_s, LSE = log Σ exp(lse_s).
- * A row whose every partial is empty (LSE −∞) gets zeros and LSE −∞; a row with a NaN partial LSE is NaN.
+ * partials (normalised output O_s, running max m_s, sum l_s) from AUX and writes, with M = max m_s and
+ * L = Σ l_s·exp(m_s − M): O = Σ (l_s·exp(m_s − M) / L)·O_s, LSE = M + log L.
+ * A row whose every partial is empty (l_s = 0) gets zeros and LSE −∞; a row with a NaN partial max is NaN.
  */
 import { WORKGROUP, commonWgsl } from './common.wgsl.js';
 
@@ -16,34 +17,36 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let b = row / (P.nq * P.hq);
   let obase = b * P.o_sb + h * P.o_sh + i * P.o_sr;
 
+  // Range s: running max m_s at aux_lse + s·rows + row, sum l_s one block of rows further (l_s = 0: no allowed key).
+  let aux_l = P.aux_lse + P.n_splits * P.rows;
   var mx = NEG;
   var row_nan = false;
   for (var s = 0u; s < P.n_splits; s++) {
-    let x = AUX[P.aux_lse + s * P.rows + row];
-    if (is_nan(x)) { row_nan = true; }
-    if (x > LIVE) { mx = max(mx, x); }
+    let m_s = AUX[P.aux_lse + s * P.rows + row];
+    if (is_nan(m_s)) { row_nan = true; }
+    if (AUX[aux_l + s * P.rows + row] > 0.0) { mx = max(mx, m_s); }
   }
   if (row_nan) { // a key range saw a NaN logit: the row is NaN, as a single range would make it
     for (var col = 0u; col < P.dv; col++) { OUT[obase + col] = nan(); }
     if (P.want_lse != 0u) { OUT[P.lse_base + row] = nan(); }
     return;
   }
-  if (mx <= LIVE) {
+  var sum = 0.0;
+  for (var s = 0u; s < P.n_splits; s++) {
+    let l_s = AUX[aux_l + s * P.rows + row];
+    if (l_s > 0.0) { sum += l_s * exp(AUX[P.aux_lse + s * P.rows + row] - mx); }
+  }
+  if (!(sum > 0.0)) {
     for (var col = 0u; col < P.dv; col++) { OUT[obase + col] = 0.0; }
     if (P.want_lse != 0u) { OUT[P.lse_base + row] = neg_inf(); }
     return;
-  }
-  var sum = 0.0;
-  for (var s = 0u; s < P.n_splits; s++) {
-    let x = AUX[P.aux_lse + s * P.rows + row];
-    if (x > LIVE) { sum += exp(x - mx); }
   }
   let lse = mx + log(sum);
   for (var col = 0u; col < P.dv; col++) {
     var acc = 0.0;
     for (var s = 0u; s < P.n_splits; s++) {
-      let x = AUX[P.aux_lse + s * P.rows + row];
-      if (x > LIVE) { acc += exp(x - lse) * AUX[(s * P.rows + row) * P.dv + col]; }
+      let l_s = AUX[aux_l + s * P.rows + row];
+      if (l_s > 0.0) { acc += (l_s * exp(AUX[P.aux_lse + s * P.rows + row] - mx) / sum) * AUX[(s * P.rows + row) * P.dv + col]; }
     }
     OUT[obase + col] = acc;
   }
