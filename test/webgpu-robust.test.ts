@@ -1,8 +1,10 @@
 /**
- * The WebGPU backend used as a demanding caller would: dispose() while calls are in flight, errors that must name
- * the caller's argument (never a descriptor-internal name or a raw WebGPU error), many calls in flight at once, and
- * seeded shapes the main suite (test/webgpu.test.ts) does not make — odd head sizes, Dv ≫ Dk, Nq ≫ Nk, long decode
- * ranges with GQA, windows and lengths, broadcast masks — against the float64 reference (budget 1e-5, DESIGN.md).
+ * The WebGPU backend used as a demanding caller would: dispose(), device loss, an AbortSignal and GpuTensor.destroy()
+ * while calls are in flight; errors that must name the caller's argument (never a descriptor-internal name or a raw
+ * WebGPU error); grids over the device's per-dimension limit; many calls in flight at once; NaN inputs (NaN exactly
+ * where the reference has it); and seeded shapes the main suite (test/webgpu.test.ts) does not make — odd head sizes,
+ * Dv ≫ Dk, Nq ≫ Nk, long decode ranges with GQA, windows and lengths, broadcast masks, biases near −1e38 — against
+ * the float64 reference (budget 1e-5, DESIGN.md).
  * Runs in Node (Dawn on OpenGL ES), Deno (wgpu on lavapipe) and Chromium (SwiftShader); skips like the main suite.
  */
 import { describe, expect, it } from 'vitest';
