@@ -365,6 +365,8 @@ if (!gpu.attn) {
       { name: 'window left 7 only', b: 1, hq: 2, hkv: 2, nq: 100, nk: 100, dk: 16, dv: 16, o: { window: { left: 7 } } },
       { name: 'window left 3, right 20, Nq ≠ Nk', b: 1, hq: 2, hkv: 2, nq: 100, nk: 150, dk: 16, dv: 16, o: { window: { left: 3, right: 20 } } },
       { name: 'decode weights, MQA', b: 1, hq: 4, hkv: 1, nq: 1, nk: 1500, dk: 16, dv: 16, o: { returnWeights: true, returnLse: true } },
+      { name: 'weights over Nk 1448 × Dk 31 (llvmpipe stopped a thread per row after 65535 loop iterations)', b: 1, hq: 2, hkv: 1, nq: 24, nk: 1448, dk: 31, dv: 8, o: { returnWeights: true, returnLse: true, causal: 'bottom-right' } },
+      { name: 'decode weights over Nk 2000 × Dk 64, mask + GQA', b: 1, hq: 4, hkv: 2, nq: 3, nk: 2000, dk: 64, dv: 16, mask: [4, 3, 2000], o: { returnWeights: true, returnLse: true } },
       { name: 'bias −1e38 / −2.2e38 on whole rows: finite logits, as on wasm (flash)', b: 1, hq: 2, hkv: 1, nq: 12, nk: 40, dk: 16, dv: 16, bias: [12, 40], hugeBias: true, o: { returnLse: true } },
       { name: 'bias −1e38 / −2.2e38 on whole rows: finite logits, as on wasm (decode)', b: 1, hq: 2, hkv: 1, nq: 3, nk: 400, dk: 16, dv: 16, bias: [3, 400], hugeBias: true, o: { returnLse: true } },
       { name: 'B 70 tiny problems', b: 70, hq: 1, hkv: 1, nq: 3, nk: 5, dk: 8, dv: 8, o: { returnLse: true } },

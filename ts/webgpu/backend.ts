@@ -379,7 +379,9 @@ export class WebGpuAttention {
       const metaArg = d.mask ? 'mask' : d.relBias ? 'relativeBias' : 'keyLengths';
       const metaBuf = this.buffer('meta', meta.byteLength, STORAGE_IN, true, metaArg);
       dev.queue.writeBuffer(metaBuf, 0, meta);
-      const out = this.buffer('out', outBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
+      // After the output and the LSEs: each row's (max, sum) when the weights kernel needs them.
+      const mlBase = d.returnWeights ? outElems + rows : 0;
+      const out = this.buffer('out', outBytes + (d.returnWeights ? 8 * rows : 0), BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC);
       read = this.buffer('read', weightsAt + weightsBytes, BUFFER_USAGE.MAP_READ | BUFFER_USAGE.COPY_DST, false,
         d.returnWeights ? 'returnWeights' : 'out');
 
@@ -390,7 +392,7 @@ export class WebGpuAttention {
       const flash = await this.pipelines.get({ kind: 'flash', config: plan.config });
       this.checkOpen();
       const flashParams = {
-        ...base, n_qblocks: plan.nQBlocks, n_splits: plan.nSplits, split_len: plan.splitLen, lse_base: outElems, grid_x: fx, grid_y: fy,
+        ...base, n_qblocks: plan.nQBlocks, n_splits: plan.nSplits, split_len: plan.splitLen, lse_base: outElems, grid_x: fx, grid_y: fy, ml_base: mlBase,
       };
       if (plan.nSplits > 1) {
         const partBytes = 4 * plan.nSplits * rows * (d.dv + 2); // outputs, then m, then l per (split, row)
@@ -416,12 +418,12 @@ export class WebGpuAttention {
       let weights: GpuBufferLike | undefined;
       if (d.returnWeights) {
         weights = this.buffer('weights', weightsBytes, BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_SRC, true, 'returnWeights');
-        const [gx, gy] = grid2d(Math.ceil(rows / WORKGROUP), maxDim);
+        const [gx, gy] = grid2d(Math.ceil((rows * d.nk) / WORKGROUP), maxDim); // one thread per (row, key)
         const weightsPipeline = await this.pipelines.get({ kind: 'weights', f16: this.acquired.f16 });
         this.checkOpen();
         pass.setPipeline(weightsPipeline);
         pass.setBindGroup(0, this.bindGroup('weights', {
-          params: this.params('weights', { ...base, grid_x: gx }), ...inputs, out: weights, aux: dummy,
+          params: this.params('weights', { ...base, grid_x: gx, ml_base: mlBase }), ...inputs, out: weights, aux: out,
         }));
         pass.dispatchWorkgroups(gx, gy);
       }

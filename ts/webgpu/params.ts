@@ -14,7 +14,7 @@ export const PARAM_FIELDS = [
   'b_sh', 'b_sr', 'f32:scale', 'f32:softcap', 'cosine', 'bottom_right', 'i32:win_left', 'i32:win_right',
   'has_mask', 'has_bias', 'mask_byte', 'q_start', 'k_start', 'n_qblocks', 'n_splits', 'split_len',
   'lse_base', 'want_lse', 'rows', 'grid_x', 'aux_lse', 'neg_inf_bits', 'has_alibi', 'alibi_at',
-  'rel_at', 'rel_len', 'i32:rel_zero', 'grid_y',
+  'rel_at', 'rel_len', 'i32:rel_zero', 'grid_y', 'ml_base', 'pad0', 'pad1', 'pad2',
 ] as const;
 
 type FieldName<F> = F extends `${string}:${infer N}` ? N : F;

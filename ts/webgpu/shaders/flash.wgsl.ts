@@ -53,7 +53,12 @@ export function flashWgsl(c: FlashConfig): string {
       let col = lane + LANES * x;
       if (col < P.dv) { OUT[obase + col] = o[x] * inv; }
     }
-    if (lane == 0u && P.want_lse != 0u) { OUT[P.lse_base + (b * P.hq + h) * P.nq + i] = lse; }`;
+    if (lane == 0u && P.want_lse != 0u) { OUT[P.lse_base + (b * P.hq + h) * P.nq + i] = lse; }
+    if (lane == 0u && P.ml_base != 0u) { // the row's (max, sum) for the weights kernel
+      let orow = (b * P.hq + h) * P.nq + i;
+      OUT[P.ml_base + 2u * orow] = select(m, nan(), row_nan);
+      OUT[P.ml_base + 2u * orow + 1u] = l;
+    }`;
 
   return /* wgsl */ `${commonWgsl(c.f16)}
 const BR: u32 = ${c.br}u;

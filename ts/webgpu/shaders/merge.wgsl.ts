@@ -29,6 +29,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   if (row_nan) { // a key range saw a NaN logit: the row is NaN, as a single range would make it
     for (var col = 0u; col < P.dv; col++) { OUT[obase + col] = nan(); }
     if (P.want_lse != 0u) { OUT[P.lse_base + row] = nan(); }
+    if (P.ml_base != 0u) { OUT[P.ml_base + 2u * row] = nan(); OUT[P.ml_base + 2u * row + 1u] = nan(); }
     return;
   }
   var sum = 0.0;
@@ -39,6 +40,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   if (!(sum > 0.0)) {
     for (var col = 0u; col < P.dv; col++) { OUT[obase + col] = 0.0; }
     if (P.want_lse != 0u) { OUT[P.lse_base + row] = neg_inf(); }
+    if (P.ml_base != 0u) { OUT[P.ml_base + 2u * row] = NEG; OUT[P.ml_base + 2u * row + 1u] = 0.0; }
     return;
   }
   let lse = mx + log(sum);
@@ -51,6 +53,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     OUT[obase + col] = acc;
   }
   if (P.want_lse != 0u) { OUT[P.lse_base + row] = lse; }
+  if (P.ml_base != 0u) { OUT[P.ml_base + 2u * row] = mx; OUT[P.ml_base + 2u * row + 1u] = sum; } // for the weights
 }
 `;
 }
