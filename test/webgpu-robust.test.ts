@@ -10,9 +10,11 @@
 import { describe, expect, it } from 'vitest';
 import { AttentionError, createAttention, createWebGpuAttention, referenceAttention } from '../ts/index.js';
 import type { AttentionOptions, GpuDeviceLike, WebGpuAttention } from '../ts/index.js';
+import type { AttentionDescriptor } from '../ts/descriptor.js';
 import { errorsVsReference } from './webgpu/compare.js';
 import { openTestGpu, webGpuRequired } from './webgpu/gpu.js';
 import { Rng } from './rng.js';
+import { planFor } from '../ts/webgpu/plan.js';
 
 const TOL = 1e-5;
 const gpu = await openTestGpu();
@@ -238,6 +240,20 @@ if (!gpu.attn) {
       auto.dispose();
     });
 
+    it('plans key splits under a loop budget (llvmpipe / lavapipe) and none without one', () => {
+      // planFor reads only the sizes.
+      const sizes = (nq: number, nk: number, d: number): AttentionDescriptor =>
+        ({ b: 1, hq: 1, hkv: 1, nq, nk, dk: d, dv: d }) as unknown as AttentionDescriptor;
+      expect(planFor(sizes(17, 12000, 64)).nSplits).toBe(1);
+      const limited = planFor(sizes(17, 12000, 64), false, 65535);
+      expect(limited.nSplits).toBeGreaterThan(1);
+      expect(limited.config.split).toBe(true);
+      expect(limited.splitLen * limited.nSplits).toBeGreaterThanOrEqual(12000);
+      const decode = planFor(sizes(2, 400_000, 256), false, 65535); // unlimited: 64 ranges of 6272 keys
+      expect(decode.splitLen).toBeLessThan(400_000 / 64);
+      expect(decode.splitLen * decode.nSplits).toBeGreaterThanOrEqual(400_000);
+    });
+
     it("names the caller's option 'sparsity' (not the descriptor's 'sparse') when refusing it", async () => {
       const rng = new Rng(104);
       const q = tensor(rng, [1, 2, 16, 8]);
@@ -367,6 +383,8 @@ if (!gpu.attn) {
       { name: 'decode weights, MQA', b: 1, hq: 4, hkv: 1, nq: 1, nk: 1500, dk: 16, dv: 16, o: { returnWeights: true, returnLse: true } },
       { name: 'weights over Nk 1448 × Dk 31 (llvmpipe stopped a thread per row after 65535 loop iterations)', b: 1, hq: 2, hkv: 1, nq: 24, nk: 1448, dk: 31, dv: 8, o: { returnWeights: true, returnLse: true, causal: 'bottom-right' } },
       { name: 'decode weights over Nk 2000 × Dk 64, mask + GQA', b: 1, hq: 4, hkv: 2, nq: 3, nk: 2000, dk: 64, dv: 16, mask: [4, 3, 2000], o: { returnWeights: true, returnLse: true } },
+      { name: 'flash over Nk 12000, D 64 (llvmpipe stops a workgroup\'s loops after 65535 iterations: keys are split)', b: 1, hq: 1, hkv: 1, nq: 17, nk: 12000, dk: 64, dv: 64, o: { returnLse: true } },
+      { name: 'flash over Nk 2000, D 256, causal (the same limit, reached sooner)', b: 1, hq: 1, hkv: 1, nq: 17, nk: 2000, dk: 256, dv: 256, o: { causal: 'bottom-right', returnLse: true } },
       { name: 'bias −1e38 / −2.2e38 on whole rows: finite logits, as on wasm (flash)', b: 1, hq: 2, hkv: 1, nq: 12, nk: 40, dk: 16, dv: 16, bias: [12, 40], hugeBias: true, o: { returnLse: true } },
       { name: 'bias −1e38 / −2.2e38 on whole rows: finite logits, as on wasm (decode)', b: 1, hq: 2, hkv: 1, nq: 3, nk: 400, dk: 16, dv: 16, bias: [3, 400], hugeBias: true, o: { returnLse: true } },
       { name: 'B 70 tiny problems', b: 70, hq: 1, hkv: 1, nq: 3, nk: 5, dk: 8, dv: 8, o: { returnLse: true } },

@@ -343,7 +343,7 @@ export class WebGpuAttention {
       return r;
     }
 
-    const plan = planFor(d, this.acquired.f16);
+    const plan = planFor(d, this.acquired.f16, this.acquired.loopBudget);
     const maxDim = dev.limits.maxComputeWorkgroupsPerDimension;
     const groups = plan.nQBlocks * plan.nSplits * d.hkv * d.b; // flash workgroups, folded onto up to 3 dimensions
     const [fx, fy, fz] = grid3d(groups, maxDim);
@@ -396,7 +396,7 @@ export class WebGpuAttention {
       };
       if (plan.nSplits > 1) {
         const partBytes = 4 * plan.nSplits * rows * (d.dv + 2); // outputs, then m, then l per (split, row)
-        const aux = this.buffer('partials', partBytes, BUFFER_USAGE.STORAGE);
+        const aux = this.buffer('partials', partBytes, BUFFER_USAGE.STORAGE, true, 'k'); // keys split across workgroups
         const merge = await this.pipelines.get({ kind: 'merge' });
         this.checkOpen();
         pass.setPipeline(flash);

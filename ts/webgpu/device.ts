@@ -34,6 +34,9 @@ export interface AcquiredDevice {
   owned: boolean;
   /** q, k, v are stored as f16. */
   f16: boolean;
+  /** Loop iterations one shader invocation may run in all, where the driver stops loops beyond (Mesa's llvmpipe /
+   * lavapipe: 65535, silently); undefined where no limit is known. The plan keeps every workgroup under it. */
+  loopBudget?: number;
 }
 
 /** `navigator.gpu` where the runtime has one. */
@@ -44,14 +47,18 @@ export function defaultGpu(): GpuLike | undefined {
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|warp|basic render/i;
 
-function describe(a: GpuAdapterLike | undefined): { description: string; software: boolean } {
+/** Mesa's gallivm (llvmpipe, lavapipe) breaks out of a shader's loops once they have run 65535 iterations in all. */
+const LOOP_LIMITED = /llvmpipe|lavapipe/i;
+
+function describe(a: GpuAdapterLike | undefined): { description: string; software: boolean; loopBudget?: number } {
   const info = a?.info;
   const description = info
     ? [info.vendor, info.architecture, info.device, info.description].filter((x) => x).join(' ') || 'unknown adapter'
     : 'unknown adapter';
   const fallback = (a as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true ||
     (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
-  return { description, software: fallback || SOFTWARE.test(description) };
+  const software = fallback || SOFTWARE.test(description);
+  return LOOP_LIMITED.test(description) ? { description, software, loopBudget: 65535 } : { description, software };
 }
 
 /** Why no adapter could be had, or undefined when one can: used by 'auto' and by the tests' skip messages. */

@@ -23,15 +23,30 @@ export interface Plan {
 
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
-export function planFor(d: AttentionDescriptor, f16 = false): Plan {
+/** Loop iterations one thread of the flash kernel runs per key block (staging, the dot products over DC columns, the
+ * row max, the P·V update), counted generously: measured on llvmpipe, Dk = Dv = 64 ran 500 blocks of 16 keys and
+ * failed at 750, Dk = Dv = 256 ran 94 and failed at 125. */
+function loopsPerBlock(c: FlashConfig, dk: number, dv: number): number {
+  const staged = (c.bc * c.dc) / 64; // one staging loop: BC·DC elements over 64 threads
+  const kChunks = Math.ceil(dk / c.dc), vChunks = Math.ceil(dv / c.dc);
+  return kChunks * (staged + c.dc + (dk > c.dc ? (c.br * c.dc) / 64 : 0)) + vChunks * (staged + c.bc) + c.bc + 8;
+}
+
+/** `loopBudget`: the driver's limit on loop iterations per invocation (see device.ts); the keys of a workgroup are
+ * then split so that none walks more blocks than fit in 80% of it (a long flash call becomes a split call too). */
+export function planFor(d: AttentionDescriptor, f16 = false, loopBudget?: number): Plan {
   const rows = (d.hq / d.hkv) * d.nq; // query rows per KV head (GQA stacking)
   const decode = d.nq <= DECODE_MAX_QUERIES && d.nk >= DECODE_MIN_KEYS;
+  const maxKeys = (c: FlashConfig): number => (loopBudget === undefined ? Infinity
+    : Math.max(1, Math.floor((0.8 * loopBudget - 2 * (d.dk + d.dv)) / loopsPerBlock(c, d.dk, d.dv))) * c.bc);
   if (decode) {
     const config: FlashConfig = { br: 4, bc: 32, dc: 32, dvPad: roundUp(d.dv, 32), split: true, f16 };
-    const splitLen = roundUp(Math.max(SPLIT_MIN_KEYS, Math.ceil(d.nk / MAX_SPLITS)), config.bc);
+    const splitLen = Math.min(roundUp(Math.max(SPLIT_MIN_KEYS, Math.ceil(d.nk / MAX_SPLITS)), config.bc), maxKeys(config));
     return { config, nQBlocks: Math.ceil(rows / config.br), nSplits: Math.ceil(d.nk / splitLen), splitLen };
   }
   const config: FlashConfig = { br: 16, bc: 16, dc: 64, dvPad: roundUp(d.dv, 64), split: false, f16 };
+  const limit = maxKeys(config);
+  if (d.nk > limit) return { config: { ...config, split: true }, nQBlocks: Math.ceil(rows / config.br), nSplits: Math.ceil(d.nk / limit), splitLen: limit };
   return { config, nQBlocks: Math.ceil(rows / config.br), nSplits: 1, splitLen: Math.max(d.nk, 1) };
 }
 
