@@ -8,13 +8,14 @@
  * Runs in Node (Dawn on OpenGL ES), Deno (wgpu on lavapipe) and Chromium (SwiftShader); skips like the main suite.
  */
 import { describe, expect, it } from 'vitest';
-import { AttentionError, createAttention, createWebGpuAttention, referenceAttention } from '../ts/index.js';
-import type { AttentionOptions, GpuDeviceLike, WebGpuAttention } from '../ts/index.js';
+import { AttentionError, WebGpuAttention, createAttention, createWebGpuAttention, referenceAttention } from '../ts/index.js';
+import type { AttentionOptions, GpuDeviceLike } from '../ts/index.js';
 import type { AttentionDescriptor } from '../ts/descriptor.js';
 import { errorsVsReference } from './webgpu/compare.js';
 import { openTestGpu, webGpuRequired } from './webgpu/gpu.js';
 import { Rng } from './rng.js';
 import { planFor } from '../ts/webgpu/plan.js';
+import { buildDescriptor } from '../ts/spec.js';
 
 const TOL = 1e-5;
 const gpu = await openTestGpu();
@@ -252,6 +253,19 @@ if (!gpu.attn) {
       const decode = planFor(sizes(2, 400_000, 256), false, 65535); // unlimited: 64 ranges of 6272 keys
       expect(decode.splitLen).toBeLessThan(400_000 / 64);
       expect(decode.splitLen * decode.nSplits).toBeGreaterThanOrEqual(400_000);
+    });
+
+    it('a tight loop budget (hundreds of key ranges) still merges right: the merge loops over ranges, not columns', async () => {
+      // The backend's own device with a loop budget of 600: one 32-key block per range, 313 ranges of Dv 256 for
+      // Nk 10000 (the shape llvmpipe reaches with ~1M keys); a thread per row walking 313 × 256 partials passed 65535.
+      const acquired = { device: attn.device, description: attn.adapter, software: attn.software, owned: false, f16: false, loopBudget: 600 };
+      const tight = new WebGpuAttention(acquired);
+      const rng = new Rng(113);
+      const q = tensor(rng, [1, 2, 2, 16]), k = tensor(rng, [1, 1, 10000, 16]), v = tensor(rng, [1, 1, 10000, 256]);
+      const o: AttentionOptions = { returnLse: true, causal: 'bottom-right' };
+      expect(planFor(buildDescriptor(q, k, v, o), false, 600).nSplits).toBeGreaterThan(256);
+      checkVsReference(q, k, v, o, await tight.run(q, k, v, o));
+      tight.dispose();
     });
 
     it("names the caller's option 'sparsity' (not the descriptor's 'sparse') when refusing it", async () => {

@@ -404,7 +404,7 @@ export class WebGpuAttention {
           params: this.params('flash', { ...flashParams, lse_base: plan.nSplits * rows * d.dv }), ...inputs, out: aux, aux: dummy,
         }));
         pass.dispatchWorkgroups(fx, fy, fz);
-        const [gx, gy] = grid2d(Math.ceil(rows / WORKGROUP), maxDim);
+        const [gx, gy] = grid2d(Math.ceil((rows * d.dv) / WORKGROUP), maxDim); // one thread per output element
         pass.setPipeline(merge);
         pass.setBindGroup(0, this.bindGroup('merge', {
           params: this.params('merge', { ...flashParams, grid_x: gx, aux_lse: plan.nSplits * rows * d.dv }), ...inputs, out, aux,
