@@ -48,3 +48,12 @@ export function statusError(status: number): AttentionError {
   return new AttentionError(info.code, info.argument, 'status 0 (OK)', actual,
     `${info.argument}: the wasm kernel rejected the call with ${actual}`);
 }
+
+/** The error an aborted call rejects with: the signal's reason when it is an Error, else an AbortError. */
+export function abortError(signal: { readonly reason?: unknown }): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error('the operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}

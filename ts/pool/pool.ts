@@ -4,7 +4,7 @@
  * see valid, already-sliced tasks.
  */
 import { buildDescriptor } from '../spec.js';
-import { AttentionError } from '../errors.js';
+import { AttentionError, abortError } from '../errors.js';
 import { getModule, init } from '../core/loader.js';
 import type { InitSource } from '../core/loader.js';
 import type { AttentionDescriptor } from '../descriptor.js';
@@ -95,14 +95,6 @@ function fanOut(source: AbortSignal): SignalLike {
     addEventListener: (_type, l) => { listeners.add(l); },
     removeEventListener: (_type, l) => { listeners.delete(l); },
   };
-}
-
-function abortError(signal: SignalLike): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error) return reason;
-  const e = new Error('the operation was aborted');
-  e.name = 'AbortError';
-  return e;
 }
 
 export class AttentionPool {

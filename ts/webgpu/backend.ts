@@ -6,7 +6,7 @@
 import { buildDescriptor } from '../spec.js';
 import { attention } from '../attention.js';
 import { init, type InitSource } from '../core/loader.js';
-import { AttentionError } from '../errors.js';
+import { AttentionError, abortError } from '../errors.js';
 import type { AttentionDescriptor } from '../descriptor.js';
 import type { AttentionInput, AttentionOptions, AttentionResult } from '../types.js';
 import type { AcquiredDevice } from './device.js';
@@ -59,14 +59,6 @@ export interface WebGpuRunOptions {
   /** Aborting rejects the call at once with the signal's reason (or an AbortError): a queued call never runs, a
    * running one finishes on the GPU but its result is dropped (nothing is written into `out`). */
   signal?: AbortSignal;
-}
-
-function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error) return reason;
-  const e = new Error('the operation was aborted');
-  e.name = 'AbortError';
-  return e;
 }
 
 /** Device loss and GPU out-of-memory: the failures the wasm fallback covers. */
