@@ -97,6 +97,13 @@ function fanOut(source: AbortSignal): SignalLike {
   };
 }
 
+/** How a call's tasks get their operands: its staging (if any), the descriptor they slice, and its shared buffer. */
+interface CallMemory {
+  staged?: CallStaging;
+  d: AttentionDescriptor;
+  buffer?: SharedArrayBuffer;
+}
+
 export class AttentionPool {
   private disposed = false;
   private calls = 0;
@@ -183,8 +190,8 @@ export class AttentionPool {
       // With shared memory, operands and results (key-range partials with their lse) go through one reused staging
       // buffer (see staging.ts); attention weights (N×N) still travel as transferred buffers. Set up when the first
       // task is sent, so that a batch's later items do not hold the staging budget while they wait in the queue.
-      let memory: { staged?: CallStaging; d: AttentionDescriptor; buffer?: SharedArrayBuffer } | undefined;
-      const callMemory = (): { staged?: CallStaging; d: AttentionDescriptor; buffer?: SharedArrayBuffer } => {
+      let memory: CallMemory | undefined;
+      const callMemory = (): CallMemory => {
         if (memory) return memory;
         const pool = settled ? undefined : this.staging;
         const staged = pool && !d.returnWeights ? CallStaging.plan(d, tasks, pool, d.returnLse || decode) : undefined;
