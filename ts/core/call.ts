@@ -7,13 +7,8 @@ import type { SparseSpec } from '../sparse/types.js';
 import { AttentionError, statusError } from '../errors.js';
 import type { AttentionResult } from '../types.js';
 import { getExports, type KernelExports } from './loader.js';
-import { arenaFor, planBlocks } from './memory.js';
+import { arenaFor, extent, planBlocks } from './memory.js';
 import { decodeRoutable, runViaDecode } from './decode-route.js';
-
-/** Elements from an operand's first element to one past its last: what must be copied so its strides hold. */
-function extent(s: Strides, b: number, h: number, rows: number, cols: number): number {
-  return (b - 1) * s.batch + (h - 1) * s.head + (rows - 1) * s.row + cols;
-}
 
 function checkedExtent(name: string, data: ArrayLike<number>, s: Strides, b: number, h: number, rows: number, cols: number): number {
   const n = extent(s, b, h, rows, cols);

@@ -15,15 +15,12 @@ import { DECODE_WORDS, DTYPE_CODES, encodeDecodeDescriptor } from '../decode/des
 import { decodeExports } from '../decode/exports.js';
 import { statusError } from '../errors.js';
 import type { AttentionResult } from '../types.js';
-import { arenaFor, planBlocks } from './memory.js';
+import { arenaFor, extent, planBlocks } from './memory.js';
 
 /** At most this many query rows (the decode kernel's limit). */
 const MAX_ROWS = 16;
 /** At least this many keys: below it the flash kernel is as fast and small problems keep its exact rounding. */
 export const MIN_KEYS = 256;
-
-const extent = (s: Strides, b: number, h: number, rows: number, cols: number): number =>
-  (b - 1) * s.batch + (h - 1) * s.head + (rows - 1) * s.row + cols;
 
 /** Head by head, each head's rows consecutive: what the decode kernel reads as a linear cache of `rows` positions. */
 const cacheLike = (s: Strides, heads: number, rows: number, cols: number): boolean =>

@@ -6,11 +6,17 @@
  */
 import { AttentionError } from '../errors.js';
 import type { KernelExports } from './loader.js';
+import type { Strides } from '../descriptor.js';
 
 export const BLOCK_ALIGN = 16;
 const KEEP_BYTES = 64 << 20;
 const GRANULE = 64 << 10;
 const MAX_BYTES = 0xffff_0000;
+
+/** Elements from an operand's first element to one past its last: what must be copied so its strides hold. */
+export function extent(s: Strides, b: number, h: number, rows: number, cols: number): number {
+  return (b - 1) * s.batch + (h - 1) * s.head + (rows - 1) * s.row + cols;
+}
 
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 

@@ -8,6 +8,7 @@
  * workers write their outputs straight into it; the calling thread only copies the results into the caller's output.
  */
 import type { AttentionDescriptor, Strides, StridedView } from '../descriptor.js';
+import { extent } from '../core/memory.js';
 import type { TaskRange } from './split.js';
 
 const hasShared = typeof SharedArrayBuffer !== 'undefined';
@@ -117,11 +118,6 @@ export class StagingBuffers {
     this.timer = undefined;
     this.dropFree();
   }
-}
-
-/** Elements from a view's first element to one past its last. */
-function extent(s: Strides, b: number, h: number, rows: number, cols: number): number {
-  return (b - 1) * s.batch + (h - 1) * s.head + (rows - 1) * s.row + cols;
 }
 
 /** Copies the [heads, rows, cols] block at `offset` (same strides on both sides; stride 0 = broadcast, one copy). */

@@ -2,11 +2,11 @@
  * The call wrapper of the variant kernels: operands and projections into wasm memory (each one contiguous block, so
  * the descriptor's strides still hold), the VarDesc after them, wa_variant_attention, the output out.
  */
-import type { AttentionDescriptor, Strides } from '../descriptor.js';
+import type { AttentionDescriptor } from '../descriptor.js';
 import { AttentionError, statusError } from '../errors.js';
 import type { AttentionResult } from '../types.js';
 import { getExports, type KernelExports } from '../core/loader.js';
-import { arenaFor, planBlocks } from '../core/memory.js';
+import { arenaFor, extent, planBlocks } from '../core/memory.js';
 import { VAR_MAGIC, VAR_WORDS, encodeVariant, projections } from './descriptor.js';
 
 interface VariantExports {
@@ -35,9 +35,6 @@ function variantExports(): KernelExports & VariantExports {
   checked.add(k);
   return k as KernelExports & VariantExports;
 }
-
-const extent = (s: Strides, b: number, h: number, rows: number, cols: number): number =>
-  (b - 1) * s.batch + (h - 1) * s.head + (rows - 1) * s.row + cols;
 
 /** Runs the variant of a validated descriptor (`d.variant` set) in this thread's wasm instance. */
 export function runVariant(d: AttentionDescriptor): AttentionResult {
