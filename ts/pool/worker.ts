@@ -60,7 +60,8 @@ const api: WorkerApi = {
 };
 
 async function endpoint(): Promise<Comlink.Endpoint> {
-  if (!IS_BROWSER_BUILD && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined') {
+  // Node and Deno start workers with node:worker_threads (Deno's also look like web workers: parentPort decides).
+  if (!IS_BROWSER_BUILD && typeof process !== 'undefined' && !!process.versions?.node) {
     const { parentPort } = await import('node:worker_threads');
     if (parentPort) {
       const { default: nodeEndpoint } = await import('comlink/dist/esm/node-adapter.mjs');

@@ -1,7 +1,8 @@
 /**
  * Starting a worker and reaching it through comlink — the only pool file that knows which runtime it is in.
- * Node: worker_threads (exit events tell crashes). Browsers and Deno: module Web Workers (a dead web worker sends
- * nothing, so a crash there shows up as the task timeout).
+ * Node and Deno: node:worker_threads (exit events tell crashes; an idle worker is unref'd, so a script that never
+ * disposes its pool still exits — Deno's web Workers have no unref). Browsers: module Web Workers (a dead web
+ * worker sends nothing, so a crash there shows up as the task timeout).
  */
 import * as Comlink from 'comlink';
 import { IS_BROWSER_BUILD } from '../core/runtime.js';
@@ -28,9 +29,10 @@ export interface WorkerHandle {
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
 declare const Deno: unknown;
+const inDeno = (): boolean => !IS_BROWSER_BUILD && typeof Deno !== 'undefined';
 /** Deno 2 defines process.versions.node too, so Deno is ruled out first. */
 const inNode = (): boolean =>
-  !IS_BROWSER_BUILD && typeof Deno === 'undefined' && typeof process !== 'undefined' && !!process.versions?.node;
+  !IS_BROWSER_BUILD && !inDeno() && typeof process !== 'undefined' && !!process.versions?.node;
 
 export function defaultThreadCount(): number {
   const hc = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency : undefined;
@@ -68,8 +70,9 @@ export function heldWhileBusy(api: WorkerRemote, hold: (busy: boolean) => void):
 async function spawnNode(url: URL): Promise<WorkerHandle> {
   const { Worker } = await import('node:worker_threads');
   const { default: nodeEndpoint } = await import('comlink/dist/esm/node-adapter.mjs');
-  // Running from TypeScript sources (tests, tsx): the worker registers tsx's loader before importing its entry.
-  const w = url.pathname.endsWith('.ts')
+  // Running from TypeScript sources under Node (tests, tsx): the worker registers tsx's loader before importing its
+  // entry. Deno runs TypeScript itself.
+  const w = url.pathname.endsWith('.ts') && !inDeno()
     ? new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true })
     : new Worker(url);
   let exitCb: ((why: string) => void) | undefined;
@@ -103,5 +106,5 @@ function spawnWeb(url: URL): WorkerHandle {
 }
 
 export async function spawnWorker(url: URL = WORKER_URL): Promise<WorkerHandle> {
-  return inNode() ? spawnNode(url) : spawnWeb(url);
+  return inNode() || inDeno() ? spawnNode(url) : spawnWeb(url);
 }
