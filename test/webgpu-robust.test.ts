@@ -255,6 +255,18 @@ if (!gpu.attn) {
       expect(decode.splitLen * decode.nSplits).toBeGreaterThanOrEqual(400_000);
     });
 
+    it("a device the caller passes gets the driver's loop budget too (measured on the device, not read from the adapter's name)", async () => {
+      // No adapter comes with a caller's device, so its name cannot tell llvmpipe; the budget is probed on the device.
+      const mine = await createWebGpuAttention({ device: attn.device });
+      expect(mine.loopBudget).toBe(attn.loopBudget);
+      console.log(`webgpu robustness ${gpu.runtime}: ${attn.adapter}: loop budget ${attn.loopBudget ?? 'none seen'}`);
+      if (/llvmpipe|lavapipe/i.test(attn.adapter)) expect(attn.loopBudget).toBe(65535);
+      const rng = new Rng(114);
+      const q = tensor(rng, [1, 1, 17, 64]), k = tensor(rng, [1, 1, 12000, 64]), v = tensor(rng, [1, 1, 12000, 64]);
+      checkVsReference(q, k, v, { returnLse: true }, await mine.run(q, k, v, { returnLse: true }));
+      mine.dispose();
+    });
+
     it('a tight loop budget (hundreds of key ranges) still merges right: the merge loops over ranges, not columns', async () => {
       // The backend's own device with a loop budget of 600: one 32-key block per range, 313 ranges of Dv 256 for
       // Nk 10000 (the shape llvmpipe reaches with ~1M keys); a thread per row walking 313 × 256 partials passed 65535.

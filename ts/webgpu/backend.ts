@@ -115,6 +115,9 @@ export class WebGpuAttention {
   get precision(): 'f32' | 'f16' { return this.acquired.f16 ? 'f16' : 'f32'; }
   /** True on CPU adapters (SwiftShader, lavapipe/llvmpipe): correct, but slower than the wasm backend. */
   get software(): boolean { return this.acquired.software; }
+  /** Loop iterations one shader invocation may run before the driver silently stops its loops (Mesa's llvmpipe /
+   * lavapipe: 65535), probed on the device; undefined where none was seen. Long key ranges are split under it. */
+  get loopBudget(): number | undefined { return this.acquired.loopBudget; }
   get stats(): WebGpuStats { return { shaderCompilations: this.pipelines.compiled, ...this.counts }; }
   /** Why the device was lost, once it has been. */
   get lostReason(): string | undefined { return this.lost ? `${this.lost.reason}: ${this.lost.message}` : undefined; }

@@ -5,6 +5,7 @@
  */
 import { AttentionError } from '../errors.js';
 import type { GpuAdapterLike, GpuDeviceLike, GpuLike } from './gpu-types.js';
+import { probeLoopBudget } from './loop-probe.js';
 
 export interface WebGpuDeviceOptions {
   /** A `GPU` object (default: `navigator.gpu`). In Node: `create([...])` of the `webgpu` package. */
@@ -35,7 +36,8 @@ export interface AcquiredDevice {
   /** q, k, v are stored as f16. */
   f16: boolean;
   /** Loop iterations one shader invocation may run in all, where the driver stops loops beyond (Mesa's llvmpipe /
-   * lavapipe: 65535, silently); undefined where no limit is known. The plan keeps every workgroup under it. */
+   * lavapipe: 65535, silently), as probed on the device; undefined where no limit was seen. The plan keeps every
+   * workgroup under it. */
   loopBudget?: number;
 }
 
@@ -47,8 +49,18 @@ export function defaultGpu(): GpuLike | undefined {
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|warp|basic render/i;
 
-/** Mesa's gallivm (llvmpipe, lavapipe) breaks out of a shader's loops once they have run 65535 iterations in all. */
+/** Mesa's gallivm (llvmpipe, lavapipe) breaks out of a shader's loops once they have run 65535 iterations in all.
+ * The budget is measured on the device (loop-probe.ts); the name decides only where the probe cannot run. */
 const LOOP_LIMITED = /llvmpipe|lavapipe/i;
+
+/** The device's loop budget: probed, else (probe failed) known from the adapter's name. */
+async function loopBudget(device: GpuDeviceLike, byName: number | undefined): Promise<number | undefined> {
+  try {
+    return await probeLoopBudget(device);
+  } catch {
+    return byName;
+  }
+}
 
 function describe(a: GpuAdapterLike | undefined): { description: string; software: boolean; loopBudget?: number } {
   const info = a?.info;
@@ -89,7 +101,8 @@ export async function acquireDevice(opts: WebGpuDeviceOptions = {}): Promise<Acq
     if (f16 && !opts.device.features.has('shader-f16')) {
       throw new AttentionError('INVALID_OPTION', 'precision', "a device created with the 'shader-f16' feature for precision 'f16'", 'a device without it');
     }
-    return { device: opts.device, ...describe(opts.adapter), owned: false, f16 };
+    const about = describe(opts.adapter);
+    return { device: opts.device, ...about, loopBudget: await loopBudget(opts.device, about.loopBudget), owned: false, f16 };
   }
   const adapter = await requestAdapter(opts);
   if (typeof adapter === 'string') {
@@ -118,7 +131,8 @@ export async function acquireDevice(opts: WebGpuDeviceOptions = {}): Promise<Acq
     throw new AttentionError('NOT_INITIALIZED', 'webgpu', 'a WebGPU device', 'none',
       `webgpu: requestDevice() failed: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return { device, ...describe(adapter), owned: true, f16 };
+  const about = describe(adapter);
+  return { device, ...about, loopBudget: await loopBudget(device, about.loopBudget), owned: true, f16 };
 }
 
 function checkDeviceLimits(device: GpuDeviceLike): void {
