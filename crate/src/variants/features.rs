@@ -6,11 +6,11 @@
 //!   rows ω_a of a given projection (positive random features: E[φ(q)·φ(k)] = exp(scale·q·k)).
 //!
 //! A map writes "pre-features" for a row: the features themselves (`EXP = false`) or their natural logarithms
-//! (`EXP = true`), which the caller turns into features after subtracting a shift of its choice (the shift cancels
-//! in the ratio numerator / denominator and keeps exp in range). Lanes from F up to the padded width hold 0 (or −∞
+//! (`EXP = true`), which the caller turns into features after subtracting shifts of its choice (one per feature for
+//! the keys, one per row for a query: they cancel in the ratio numerator / denominator and keep exp in range). Lanes from F up to the padded width hold 0 (or −∞
 //! in the log domain), so padded lanes never contribute.
 
-use super::ops::{axpy, filled, map, padded};
+use super::ops::{axpy, filled, map, padded, zip_map};
 use crate::math::{exp2, LOG2_E};
 use crate::problem::OutOfMemory;
 use crate::simd::F32x4;
@@ -30,6 +30,15 @@ pub fn exp_shifted(y: &mut [f32], shift: f32) {
     let s = F32x4::splat(shift);
     let l = F32x4::splat(LOG2_E);
     map(y, |x| exp2(x.sub(s).mul(l)));
+}
+
+/// `y = exp(y − shift[a])` for each row of `shift.len()` elements of `y` (lane a of every row by its own shift).
+#[inline(always)]
+pub fn exp_shifted_lanes(y: &mut [f32], shift: &[f32]) {
+    let l = F32x4::splat(LOG2_E);
+    for row in y.chunks_exact_mut(shift.len()) {
+        zip_map(row, shift, |x, s| exp2(x.sub(s).mul(l)));
+    }
 }
 
 /// φ(x) = elu(x) + 1 = (x > 0 ? x + 1 : e^x).

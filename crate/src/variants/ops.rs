@@ -99,6 +99,34 @@ pub fn max(y: &[f32]) -> f32 {
     m.hmax()
 }
 
+/// `y = zip(y, x).map(f)` per f32x4 over `y.len()` elements (a multiple of 4; `x` at least as long).
+#[inline(always)]
+pub fn zip_map(y: &mut [f32], x: &[f32], f: impl Fn(F32x4, F32x4) -> F32x4) {
+    let n = y.len();
+    assert!(n % LANES == 0 && x.len() >= n);
+    let (yp, xp) = (y.as_mut_ptr(), x.as_ptr());
+    // SAFETY: i + 4 ≤ n ≤ len of both slices (asserted above).
+    unsafe {
+        let mut i = 0;
+        while i < n {
+            f(F32x4::load(yp.add(i)), F32x4::load(xp.add(i))).store(yp.add(i));
+            i += LANES;
+        }
+    }
+}
+
+/// `y[a] = max(y[a], x[a])` lane by lane (pseudo-max: NaN in `x` may or may not win).
+#[inline(always)]
+pub fn max_lanes(y: &mut [f32], x: &[f32]) {
+    zip_map(y, x, |a, b| b.pmax(a));
+}
+
+/// `y[a] += x[a]` lane by lane.
+#[inline(always)]
+pub fn add_lanes(y: &mut [f32], x: &[f32]) {
+    zip_map(y, x, |a, b| a.add(b));
+}
+
 /// A vector of `n` copies of `value`, or OutOfMemory.
 pub fn filled(n: usize, value: f32) -> Result<Vec<f32>, crate::problem::OutOfMemory> {
     let mut v = Vec::new();

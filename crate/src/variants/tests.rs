@@ -230,6 +230,60 @@ fn performer_stays_finite_for_large_logits() {
     }
 }
 
+#[test]
+fn performer_matches_its_definition_for_far_apart_features() {
+    // Gaussian q, k with σ = 12 (dk 16, scale 1/4): the keys' pre-features ω_a·k' − |k'|²/2 differ by far more than
+    // f32's exp range (~88) between keys and between features. One shift for the whole state lost most keys (the
+    // outputs were off by O(1), then NaN); per-feature shifts keep every term that matters. The oracle evaluates
+    // Σ_a exp(pre_a(q) + pre_a(k)) in float64 log-space, relative to the row's largest term (which cancels).
+    let mut rng = Rng::new(15);
+    let dims = Dims { b: 1, hq: 2, hkv: 1, nq: 60, nk: 150, dk: 16, dv: 4 };
+    let mut c = case(&mut rng, dims);
+    for x in c.q.iter_mut().chain(c.k.iter_mut()) {
+        *x = 12.0 * gaussian(&mut rng);
+    }
+    let m = 32;
+    let w: Vec<f32> = (0..m * dims.dk).map(|_| gaussian(&mut rng)).collect();
+    let s = c.scale as f64;
+    let pre = |x: &[f64]| -> Vec<f64> {
+        let xs: Vec<f64> = x.iter().map(|&v| v * s.sqrt()).collect();
+        let n2 = dot(&xs, &xs) / 2.0;
+        (0..m).map(|a| dot(&xs, &w[a * x.len()..][..x.len()].iter().map(|&v| v as f64).collect::<Vec<_>>()) - n2).collect()
+    };
+    // log Σ_a exp(pre_a(q) + pre_a(k)).
+    let log_weight = |h: usize, i: usize, j: usize| -> f64 {
+        let (pq, pk) = (pre(&q_row(&c, 0, h, i)), pre(&k_row(&c, 0, 0, j)));
+        let t: Vec<f64> = pq.iter().zip(&pk).map(|(a, b)| a + b).collect();
+        let mx = t.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        mx + t.iter().map(|x| (x - mx).exp()).sum::<f64>().ln()
+    };
+    for causal in offsets(dims) {
+        let got = kernel_out(&c, causal, Kind::Performer { features: m, projection: &w });
+        let (nq, nk, dv) = (dims.nq, dims.nk, dims.dv);
+        let mut want = vec![0.0; got.len()];
+        for h in 0..dims.hq {
+            for i in 0..nq {
+                let keys = causal.map_or(nk as i64, |off| (i as i64 + off + 1).max(0).min(nk as i64)) as usize;
+                let lw: Vec<f64> = (0..keys).map(|j| log_weight(h, i, j)).collect();
+                let top = lw.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let (mut num, mut den) = (vec![0.0; dv], 0.0);
+                for (j, l) in lw.iter().enumerate() {
+                    let wt = (l - top).exp();
+                    den += wt;
+                    for x in 0..dv {
+                        num[x] += wt * c.v[j * dv + x] as f64;
+                    }
+                }
+                for x in 0..dv {
+                    want[(h * nq + i) * dv + x] = if den == 0.0 { 0.0 } else { num[x] / den };
+                }
+            }
+        }
+        let e = max_err(&got, &want);
+        assert!(e < 1e-4, "causal {causal:?}: max err {e}");
+    }
+}
+
 /// A little linear memory for ABI calls.
 struct Mem {
     buf: Vec<u64>,

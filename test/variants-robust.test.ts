@@ -1,0 +1,138 @@
+/**
+ * Robustness of the linear-time variants beyond inputs in [−1, 1]. Performer FAVOR+ with large logits: the feature
+ * logarithms ω_a·x′ − |x′|²/2 of different keys and features lie far more than f32's exp range (~88) apart, so the
+ * kernel must shift each feature by its own running maximum (one shift for the whole state gave O(1) errors, zero
+ * rows and NaN from Gaussian q, k with σ ≈ 10, D = 64). The oracle is the float64 definition evaluated in log-space
+ * (w_ij ∝ Σ_a exp(pre_a(q_i) + pre_a(k_j)), normalised by the row's largest term), written here from the projection
+ * alone; plain float64 underflows there too. Then the variants' edges: N = 1, rows with no key under bottom-right
+ * causal, reproducible seeds, and the pool's bitwise agreement on the new causal form.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { attention, createAttention, init, performerProjection, referenceVariantAttention } from '../ts/index.js';
+import type { AttentionOptions, Layout } from '../ts/index.js';
+import { Rng } from './rng.js';
+
+interface Shape { b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; layout: Layout }
+
+function gaussian(rng: Rng, n: number, sigma: number): Float32Array {
+  return Float32Array.from({ length: n }, () => {
+    const u = 1 - rng.next();
+    return sigma * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+  });
+}
+
+function inputs(seed: number, s: Shape, sigma: number) {
+  const rng = new Rng(seed);
+  const dims = (h: number, n: number, d: number): number[] => (s.layout === 'BHND' ? [s.b, h, n, d] : [s.b, n, h, d]);
+  return {
+    q: { data: gaussian(rng, s.b * s.hq * s.nq * s.dk, sigma), shape: dims(s.hq, s.nq, s.dk) },
+    k: { data: gaussian(rng, s.b * s.hkv * s.nk * s.dk, sigma), shape: dims(s.hkv, s.nk, s.dk) },
+    v: { data: gaussian(rng, s.b * s.hkv * s.nk * s.dv, 1), shape: dims(s.hkv, s.nk, s.dv) },
+  };
+}
+
+/** Element offset of row (b, h, n) of a [B, H, N, D] (BHND) or [B, N, H, D] (BNHD) tensor. */
+function at(s: Shape, layout: Layout, h: number, nh: number, n: number, nn: number, d: number, b: number): number {
+  return layout === 'BHND' ? ((b * nh + h) * nn + n) * d : ((b * nn + n) * nh + h) * d;
+}
+
+/** Performer in float64 log-space, from its definition: pre_a(x) = ω_a·x′ − |x′|²/2, x′ = x·√scale. */
+function logSpacePerformer(x: ReturnType<typeof inputs>, s: Shape, m: number, seed: number, scale: number, causal: false | 'top-left' | 'bottom-right'): Float64Array {
+  const w = performerProjection(m, s.dk, seed);
+  const pre = (data: Float32Array, off: number): Float64Array => {
+    const xs = Array.from(data.subarray(off, off + s.dk), (t) => t * Math.sqrt(scale));
+    const half = xs.reduce((acc, t) => acc + t * t, 0) / 2;
+    return Float64Array.from({ length: m }, (_, a) => xs.reduce((acc, t, c) => acc + w[a * s.dk + c]! * t, 0) - half);
+  };
+  const out = new Float64Array(s.b * s.hq * s.nq * s.dv);
+  const group = s.hq / s.hkv;
+  for (let b = 0; b < s.b; b++) {
+    for (let h = 0; h < s.hq; h++) {
+      const g = Math.floor(h / group);
+      const pk = Array.from({ length: s.nk }, (_, j) => pre(x.k.data, at(s, s.layout, g, s.hkv, j, s.nk, s.dk, b)));
+      for (let i = 0; i < s.nq; i++) {
+        const pq = pre(x.q.data, at(s, s.layout, h, s.hq, i, s.nq, s.dk, b));
+        const offset = causal === 'bottom-right' ? s.nk - s.nq : 0;
+        const keys = causal ? Math.max(0, Math.min(s.nk, i + offset + 1)) : s.nk;
+        const lw = pk.slice(0, keys).map((k) => {
+          const t = pq.map((v, a) => v + k[a]!);
+          const top = Math.max(...t);
+          return top + Math.log(t.reduce((acc, v) => acc + Math.exp(v - top), 0));
+        });
+        const top = Math.max(...lw);
+        const num = new Float64Array(s.dv);
+        let den = 0;
+        lw.forEach((l, j) => {
+          const wt = Math.exp(l - top);
+          den += wt;
+          const vo = at(s, s.layout, g, s.hkv, j, s.nk, s.dv, b);
+          for (let c = 0; c < s.dv; c++) num[c]! += wt * x.v.data[vo + c]!;
+        });
+        const o = at(s, s.layout, h, s.hq, i, s.nq, s.dv, b);
+        for (let c = 0; c < s.dv; c++) out[o + c] = den === 0 ? 0 : num[c]! / den;
+      }
+    }
+  }
+  return out;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    m = Number.isNaN(d) ? Infinity : Math.max(m, d);
+  }
+  return m;
+}
+
+beforeAll(async () => {
+  await init();
+});
+
+describe('performer with large logits', () => {
+  const cases: [string, Shape, false | 'top-left' | 'bottom-right'][] = [
+    ['MHA', { b: 1, hq: 1, hkv: 1, nq: 96, nk: 96, dk: 64, dv: 16, layout: 'BHND' }, false],
+    ['causal', { b: 1, hq: 1, hkv: 1, nq: 96, nk: 96, dk: 64, dv: 16, layout: 'BHND' }, 'top-left'],
+    ['GQA, B 2, BNHD, Nq < Nk, bottom-right causal', { b: 2, hq: 4, hkv: 2, nq: 40, nk: 70, dk: 32, dv: 5, layout: 'BNHD' }, 'bottom-right'],
+    ['Nq > Nk, bottom-right causal (first rows see no key)', { b: 1, hq: 2, hkv: 1, nq: 70, nk: 40, dk: 32, dv: 7, layout: 'BHND' }, 'bottom-right'],
+  ];
+  for (const sigma of [1, 12]) {
+    for (const [name, s, causal] of cases) {
+      it(`${name}, σ = ${sigma}: matches the log-space definition, no NaN`, () => {
+        const x = inputs(name.length + sigma, s, sigma);
+        const m = 48;
+        const options: AttentionOptions = { layout: s.layout, causal, variant: { kind: 'performer', features: m, seed: 5 } };
+        const got = attention(x.q, x.k, x.v, options).output;
+        const want = logSpacePerformer(x, s, m, 5, 1 / Math.sqrt(s.dk), causal);
+        // σ = 1: the budget of test/variants.test.ts. σ = 12: the feature logarithms are ~±500, so their f32 rounding
+        // (~3e-5 each) moves the weights by ~1e-4 relative; before the fix the error was O(1) or NaN.
+        expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(sigma === 1 ? 1e-5 : 2e-3);
+        if (sigma === 1) expect(maxAbsDiff(referenceVariantAttention(x.q, x.k, x.v, options).output, want)).toBeLessThan(1e-9);
+        if (causal === 'bottom-right' && s.nq > s.nk) {
+          const first = Array.from(got.subarray(0, (s.nq - s.nk) * s.dv));
+          expect(first.every((v) => v === 0)).toBe(true);
+        }
+      });
+    }
+  }
+
+  it('the same call twice is bitwise the same, on the pool too (causal rows absorb keys in order)', async () => {
+    const s: Shape = { b: 2, hq: 4, hkv: 2, nq: 150, nk: 150, dk: 16, dv: 8, layout: 'BHND' };
+    const x = inputs(3, s, 12);
+    const pool = await createAttention({ threads: 2 });
+    try {
+      for (const options of [
+        { causal: true, variant: { kind: 'performer', features: 32, seed: 2 } },
+        { causal: 'bottom-right', variant: { kind: 'linear' } },
+      ] as AttentionOptions[]) {
+        const one = attention(x.q, x.k, x.v, options).output;
+        expect(Array.from(attention(x.q, x.k, x.v, options).output)).toEqual(Array.from(one));
+        expect(Array.from((await pool.run(x.q, x.k, x.v, options)).output)).toEqual(Array.from(one));
+        expect(one.every((v) => Number.isFinite(v))).toBe(true);
+      }
+    } finally {
+      pool.dispose();
+    }
+  });
+});
