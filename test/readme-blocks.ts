@@ -217,8 +217,11 @@ export interface LogEntry {
 export interface ChainPart {
   key: string;
   code: string;
-  /** Names the README leaves to the reader, declared in a scope around this block. */
-  given?: Record<string, unknown>;
+  /**
+   * Code declaring the names the README leaves to the reader, run in a scope around this block (it may import from
+   * the same specifiers as the blocks, and use `__tensor(seed, shape)`: seeded values in [−1, 1)).
+   */
+  given?: string;
   /** Only for the last part: expressions recorded as it runs. */
   probes?: readonly Probe[];
 }
@@ -234,69 +237,136 @@ export interface ChainRun {
   values: Record<string, unknown>;
 }
 
-export interface ChainOptions {
-  /** Import specifier → module namespace (e.g. 'webattn' → the library sources). */
-  modules: Record<string, object>;
-  /** Stands in for the global `Math` (a seeded `Math.random`). */
-  math: Math;
-  /** Names of the last part to hand back. */
-  exports?: readonly string[];
+const IDENT = /^[A-Za-z_$][\w$]*$/;
+
+/**
+ * The first lines of every chain: `Math` with a seeded `random` (mulberry32, as test/rng.ts) and `__tensor`, so that
+ * every run sees the same inputs, in this process or another.
+ */
+function prelude(seed: number): string {
+  return `const __mulberry = (seed) => { let s = seed >>> 0; return () => {
+  s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }; };
+const Math = Object.create(globalThis.Math, { random: { value: __mulberry(${seed}) } });
+const __tensor = (seed, shape) => { const r = __mulberry(seed * 7919 + 17); const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n); for (let i = 0; i < n; i++) data[i] = r() * 2 - 1; return { data, shape }; };
+`;
 }
 
-const IDENT = /^[A-Za-z_$][\w$]*$/;
-type AsyncFn = (...args: unknown[]) => Promise<unknown>;
-const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => AsyncFn;
+interface Built {
+  bindings: Binding[];
+  /** The nested scopes, left open: the caller closes them with `close`. */
+  body: string;
+  close: string;
+  claims: Claim[];
+  /** The first console.log site of the last part. */
+  lastSites: number;
+}
 
-/** Runs `parts` in order, each block nested in the scope of the ones before; the last part is the one under test. */
-export async function runChain(parts: readonly ChainPart[], options: ChainOptions): Promise<ChainRun> {
+function build(parts: readonly ChainPart[], seed: number): Built {
   const imports = new Map<string, Binding>();
   const sections: string[] = [];
   let site = 0;
   let claims: Claim[] = [];
   let lastSites = 0;
-  parts.forEach((part, p) => {
-    const last = p === parts.length - 1;
-    lastSites = site;
-    if (part.probes?.length && !last) throw new Error(`${part.key}: probes are only read on the block under test`);
-    const prepared = prepare(part.code, site, part.probes);
-    site += prepared.sites;
-    claims = prepared.claims;
-    for (const b of prepared.bindings) {
-      if (!(b.from in options.modules)) {
-        throw new Error(`${part.key}: imports from '${b.from}', which test/readme.test.ts does not map to a module (add it to MODULES)`);
-      }
+  const addBindings = (key: string, bindings: readonly Binding[]): void => {
+    for (const b of bindings) {
       const seen = imports.get(b.local);
       if (seen && (seen.from !== b.from || seen.imported !== b.imported)) {
-        throw new Error(`${part.key}: imports ${b.local} from '${b.from}' but an earlier block imports it from '${seen.from}'`);
+        throw new Error(`${key}: imports ${b.local} from '${b.from}' but an earlier block imports it from '${seen.from}'`);
       }
       imports.set(b.local, b);
     }
-    const given = Object.keys(part.given ?? {});
-    for (const name of given) if (!IDENT.test(name)) throw new Error(`${part.key}: given name ${JSON.stringify(name)} is not an identifier`);
-    const head = given.length ? `const { ${given.join(', ')} } = __given[${p}];\n` : '';
-    sections.push(`{ // ${part.key}\n${head}{\n${prepared.body}\n`);
+  };
+  parts.forEach((part, p) => {
+    if (part.probes?.length && p !== parts.length - 1) throw new Error(`${part.key}: probes are only read on the block under test`);
+    const given = part.given ? prepare(part.given, 0) : undefined;
+    if (given && given.sites > 0) throw new Error(`${part.key}: the given code must not console.log`);
+    lastSites = site;
+    const prepared = prepare(part.code, site, part.probes);
+    site += prepared.sites;
+    claims = prepared.claims;
+    addBindings(`${part.key} (given)`, given?.bindings ?? []);
+    addBindings(part.key, prepared.bindings);
+    sections.push(`{ // ${part.key}\n${given ? `${given.body}\n` : ''}{\n${prepared.body}\n`);
   });
+  return { bindings: [...imports.values()], body: prelude(seed) + sections.join(''), close: '}}'.repeat(parts.length), claims, lastSites };
+}
+
+export interface ChainOptions {
+  /** Import specifier → module namespace (e.g. 'webattn' → the library sources). */
+  modules: Record<string, object>;
+  /** Names of the last part to hand back. */
+  exports?: readonly string[];
+  /** Seed of `Math.random` (default 1). */
+  seed?: number;
+}
+
+type AsyncFn = (...args: unknown[]) => Promise<unknown>;
+const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => AsyncFn;
+
+/** Runs `parts` in order in this realm, each block nested in the scope of the ones before; the last is under test. */
+export async function runChain(parts: readonly ChainPart[], options: ChainOptions): Promise<ChainRun> {
+  const built = build(parts, options.seed ?? 1);
   const names = options.exports ?? [];
   for (const name of names) if (!IDENT.test(name)) throw new Error(`export ${JSON.stringify(name)} is not an identifier`);
-  const prelude = [...imports.values()].map((b) => {
+  const lines = built.bindings.map((b) => {
+    if (!(b.from in options.modules)) {
+      throw new Error(`a block imports from '${b.from}', which test/readme.test.ts does not map to a module (add it to MODULES)`);
+    }
     const ns = `__modules[${JSON.stringify(b.from)}]`;
-    const read = b.imported === '*' ? ns : `${ns}[${JSON.stringify(b.imported)}]`;
-    return `const ${b.local} = ${read};\n`;
+    if (b.imported === '*') return `const ${b.local} = ${ns};\n`;
+    const missing = JSON.stringify(`'${b.from}' has no export named ${b.imported}`);
+    return `if (!(${JSON.stringify(b.imported)} in ${ns})) throw new SyntaxError(${missing});\n` +
+      `const ${b.local} = ${ns}[${JSON.stringify(b.imported)}];\n`;
   }).join('');
-  const check = [...imports.values()].map((b) => (b.imported === '*' ? '' :
-    `if (!(${JSON.stringify(b.imported)} in __modules[${JSON.stringify(b.from)}])) throw new SyntaxError(${JSON.stringify(`'${b.from}' has no export named ${b.imported}`)});\n`)).join('');
-  const source = `'use strict';\n${check}${prelude}${sections.join('')}return { ${names.join(', ')} };\n${'}}'.repeat(parts.length)}`;
+  const source = `'use strict';\n${lines}${built.body}return { ${names.join(', ')} };\n${built.close}`;
   const logs: LogEntry[] = [];
-  const log = (s: number, ...args: unknown[]): void => { if (s >= lastSites) logs.push({ site: s, args }); };
+  const log = (s: number, ...args: unknown[]): void => { if (s >= built.lastSites) logs.push({ site: s, args }); };
   const probes: unknown[][] = (parts[parts.length - 1]?.probes ?? []).map(() => []);
   const probe = (p: number, read: () => unknown): void => { probes[p]!.push(read()); };
-  const fn = new AsyncFunction('__modules', '__given', '__log', '__probe', 'Math', source);
-  const values = (await fn(options.modules, parts.map((part) => part.given ?? {}), log, probe, options.math)) as Record<string, unknown>;
-  return { logs, probes, claims, values };
+  const fn = new AsyncFunction('__modules', '__log', '__probe', source);
+  const values = (await fn(options.modules, log, probe)) as Record<string, unknown>;
+  return { logs, probes, claims: built.claims, values };
+}
+
+/** What marks a console.log line of a chain run as a module (`chainModule`) in its stdout. */
+const LOG_MARK = '\u0001readme-log ';
+
+/**
+ * The chain as the source of an ES module, to run in a process of its own (fresh library state: a block that
+ * forgets `await init()` fails there). `urls` maps each import specifier to the URL the module imports instead.
+ * Its console.log calls print marked JSON lines that `moduleLogs` reads back.
+ */
+export function chainModule(parts: readonly ChainPart[], urls: Record<string, string>, seed = 1): { source: string; claims: Claim[] } {
+  const built = build(parts, seed);
+  const byUrl = new Map<string, string[]>();
+  for (const b of built.bindings) {
+    const url = urls[b.from];
+    if (url === undefined) throw new Error(`a block imports from '${b.from}', which test/readme.test.ts does not map to a URL`);
+    if (b.imported === '*') {
+      byUrl.set(`* as ${b.local}`, [url]);
+      continue;
+    }
+    const list = byUrl.get(url) ?? [];
+    list.push(b.imported === b.local ? b.local : `${b.imported} as ${b.local}`);
+    byUrl.set(url, list);
+  }
+  const imports = [...byUrl].map(([k, v]) => (k.startsWith('* as ')
+    ? `import ${k} from ${JSON.stringify(v[0])};`
+    : `import { ${v.join(', ')} } from ${JSON.stringify(k)};`)).join('\n');
+  const log = `const __log = (site, ...args) => { if (site >= ${built.lastSites}) globalThis.console.log(${JSON.stringify(LOG_MARK)} + ` +
+    'JSON.stringify({ site, args }, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v) : v))); };\nconst __probe = () => undefined;\n';
+  return { source: `${imports}\n${log}${built.body}${built.close}\n`, claims: built.claims };
+}
+
+/** The console.log calls a `chainModule` printed. */
+export function moduleLogs(stdout: string): LogEntry[] {
+  return stdout.split('\n').filter((l) => l.startsWith(LOG_MARK)).map((l) => JSON.parse(l.slice(LOG_MARK.length)) as LogEntry);
 }
 
 /** Claims whose console.log did not run, or printed something else; '' when every claim holds. */
-export function claimMismatches(run: ChainRun): string {
+export function claimMismatches(run: Pick<ChainRun, 'claims' | 'logs'>): string {
   const bad: string[] = [];
   for (const claim of run.claims) {
     const printed = run.logs.filter((l) => l.site === claim.site).map((l) => renderLog(l.args));

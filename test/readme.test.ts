@@ -12,13 +12,12 @@
  * Math.random is seeded, so every run sees the same inputs. Objects the blocks create that have a dispose() (pools,
  * caches, layers, WebGPU backends) are disposed after each block. Runs in Node, Chromium and Deno.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as webattn from '../ts/index.js';
 import { attention } from '../ts/index.js';
 import type { AttentionError, AttentionResult, KVPagePool } from '../ts/index.js';
-import { claimMismatches, readmeBlocks, runChain } from './readme-blocks.js';
+import { chainModule, claimMismatches, moduleLogs, readmeBlocks, runChain } from './readme-blocks.js';
 import type { Block, ChainPart, ChainRun, Probe } from './readme-blocks.js';
-import { Rng, uniform } from './rng.js';
 import { testRuntime } from './webgpu/gpu.js';
 import type { TestRuntime } from './webgpu/gpu.js';
 
@@ -54,7 +53,8 @@ const MODULES: Record<string, object> = {
   './dist/browser/index.js': library,
 };
 
-afterEach(async () => {
+/** After each block (the Deno shim of vitest has no afterEach). */
+async function disposeAll(): Promise<void> {
   for (const x of live.splice(0).reverse()) {
     try {
       await x.dispose();
@@ -62,19 +62,20 @@ afterEach(async () => {
       // Already disposed by the block (some dispose() refuse a second call); nothing else to give back.
     }
   }
-});
+}
 
 // ------------------------------------------------------------------------------------------------ the table
-
-type Given = Record<string, unknown>;
 
 interface Entry {
   /** Text the block contains: an example moved within its section must not silently take another's entry. */
   marks: string;
   /** Keys of the blocks whose names this block uses: they run first, each in a scope around the next. */
   after?: string[];
-  /** Names the README leaves to the reader, with the values this test gives them. */
-  given?: () => Given;
+  /**
+   * Code declaring the names the README leaves to the reader (it may import from 'webattn' and use
+   * `__tensor(seed, shape)` for seeded values in [−1, 1)).
+   */
+  given?: string;
   /** The runtimes the block is written for (default: all), and why not the others. */
   only?: { runtimes: TestRuntime[]; why: string };
   /** Expressions recorded after the line containing `at` each time it runs (for claims inside loops or mid-block). */
@@ -89,7 +90,6 @@ interface Entry {
 
 interface Tensor { data: Float32Array; shape: number[] }
 
-const tensor = (seed: number, shape: number[]): Tensor => ({ data: uniform(seed, shape.reduce((a, b) => a * b, 1)), shape });
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
@@ -98,29 +98,36 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
   return x.every((w, i) => w === y[i]);
 }
 
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Number.isNaN(a[i]! - b[i]!) ? Infinity : Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Seeded q, k, v of the Node section's shapes, [1, 8, 512, 64]. */
+const SEEDED_QKV = 'const [q, k, v] = [1, 2, 3].map((s) => __tensor(s, [1, 8, 512, 64]));';
+
 /** Whether this runtime offers a WebGPU adapter of its own (navigator.gpu). */
 async function hasAdapter(): Promise<boolean> {
   const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
   return gpu ? (await gpu.requestAdapter()) !== null : false;
 }
 
-/** Three seeded tokens' worth of attention for the "Seeing attention" fragment: 4 heads over 12 tokens. */
-function seeingGiven(): Given {
-  const H = 4;
-  const tokens = 'the cat sat on the mat because it was warm and the'.split(' ');
-  const n = tokens.length;
-  const layer = (seed: number): Float32Array => {
-    const x = tensor(seed, [1, H, n, 16]);
-    return attention(x, x, x, { causal: true, returnWeights: true }).weights!;
-  };
-  return {
-    H, n, tokens,
-    q: tensor(11, [1, H, n, 16]), k: tensor(12, [1, H, n, 16]), v: tensor(13, [1, H, n, 16]),
-    w1: layer(21), w2: layer(22), w3: layer(23),
-    options: { causal: true, window: { left: 4 } },
-    project: (o: Float32Array) => o,
-  };
-}
+/** The "Seeing attention" fragment's inputs: 4 heads over 12 tokens, and 3 seeded layers of weights. */
+const SEEING_GIVEN = `
+import { attention } from 'webattn';
+const H = 4;
+const tokens = 'the cat sat on the mat because it was warm and the'.split(' ');
+const n = tokens.length;
+const [q, k, v] = [11, 12, 13].map((seed) => __tensor(seed, [1, H, n, 16]));
+const [w1, w2, w3] = [21, 22, 23].map((seed) => {
+  const x = __tensor(seed, [1, H, n, 16]);
+  return attention(x, x, x, { causal: true, returnWeights: true }).weights;
+});
+const options = { causal: true, window: { left: 4 } };
+const project = (output) => output;
+`;
 
 const BLOCKS: Record<string, Entry> = {
   'Node #1': {
@@ -170,10 +177,9 @@ const BLOCKS: Record<string, Entry> = {
   'Decoding across the worker pool #1': {
     marks: 'attn.createKVCache',
     // truncate(4000) needs a position ≥ 4000: a prompt of 4000 tokens, then the block's 100 steps.
-    given: () => ({
-      promptK: tensor(31, [1, 8, 4000, 128]), promptV: tensor(32, [1, 8, 4000, 128]),
-      k1: tensor(33, [1, 8, 1, 128]), v1: tensor(34, [1, 8, 1, 128]), q1: tensor(35, [1, 32, 1, 128]),
-    }),
+    given: `const [promptK, promptV] = [31, 32].map((s) => __tensor(s, [1, 8, 4000, 128]));
+      const [k1, v1] = [33, 34].map((s) => __tensor(s, [1, 8, 1, 128]));
+      const q1 = __tensor(35, [1, 32, 1, 128]);`,
     exports: ['cache'],
     check: ({ values }) => {
       const cache = values.cache as { length: number; position: number };
@@ -182,10 +188,8 @@ const BLOCKS: Record<string, Entry> = {
   },
   'Paged caches #1': {
     marks: 'new KVPagePool',
-    given: () => ({
-      promptK: tensor(41, [1, 8, 40, 128]), promptV: tensor(42, [1, 8, 40, 128]),
-      k1: tensor(43, [1, 8, 1, 128]), v1: tensor(44, [1, 8, 1, 128]), q: tensor(45, [1, 8, 1, 128]),
-    }),
+    given: `const [promptK, promptV] = [41, 42].map((s) => __tensor(s, [1, 8, 40, 128]));
+      const [k1, v1, q] = [43, 44, 45].map((s) => __tensor(s, [1, 8, 1, 128]));`,
     probes: [
       { at: 'const pool = new KVPagePool', expr: 'pool.freePages' },
       { at: 'a.append(promptK, promptV);', expr: 'pool.freePages' },
@@ -208,6 +212,9 @@ const BLOCKS: Record<string, Entry> = {
   'Worker pool #1': {
     marks: 'createAttention({ threads: 4 })',
     after: ['Node #1'],
+    // The Node section's q, k, v are constant fills, for which any two kernels agree bit for bit: the same shapes,
+    // seeded, make "bitwise equal" a claim that can fail.
+    given: SEEDED_QKV,
     exports: ['r', 'q', 'k', 'v'],
     check: ({ values: { r, q, k, v } }) => {
       // "same options and result as attention(), bitwise equal"
@@ -224,9 +231,8 @@ const BLOCKS: Record<string, Entry> = {
   'Worker pool #3': {
     marks: 'attn.runBatch(',
     after: ['Worker pool #1'],
-    given: () => ({
-      problems: [0, 1, 2].map((i) => ({ q: tensor(50 + i, [1, 2, 40, 16]), k: tensor(60 + i, [1, 2, 50, 16]), v: tensor(70 + i, [1, 2, 50, 16]) })),
-    }),
+    given: `const problems = [0, 1, 2].map((i) =>
+      ({ q: __tensor(50 + i, [1, 2, 40, 16]), k: __tensor(60 + i, [1, 2, 50, 16]), v: __tensor(70 + i, [1, 2, 50, 16]) }));`,
     exports: ['results', 'problems'],
     check: ({ values, logs }) => {
       // "results in input order", each as attention() gives it; progress after every item.
@@ -242,7 +248,7 @@ const BLOCKS: Record<string, Entry> = {
   'Worker pool #4': {
     marks: 'crossOriginIsolated',
     only: { runtimes: ['browser'], why: 'it reads navigator.hardwareConcurrency and crossOriginIsolated, which only browsers define' },
-    given: () => ({ n: 64, d: 16, h: 2 }),
+    given: 'const [n, d, h] = [64, 16, 2];',
     exports: ['attn', 'shared'],
     check: ({ values }) => {
       expect(values.attn).toBeInstanceOf(webattn.AttentionPool);
@@ -252,21 +258,25 @@ const BLOCKS: Record<string, Entry> = {
   'WebGPU #1': {
     marks: "backend: 'webgpu'",
     after: ['Node #1'],
-    given: () => ({ steps: [tensor(81, [1, 8, 1, 64]), tensor(82, [1, 8, 1, 64])].map((q) => ({ q })) }),
-    exports: ['r', 'gpu', 'auto', 'safe'],
+    given: `${SEEDED_QKV}\nconst steps = [81, 82].map((s) => ({ q: __tensor(s, [1, 8, 1, 64]) }));`,
     // "throws AttentionError (NOT_INITIALIZED) without an adapter": Node has no WebGPU of its own.
     throws: async () => (runtime === 'browser' || (runtime === 'deno' && (await hasAdapter())) ? undefined : 'NOT_INITIALIZED'),
+    exports: ['r', 'gpu', 'q', 'k', 'v'],
     check: ({ values }) => {
+      // "same result type as attention()", and the same attention: within 1e-5 of the float64 reference
+      const [q, k, v] = [values.q, values.k, values.v] as Tensor[];
       const r = values.r as AttentionResult;
-      expect(r.shape).toEqual([1, 8, 512, 64]);
-      expect(r.lse!.length).toBe(8 * 512);
+      const want = webattn.referenceAttention(q!, k!, v!, { causal: true, returnLse: true });
+      expect(r.shape).toEqual(want.shape);
+      expect(maxAbsDiff(r.output, want.output)).toBeLessThanOrEqual(1e-5);
+      expect(maxAbsDiff(r.lse!, want.lse!)).toBeLessThanOrEqual(1e-5);
       expect(values.gpu).toBeInstanceOf(webattn.WebGpuAttention);
     },
   },
   'Seeing attention #1': {
     marks: 'attentionRollout([w1, w2, w3]',
     after: ['Node #1'], // init()
-    given: seeingGiven,
+    given: SEEING_GIVEN,
   },
 };
 
@@ -302,12 +312,7 @@ function chain(key: string, seen: string[] = []): ChainPart[] {
   const block = byKey.get(key);
   if (!entry || !block) throw new Error(`BLOCKS: '${key}' is named in an 'after' but is no README block or no entry`);
   const before = (entry.after ?? []).flatMap((k) => chain(k, [...seen, key]));
-  return [...before, { key, code: block.code, given: entry.given?.(), probes: seen.length === 0 ? entry.probes : undefined }];
-}
-
-function seededMath(seed: number): Math {
-  const rng = new Rng(seed);
-  return Object.create(Math, { random: { value: () => rng.next() } }) as Math;
+  return [...before, { key, code: block.code, given: entry.given, probes: seen.length === 0 ? entry.probes : undefined }];
 }
 
 describe('README.md examples', () => {
@@ -332,20 +337,83 @@ describe('README.md examples', () => {
       continue;
     }
     it(`${b.key} (line ${b.line}) runs and prints what it claims`, async () => {
-      const parts = chain(b.key);
-      const expected = entry.throws ? await entry.throws() : undefined;
-      let run: ChainRun;
       try {
-        run = await runChain(parts, { modules: MODULES, math: seededMath(1), exports: entry.exports });
-      } catch (e) {
-        if (expected === undefined) throw e;
-        expect(e).toBeInstanceOf(webattn.AttentionError);
-        expect((e as AttentionError).code).toBe(expected);
+        await runBlock(b, entry);
+      } finally {
+        await disposeAll();
+      }
+    });
+  }
+});
+
+async function runBlock(b: Block, entry: Entry): Promise<void> {
+  const parts = chain(b.key);
+  const expected = entry.throws ? await entry.throws() : undefined;
+  let run: ChainRun;
+  try {
+    run = await runChain(parts, { modules: MODULES, exports: entry.exports });
+  } catch (e) {
+    if (expected === undefined) throw e;
+    expect(e).toBeInstanceOf(webattn.AttentionError);
+    expect((e as AttentionError).code).toBe(expected);
+    return;
+  }
+  if (expected !== undefined) throw new Error(`${b.key}: expected it to throw ${expected} in ${runtime}, it ran through`);
+  expect(claimMismatches(run)).toBe('');
+  entry.check?.(run);
+}
+
+// ------------------------------------------------------------------------------------------------ fresh processes
+
+/**
+ * Node only: each block again as an ES module in a Node process of its own, as a user runs a pasted example — the
+ * library starts uninitialised (a block that uses it without `await init()`, itself or in the blocks it follows,
+ * fails here and not above, where an earlier block has initialised the shared instance), real `import` statements
+ * are linked, and the process must exit by itself (a pool left open must not keep it alive). Checks the exit status
+ * and the claims; the entries' other checks need the values and run above only.
+ */
+const FRESH_WHY = runtime === 'deno'
+  ? 'the Deno runner does not permit starting a process'
+  : runtime === 'browser' ? 'a page cannot start a process' : undefined;
+
+interface Spawned { status: number | null; signal: string | null; stdout: string; stderr: string }
+
+async function runNodeModule(source: string): Promise<Spawned> {
+  const name = 'node:child_process'; // a variable: the browser project's bundler must not resolve it
+  const cp = (await import(/* @vite-ignore */ name)) as typeof import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const child = cp.execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], {
+      cwd: new URL('..', import.meta.url), encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 2 ** 20,
+    }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number' && !error.killed) reject(error);
+      else resolve({ status: child.exitCode, signal: child.signalCode, stdout, stderr });
+    });
+  });
+}
+
+describe('README.md examples, each in a fresh Node process', () => {
+  if (FRESH_WHY !== undefined) {
+    it(`is not run in ${runtime}: ${FRESH_WHY}`, () => { expect(FRESH_WHY.length).toBeGreaterThan(0); });
+    return;
+  }
+  const index = new URL('../ts/index.ts', import.meta.url).href;
+  const urls = Object.fromEntries(Object.keys(MODULES).map((spec) => [spec, index]));
+  for (const b of blocks) {
+    const entry = BLOCKS[b.key];
+    if (!entry || (entry.only && !entry.only.runtimes.includes('node'))) continue;
+    // Concurrent: each waits on a process of its own (vitest runs at most 5 at once).
+    it.concurrent(`${b.key} (line ${b.line}) runs and exits on its own`, async () => {
+      const expected = entry.throws ? await entry.throws() : undefined;
+      const { source, claims } = chainModule(chain(b.key), urls);
+      const r = await runNodeModule(source);
+      expect(r.signal ?? '', `killed (did not exit within 60 s?)\n${r.stderr}`).toBe('');
+      if (expected !== undefined) {
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toMatch(expected);
         return;
       }
-      if (expected !== undefined) throw new Error(`${b.key}: expected it to throw ${expected} in ${runtime}, it ran through`);
-      expect(claimMismatches(run)).toBe('');
-      entry.check?.(run);
+      expect(r.status, r.stderr).toBe(0);
+      expect(claimMismatches({ claims, logs: moduleLogs(r.stdout) })).toBe('');
     });
   }
 });
