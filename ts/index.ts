@@ -52,6 +52,7 @@ export { matmul } from './layer/gemm.js';
 export type { MatmulOptions, MatmulResult } from './layer/gemm.js';
 export { linformerProjection, performerProjection } from './variants/random.js';
 export type { LinearVariant, LinformerVariant, PerformerVariant, VariantKind, VariantOption } from './variants/types.js';
+export type { BlockLayoutOption, CsrOption, RandomBlocksOption, SparsityOption } from './sparse/types.js';
 export { lshRotations } from './variants/lsh.js';
 export type { LshVariant } from './variants/types.js';
 export { referenceVariantAttention } from './reference/variants/index.js';

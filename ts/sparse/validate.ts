@@ -8,6 +8,15 @@ import { SPARSE_BK, SPARSE_BQ, type SparseSpec } from './types.js';
 const KEYS = ['window', 'dilation', 'globalTokens', 'randomBlocks', 'blocks', 'csr'];
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !ArrayBuffer.isView(x);
 
+/** Unknown keys of a nested object are errors, as at the top level: a typo must not be silently ignored. */
+function onlyKeys(x: Record<string, unknown>, argument: string, keys: readonly string[]): void {
+  for (const key of Object.keys(x)) {
+    if (!keys.includes(key) && x[key] !== undefined) {
+      fail('INVALID_OPTION', `${argument}.${key}`, `only the keys ${keys.join(', ')}`, `unknown key '${key}'`);
+    }
+  }
+}
+
 function integer(v: unknown, argument: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     fail('INVALID_OPTION', argument, `an integer in [${min}, ${max}]`, valueString(v));
@@ -55,6 +64,7 @@ export function readSparsity(x: unknown, nq: number, nk: number, shift: number):
   if (o.blocks !== undefined) {
     const b = o.blocks;
     if (!isObject(b)) fail('INVALID_OPTION', 'sparsity.blocks', '{ layout: Uint8Array, blockSize: [bq, bk] }', valueString(b));
+    onlyKeys(b, 'sparsity.blocks', ['layout', 'blockSize']);
     const size = b.blockSize;
     if (!Array.isArray(size) || size.length !== 2) fail('INVALID_OPTION', 'sparsity.blocks.blockSize', '[bq, bk]', valueString(size));
     blockSize = [integer(size[0], 'sparsity.blocks.blockSize[0]', 1, nq), integer(size[1], 'sparsity.blocks.blockSize[1]', 1, nk)];
@@ -69,6 +79,7 @@ export function readSparsity(x: unknown, nq: number, nk: number, shift: number):
   if (o.randomBlocks !== undefined) {
     const rb = o.randomBlocks;
     if (!isObject(rb)) fail('INVALID_OPTION', 'sparsity.randomBlocks', '{ count, seed }', valueString(rb));
+    onlyKeys(rb, 'sparsity.randomBlocks', ['count', 'seed']);
     const count = integer(rb.count, 'sparsity.randomBlocks.count', 0, 0x7fffffff);
     const seed = integer(rb.seed, 'sparsity.randomBlocks.seed', -0x80000000, 0xffffffff);
     const rows = Math.ceil(nq / blockSize[0]);
@@ -86,6 +97,7 @@ export function readSparsity(x: unknown, nq: number, nk: number, shift: number):
 /** CSR over the Nq query rows; each row's column indices are sorted and de-duplicated (a copy). */
 function readCsr(c: unknown, nq: number, nk: number): { rowPtr: Uint32Array; colIdx: Uint32Array } {
   if (!isObject(c)) fail('INVALID_OPTION', 'sparsity.csr', '{ rowPtr, colIdx }', valueString(c));
+  onlyKeys(c, 'sparsity.csr', ['rowPtr', 'colIdx']);
   const colIdx = indices(c.colIdx, 'sparsity.csr.colIdx', nk - 1);
   const rowPtr = indices(c.rowPtr, 'sparsity.csr.rowPtr', colIdx.length);
   if (rowPtr.length !== nq + 1) fail('INVALID_OPTION', 'sparsity.csr.rowPtr', `Nq + 1 = ${nq + 1} entries`, `${rowPtr.length}`);
