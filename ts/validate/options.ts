@@ -98,13 +98,24 @@ export function readScoring(o: AttentionOptions, dk: number): Scoring {
   if (!isFiniteNumber(softcap) || softcap < 0) {
     fail('INVALID_OPTION', 'softcap', 'a finite number ≥ 0 (0 = off)', valueString(softcap));
   }
+  // The kernels hold scale and softcap as float32: a value that rounds to ±∞ there, or a softcap that rounds to 0
+  // (= off), would silently compute something else than the float64 definition.
+  if (softcap > 0 && (Math.fround(softcap) === 0 || Math.fround(softcap) === Infinity)) {
+    fail('INVALID_OPTION', 'softcap', `0 (off) or a number in [${F32_MIN_SUBNORMAL}, ${F32_MAX}] (float32)`, valueString(softcap));
+  }
   const cosine = sim === 'cosine';
-  return {
-    similarity: cosine ? SIM_COSINE : SIM_DOT,
-    scale: scale ?? (cosine ? 1 / ((temp as number | undefined) ?? 1) : 1 / Math.sqrt(dk)),
-    softcap,
-  };
+  const s = scale ?? (cosine ? 1 / ((temp as number | undefined) ?? 1) : 1 / Math.sqrt(dk));
+  if (!Number.isFinite(Math.fround(s))) {
+    const argument = scale === undefined && cosine ? 'temperature' : 'scale';
+    fail('INVALID_OPTION', argument, argument === 'scale' ? `|scale| ≤ ${F32_MAX} (float32)` : `temperature ≥ 1 / ${F32_MAX} (scale = 1 / temperature is float32)`,
+      valueString(argument === 'scale' ? s : temp));
+  }
+  return { similarity: cosine ? SIM_COSINE : SIM_DOT, scale: s, softcap };
 }
+
+/** Largest finite float32, and the smallest positive one. */
+const F32_MAX = 3.4028234663852886e38;
+const F32_MIN_SUBNORMAL = 1.401298464324817e-45;
 
 export interface Structure {
   align: typeof ALIGN_TOP_LEFT | typeof ALIGN_BOTTOM_RIGHT;

@@ -7,9 +7,21 @@ use crate::problem::View;
 /// Smallest norm of cosine similarity: x / max(|x|, 1e-12).
 const COSINE_EPS: f32 = 1e-12;
 
-fn inv_norm(x: &[f32]) -> f32 {
-    let sq: f32 = x.iter().map(|v| v * v).sum();
-    1.0 / sq.sqrt().max(COSINE_EPS)
+/// 1 / max(|x|, 1e-12), in f64: the f32 sum of squares overflows from |x| ≈ 1.8e19 on (every cosine then read 0).
+fn inv_norm(x: &[f32]) -> f64 {
+    let sq: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+    1.0 / sq.sqrt().max(COSINE_EPS as f64)
+}
+
+/// `dst[t] = src[t] · f`: in f32 for dot products (f = the scale), in f64 for cosine rows (f = scale / |x| may be far
+/// below f32's normal range when |x| is huge, while src · f is ≤ scale).
+#[inline(always)]
+fn scaled(s: f32, f: f64, cosine: bool) -> f32 {
+    if cosine {
+        (s as f64 * f) as f32
+    } else {
+        s * f as f32
+    }
 }
 
 /// Query rows of block `qb` into `dst`, multiplied by `mul` (and by 1/|q| for cosine), in groups of MR rows: row
@@ -28,9 +40,9 @@ pub fn pack_q(q: &View<f32>, qb: &QueryBlock, dk: usize, mul: f32, cosine: bool,
         }
         let (h, i) = qb.row(r);
         let src = q.row(qb.b, h, i, 0, dk);
-        let f = if cosine { mul * inv_norm(src) } else { mul };
-        for (d, s) in src.iter().enumerate() {
-            group[d * MR + t] = s * f;
+        let f = if cosine { mul as f64 * inv_norm(src) } else { mul as f64 };
+        for (d, &s) in src.iter().enumerate() {
+            group[d * MR + t] = scaled(s, f, cosine);
         }
     }
 }
@@ -53,8 +65,8 @@ pub fn pack_k(k: &View<f32>, b: usize, kvh: usize, j0: usize, kc: usize, dk: usi
             }
             let src = k.row(b, kvh, j0 + j, 0, dk);
             let f = if cosine { inv_norm(src) } else { 1.0 };
-            for (d, s) in src.iter().enumerate() {
-                panel[d * NR + c] = s * f;
+            for (d, &s) in src.iter().enumerate() {
+                panel[d * NR + c] = scaled(s, f, cosine);
             }
         }
     }
