@@ -356,8 +356,10 @@ export function chainModule(parts: readonly ChainPart[], urls: Record<string, st
     ? `import ${k} from ${JSON.stringify(v[0])};`
     : `import { ${v.join(', ')} } from ${JSON.stringify(k)};`)).join('\n');
   const log = `const __log = (site, ...args) => { if (site >= ${built.lastSites}) globalThis.console.log(${JSON.stringify(LOG_MARK)} + ` +
-    'JSON.stringify({ site, args }, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v) : v))); };\nconst __probe = () => undefined;\n';
-  return { source: `${imports}\n${log}${built.body}${built.close}\n`, claims: built.claims };
+    'JSON.stringify({ site, args }, (_k, v) => (ArrayBuffer.isView(v) ? Array.prototype.slice.call(v) : v))); };\n' +
+    'const __probe = (_probe, _read) => undefined;\n';
+  // `export {}`: a module even when no block imports anything (top-level await, names local to the file).
+  return { source: `${imports}\n${log}${built.body}${built.close}\nexport {};\n`, claims: built.claims };
 }
 
 /** The console.log calls a `chainModule` printed. */

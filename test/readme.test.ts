@@ -84,6 +84,8 @@ interface Entry {
   exports?: string[];
   /** What the block states besides its console.log comments. */
   check?: (r: ChainRun) => void;
+  /** Type errors the block has on purpose or for a known reason (a piece of the message, and why). */
+  typeErrors?: { match: string; why: string }[];
   /** The AttentionError code the block says it throws in this runtime, if any (then nothing else is checked). */
   throws?: () => Promise<string | undefined>;
 }
@@ -132,6 +134,7 @@ const project = (output) => output;
 const BLOCKS: Record<string, Entry> = {
   'Node #1': {
     marks: 'INVALID_TYPE v',
+    typeErrors: [{ match: "Type 'Float64Array<ArrayBuffer>' is not assignable", why: 'it passes a Float64Array on purpose, to show the error' }],
     exports: ['output', 'shape', 'lse', 'B', 'H', 'N', 'D'],
     check: ({ values: { output, shape, lse, B, H, N, D } }) => {
       // output: Float32Array [B, H, N, D]; lse: Float32Array [B, H, N]
@@ -257,6 +260,10 @@ const BLOCKS: Record<string, Entry> = {
   },
   'WebGPU #1': {
     marks: "backend: 'webgpu'",
+    typeErrors: [{
+      match: "Property 'upload' does not exist on type 'WebGpuAttention | AttentionPool'",
+      why: "createAttention({ backend: 'webgpu' }) is typed WebGpuAttention | AttentionPool, though only fallback: 'wasm' gives a pool",
+    }],
     after: ['Node #1'],
     given: `${SEEDED_QKV}\nconst steps = [81, 82].map((s) => ({ q: __tensor(s, [1, 8, 1, 64]) }));`,
     // "throws AttentionError (NOT_INITIALIZED) without an adapter": Node has no WebGPU of its own.
@@ -473,4 +480,67 @@ describe('README.md examples, each in a fresh Node process', () => {
       expect(claimMismatches({ claims, logs: moduleLogs(r.stdout) })).toBe('');
     });
   }
+});
+
+// ------------------------------------------------------------------------------------------------ types
+
+/**
+ * Node only: every example, with the blocks it follows and its given names, as a JavaScript module checked by the
+ * TypeScript compiler against the library's types (checkJs, not strict: README examples are JavaScript). Misspelled
+ * or stale option names are caught here even where the library ignores unknown keys at run time. Errors in a block
+ * count against that block only, not against the blocks that follow it.
+ */
+describe('README.md examples typecheck against the library types', () => {
+  if (runtime !== 'node') {
+    it(`is not run in ${runtime}: the TypeScript compiler runs in the Node project`, () => { expect(runtime).not.toBe('node'); });
+    return;
+  }
+  it('has no type errors but the ones the entries list', async () => {
+    const name = 'typescript'; // a variable: the browser project's bundler must not resolve it
+    const ts = ((await import(/* @vite-ignore */ name)) as { default: typeof import('typescript') }).default;
+    const root = decodeURIComponent(new URL('..', import.meta.url).pathname);
+    const dir = `${root}test/readme-types/`; // virtual: nothing is written
+    const urls = Object.fromEntries(Object.keys(MODULES).map((spec) => [spec, '../../ts/index.js']));
+    const files = new Map<string, { key: string; source: string }>();
+    for (const b of blocks) {
+      if (BLOCKS[b.key]) files.set(`${dir}${b.key.replace(/\W+/g, '_')}.js`, { key: b.key, source: chainModule(chain(b.key), urls).source });
+    }
+    const { options } = ts.convertCompilerOptionsFromJson({
+      target: 'ES2022', module: 'ES2022', moduleResolution: 'Bundler', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: ['node'],
+      allowJs: true, checkJs: true, noEmit: true, skipLibCheck: true, strict: false,
+    }, root);
+    const host = ts.createCompilerHost(options);
+    const getSourceFile = host.getSourceFile.bind(host);
+    host.getSourceFile = (file, lang, ...rest) => {
+      const v = files.get(file);
+      return v ? ts.createSourceFile(file, v.source, lang) : getSourceFile(file, lang, ...rest);
+    };
+    const fileExists = host.fileExists.bind(host);
+    host.fileExists = (file) => files.has(file) || fileExists(file);
+    const program = ts.createProgram([...files.keys()], options, host);
+    const problems: string[] = [];
+    const seen = new Map<string, Set<string>>();
+    for (const d of ts.getPreEmitDiagnostics(program)) {
+      const v = d.file ? files.get(d.file.fileName) : undefined;
+      if (!v || d.start === undefined) continue;
+      // The block an error is in: the last `{ // <key>` section marker before it.
+      const marker = v.source.lastIndexOf('{ // ', d.start);
+      const owner = v.source.slice(marker + 5, v.source.indexOf('\n', marker));
+      if (owner !== v.key) continue;
+      const message = ts.flattenDiagnosticMessageText(d.messageText, ' ');
+      const expected = BLOCKS[owner]?.typeErrors?.find((e) => message.includes(e.match));
+      if (expected) {
+        seen.set(owner, (seen.get(owner) ?? new Set()).add(expected.match));
+        continue;
+      }
+      const { line } = d.file!.getLineAndCharacterOfPosition(d.start);
+      problems.push(`${owner}: ${message}\n    at: ${v.source.split('\n')[line]!.trim()}`);
+    }
+    for (const [key, entry] of Object.entries(BLOCKS)) {
+      for (const e of entry.typeErrors ?? []) {
+        if (!seen.get(key)?.has(e.match)) problems.push(`${key}: the listed type error "${e.match}" is gone: remove it from typeErrors`);
+      }
+    }
+    expect(problems.join('\n')).toBe('');
+  }, 120_000);
 });
