@@ -4,8 +4,9 @@
  * kernel must shift each feature by its own running maximum (one shift for the whole state gave O(1) errors, zero
  * rows and NaN from Gaussian q, k with σ ≈ 10, D = 64). The oracle is the float64 definition evaluated in log-space
  * (w_ij ∝ Σ_a exp(pre_a(q_i) + pre_a(k_j)), normalised by the row's largest term), written here from the projection
- * alone; plain float64 underflows there too. Then the variants' edges: N = 1, rows with no key under bottom-right
- * causal, reproducible seeds, and the pool's bitwise agreement on the new causal form.
+ * alone; plain float64 underflows there too. Then LSH with |q| ~ 1e20 (its keys q / |q| were 0 and the scores NaN
+ * once f32's sum of squares overflowed), rows with no key under bottom-right causal, reproducible calls, and the
+ * pool's bitwise agreement on the causal form (keys absorbed row by row).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attention, createAttention, init, performerProjection, referenceVariantAttention } from '../ts/index.js';
@@ -116,6 +117,20 @@ describe('performer with large logits', () => {
       });
     }
   }
+
+});
+
+describe('LSH, reproducibility and the pool', () => {
+  it('LSH with huge queries (|q| ~ 1e20: the keys q / |q| need the norm beyond f32 sums of squares)', () => {
+    const s: Shape = { b: 1, hq: 2, hkv: 2, nq: 100, nk: 100, dk: 16, dv: 8, layout: 'BHND' };
+    const x = inputs(8, s, 1e20);
+    for (const causal of [false, true]) {
+      const options: AttentionOptions = { causal, scale: 1, variant: { kind: 'lsh', buckets: 8, rounds: 2, chunk: 10, seed: 3 } };
+      const got = attention(x.q, x.q, x.v, options).output;
+      expect(got.every((v) => !Number.isNaN(v))).toBe(true);
+      expect(maxAbsDiff(got, referenceVariantAttention(x.q, x.q, x.v, options).output)).toBeLessThanOrEqual(1e-5);
+    }
+  });
 
   it('the same call twice is bitwise the same, on the pool too (causal rows absorb keys in order)', async () => {
     const s: Shape = { b: 2, hq: 4, hkv: 2, nq: 150, nk: 150, dk: 16, dv: 8, layout: 'BHND' };

@@ -157,11 +157,12 @@ fn head(d: &Dims, q: &View<f32>, v: &View<f32>, scale: f32, causal: bool, l: &Ls
     let half = l.buckets / 2;
     for i in 0..n {
         let x = q.row(b, h, i, 0, dk);
-        let norm = x.iter().map(|t| t * t).sum::<f32>().sqrt();
+        // In f64: f32's sum of squares overflows from |q| ≈ 1.8e19 on (keys 0, scale·∞·0 = NaN scores).
+        let norm = x.iter().map(|&t| t as f64 * t as f64).sum::<f64>().sqrt();
         let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-        w.norms[i] = norm;
-        for (y, t) in w.keys[i * dkp..i * dkp + dk].iter_mut().zip(x) {
-            *y = t * inv;
+        w.norms[i] = norm as f32;
+        for (y, &t) in w.keys[i * dkp..i * dkp + dk].iter_mut().zip(x) {
+            *y = (t as f64 * inv) as f32;
         }
     }
     w.m.iter_mut().for_each(|x| *x = f32::NEG_INFINITY);
