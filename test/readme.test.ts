@@ -302,6 +302,22 @@ const BLOCKS: Record<string, Entry> = {
     marks: 'attentionRollout([w1, w2, w3]',
     after: ['Node #1'], // init()
     given: SEEING_GIVEN,
+    // What the comments say each call gives, read by calling it again after its line: [got…, expected…].
+    probes: [
+      { at: 'returnWeights: true }); // [1, H, n, n]', expr: '[weights.length, H * n * n]' },
+      { at: 'maskPattern({ rows: n, cols: n }, options);', expr: '[maskPattern({ rows: n, cols: n }, options) instanceof Uint8Array, maskPattern({ rows: n, cols: n }, options).length, true, n * n]' },
+      { at: 'headEntropy(weights, shape);', expr: '[headEntropy(weights, shape).length, H]' },
+      { at: 'attentionDistance(weights, shape);', expr: '[attentionDistance(weights, shape).length, H]' },
+      { at: 'topK(weights, shape, 0, 3);', expr: '[topK(weights, shape, 0, 3).length, Math.max(...topK(weights, shape, 0, 3).map((r) => r.length)), n, 3]' },
+      { at: 'headImportance(H,', expr: '[headImportance(H, () => new Float32Array(3).fill(1)).length, H]' },
+    ],
+    check: ({ probes }) => {
+      for (const [i, [got]] of probes.entries()) {
+        const values = got as unknown[];
+        const half = values.length / 2;
+        expect(values.slice(0, half), `probe ${i}`).toEqual(values.slice(half));
+      }
+    },
   },
 };
 
