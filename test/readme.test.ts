@@ -323,22 +323,21 @@ const BLOCKS: Record<string, Entry> = {
 
 // ------------------------------------------------------------------------------------------------ the tests
 
-function readmeUrl(): URL {
-  return new URL('../README.md', import.meta.url);
-}
-
-async function readReadme(): Promise<string> {
+/** A file of the repository: read from disk in Node, fetched elsewhere (Deno: a file: URL; Chromium: Vite serves it). */
+async function readText(path: string): Promise<string> {
+  const url = new URL(`../${path}`, import.meta.url);
   if (runtime === 'node') {
     const name = 'node:fs'; // a variable: the browser project's bundler must not resolve it
     const fs = (await import(/* @vite-ignore */ name)) as typeof import('node:fs');
-    return fs.readFileSync(readmeUrl(), 'utf8');
+    return fs.readFileSync(url, 'utf8');
   }
-  const r = await fetch(readmeUrl());
-  if (!r.ok) throw new Error(`README.md: HTTP ${r.status}`);
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
   return r.text();
 }
 
-const blocks = readmeBlocks(await readReadme());
+const readme = await readText('README.md');
+const blocks = readmeBlocks(readme);
 const byKey = new Map(blocks.map((b) => [b.key, b]));
 
 function register(b: Block): string {
@@ -366,6 +365,19 @@ describe('README.md examples', () => {
       else if (!b.code.includes(entry.marks)) problems.push(`'${key}' (README.md line ${b.line}) does not contain ${JSON.stringify(entry.marks)}: examples of its section moved?`);
     }
     expect(problems.join('\n')).toBe('');
+  });
+
+  it("every 'webattn/…' path the README names is exported by package.json", async () => {
+    // e.g. init(new URL('webattn/dist/browser/webattn.wasm', import.meta.url)) for bundlers: Vite resolves that through
+    // the package's exports and refuses a path they do not list.
+    const exports = (JSON.parse(await readText('package.json')) as { exports: Record<string, unknown> }).exports;
+    const paths = [...readme.matchAll(/['"`]webattn\/([^'"`\s]+)['"`]/g)].map((m) => `./${m[1]!}`);
+    expect(paths.length).toBeGreaterThan(0);
+    const exported = (p: string): boolean => p in exports || Object.keys(exports).some((k) => {
+      const star = k.indexOf('*');
+      return star >= 0 && p.startsWith(k.slice(0, star)) && p.endsWith(k.slice(star + 1));
+    });
+    expect(paths.filter((p) => !exported(p))).toEqual([]);
   });
 
   for (const b of blocks) {
