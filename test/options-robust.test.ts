@@ -4,7 +4,7 @@
  * norm of a row beyond ~1.8e19 overflowed f32's sum of squares, so every cosine read 0), `out` and `convert`; and the
  * float32 range of scale / softcap / temperature: a value the kernel's f32 word cannot hold is an AttentionError
  * naming the option the caller gave (a softcap that rounded to 0 silently switched softcap off; a tiny temperature
- * was reported as a bad `scale`).
+ * was reported as a bad `scale`); `convert` refuses arrays with holes or non-numbers, naming the operand.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AttentionError, attention, init, referenceAttention } from '../ts/index.js';
@@ -109,6 +109,21 @@ describe('invalid options name the argument', () => {
       expect(errorOf(() => attention(q, x.k, x.v, options))).toMatchObject({ code, argument });
     });
   }
+  it('convert: arrays with holes or non-numbers are refused, naming the operand (holes became NaN, or 0 = masked)', () => {
+    const holes = { data: new Array<number>(48), shape: x.q.shape } as unknown as typeof x.q;
+    expect(errorOf(() => attention(holes, x.k, x.v, { convert: true }))).toMatchObject({ code: 'INVALID_TYPE', argument: 'q' });
+    const mixed = { data: [...Array.from(x.k.data).slice(0, 27), '1'], shape: x.k.shape } as unknown as typeof x.k;
+    expect(errorOf(() => attention(x.q, mixed, x.v, { convert: true }))).toMatchObject({ code: 'INVALID_TYPE', argument: 'k' });
+    const mask = { data: new Array<boolean>(42), shape: [6, 7] };
+    expect(errorOf(() => attention(x.q, x.k, x.v, { convert: true, mask } as unknown as AttentionOptions))).toMatchObject({ code: 'INVALID_MASK', argument: 'mask' });
+    const bias = { data: Object.assign(new Array<number>(42).fill(0), { 5: undefined }), shape: [6, 7] };
+    expect(errorOf(() => attention(x.q, x.k, x.v, { convert: true, bias } as unknown as AttentionOptions))).toMatchObject({ code: 'INVALID_BIAS', argument: 'bias' });
+    const flags = { data: Array.from({ length: 42 }, (_, t) => t % 3 !== 0), shape: [6, 7] };
+    const got = attention(x.q, x.k, x.v, { convert: true, mask: flags } as unknown as AttentionOptions);
+    const want = referenceAttention(x.q, x.k, x.v, { mask: { data: Uint8Array.from(flags.data, (f) => (f ? 1 : 0)), shape: [6, 7] } });
+    expect(maxDiff(got.output, want.output)).toBeLessThanOrEqual(TOL);
+  });
+
   it('out aliasing q is refused, a disjoint view of the same buffer is fine', () => {
     const buf = new Float32Array(48 + 48);
     buf.set(x.q.data);

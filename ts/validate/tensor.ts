@@ -1,7 +1,7 @@
 /** Reading a user tensor `{ data, shape | dims }`: its dims, and its data as the element type a kernel needs. */
 import { AttentionError, formatErrorMessage } from '../errors.js';
 import type { AttentionErrorCode } from '../types.js';
-import { isFloat32Array, product, shapeString, typeName, typedArrayName } from './describe.js';
+import { isFloat32Array, product, shapeString, typeName, typedArrayName, valueString } from './describe.js';
 
 /** Largest element count of one operand: lengths and offsets must fit the descriptor's u32 words with room to spare
  * (and a wasm32 memory holds at most 4 GiB anyway). */
@@ -65,13 +65,32 @@ export function checkLength(length: number, dims: readonly number[], argument: s
 const isNumericView = (x: unknown): x is ArrayLike<number> =>
   ArrayBuffer.isView(x) && !(x instanceof DataView) && !/^Big/.test(typedArrayName(x) ?? 'Big');
 
-const isNumberArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((e) => typeof e === 'number');
+/** The first index of array `x` whose element fails `ok`, or −1. A plain loop: `every` skips holes, so a sparse array
+ * (`new Array(n)`) passed as number[] and converted to NaN (data) or to 0 = masked (masks). */
+function firstBad(x: readonly unknown[], ok: (e: unknown) => boolean): number {
+  for (let i = 0; i < x.length; i++) if (!ok(x[i])) return i;
+  return -1;
+}
+
+/** An array that is not entirely of the accepted element types: the error names the first element that is not. */
+function failArray(code: AttentionErrorCode, argument: string, expected: string, x: readonly unknown[], at: number): never {
+  const e = x[at];
+  const what = at in x ? (typeof e === 'object' && e !== null ? typeName(e) : `${typeof e} ${valueString(e)}`) : 'a hole';
+  fail(code, argument, expected, `an array with ${what} at index ${at}`);
+}
+
+const isNumber = (e: unknown): boolean => typeof e === 'number';
 
 /** Float32Array as is (never copied); with `convert`, other numeric typed arrays and number[] are converted. */
 export function toFloat32(data: unknown, argument: string, convert: boolean, code: AttentionErrorCode): Float32Array {
   if (isFloat32Array(data)) return data;
-  const convertible = isNumericView(data) || isNumberArray(data);
-  if (convert && convertible) return Float32Array.from(data);
+  if (convert && Array.isArray(data)) {
+    const bad = firstBad(data, isNumber);
+    if (bad >= 0) failArray(code, argument, 'Float32Array or number[]', data, bad);
+    return Float32Array.from(data as number[]);
+  }
+  const convertible = isNumericView(data) || (Array.isArray(data) && firstBad(data, isNumber) < 0);
+  if (convert && convertible) return Float32Array.from(data as ArrayLike<number>);
   fail(code, argument, 'Float32Array', typeName(data), convertible ? 'pass { convert: true } to convert' : undefined);
 }
 
@@ -83,7 +102,12 @@ export function toMaskBytes(data: unknown, argument: string, convert: boolean, c
     if (name === 'Uint8Array') return data as Uint8Array;
     if (name === 'Uint8ClampedArray') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
-  const convertible = isNumericView(data) || (Array.isArray(data) && data.every((e) => typeof e === 'number' || typeof e === 'boolean'));
+  const isFlag = (e: unknown): boolean => typeof e === 'number' || typeof e === 'boolean';
+  if (convert && Array.isArray(data)) {
+    const bad = firstBad(data, isFlag);
+    if (bad >= 0) failArray(code, argument, 'Uint8Array, or boolean[] / number[]', data, bad);
+  }
+  const convertible = isNumericView(data) || (Array.isArray(data) && firstBad(data, isFlag) < 0);
   if (convert && convertible) return Uint8Array.from(data as ArrayLike<number | boolean>, (e) => (e ? 1 : 0));
   fail(code, argument, 'Uint8Array (nonzero = attend)', typeName(data), convertible ? 'pass { convert: true } to convert' : undefined);
 }
