@@ -288,7 +288,8 @@ function build(parts: readonly ChainPart[], seed: number): Built {
     claims = prepared.claims;
     addBindings(`${part.key} (given)`, given?.bindings ?? []);
     addBindings(part.key, prepared.bindings);
-    sections.push(`{ // ${part.key}\n${given ? `${given.body}\n` : ''}{\n${prepared.body}\n`);
+    // `{ // <key>` opens the block's own scope (test/readme-typecheck.ts finds a line's block by these markers).
+    sections.push(`{ // ${part.key} (given)\n${given ? `${given.body}\n` : ''}{ // ${part.key}\n${prepared.body}\n`);
   });
   return { bindings: [...imports.values()], body: prelude(seed) + sections.join(''), close: '}}'.repeat(parts.length), claims, lastSites };
 }

@@ -17,6 +17,7 @@ import * as webattn from '../ts/index.js';
 import { attention } from '../ts/index.js';
 import type { AttentionError, AttentionResult, KVPagePool } from '../ts/index.js';
 import { chainModule, claimMismatches, moduleLogs, readmeBlocks, runChain } from './readme-blocks.js';
+import { chainTypeErrors } from './readme-typecheck.js';
 import type { Block, ChainPart, ChainRun, Probe } from './readme-blocks.js';
 import { testRuntime } from './webgpu/gpu.js';
 import type { TestRuntime } from './webgpu/gpu.js';
@@ -416,63 +417,6 @@ async function runBlock(b: Block, entry: Entry): Promise<void> {
   entry.check?.(run);
 }
 
-// ------------------------------------------------------------------------------------------------ the runner itself
-
-/** The checks above can fail: the runner reads claims, scopes and imports as documented. */
-describe('the README block runner', () => {
-  const md = [
-    '# T', '```sh', 'npm test', '```', '## A', '```js', "import { render as show } from 'lib';", 'const a = [1, 2];',
-    'console.log(a); // [1, 2]', 'console.log(a.length, "x y");', '// 2 "x y"', '```', '```ts', 'console.log(a); // [1, 3]',
-    'if (a.length > 5) console.log(a); // [9]', 'const b = show(a);', '```', '### B', '```html',
-    '<script type="module">', '  console.log(1); // 1', '</script>', '```',
-  ].join('\n');
-  const found = readmeBlocks(md);
-  const lib = { render: (x: unknown) => `<${String(x)}>` };
-
-  it('finds js, ts and html blocks by heading and place, skipping other languages', () => {
-    expect(found.map((b) => `${b.key}:${b.lang}`)).toEqual(['A #1:js', 'A #2:ts', 'B #1:html']);
-    expect(found[2]!.code).toBe('console.log(1); // 1');
-  });
-
-  it('checks claims on the same line and on the next line, and a later block sees the earlier names', async () => {
-    const [a1, a2] = [found[0]!, found[1]!];
-    const first = await runChain([{ key: a1.key, code: a1.code }], { modules: { lib } });
-    expect(first.claims.map((c) => c.text)).toEqual(['[1, 2]', '2 "x y"']);
-    expect(claimMismatches(first)).toBe('');
-    const second = await runChain([{ key: a1.key, code: a1.code }, { key: a2.key, code: a2.code }], { modules: { lib }, exports: ['b'] });
-    expect(second.values.b).toBe('<1,2>');
-    expect(second.logs.length).toBe(1); // only the block under test's
-    const bad = claimMismatches(second);
-    expect(bad).toMatch('claims `[1, 3]`, printed `[1, 2]`');
-    expect(bad).toMatch('claims `[9]` but its console.log never ran');
-  });
-
-  it('refuses imports it cannot map, and gives the block a seeded Math.random', async () => {
-    await expectRejects(runChain([{ key: 'x', code: "import { y } from 'elsewhere';" }], { modules: { lib } }), /does not map/);
-    await expectRejects(runChain([{ key: 'x', code: "import { nope } from 'lib';" }], { modules: { lib } }), /no export named nope/);
-    const draw = async (seed: number) => (await runChain([{ key: 'r', code: 'const r = Math.random();' }], { modules: {}, exports: ['r'], seed })).values.r;
-    expect(await draw(3)).toBe(await draw(3));
-    expect(await draw(3)).not.toBe(await draw(4));
-  });
-
-  it('writes a chain as an ES module importing from the mapped URL', () => {
-    const { source } = chainModule([{ key: 'A #1', code: found[0]!.code }], { lib: 'file:///x/index.ts' });
-    expect(source).toMatch('import { render as show } from "file:///x/index.ts";');
-    expect(moduleLogs(`${source.includes('readme-log') ? '\u0001readme-log {"site":0,"args":[[1,2]]}' : ''}\nother`)).toEqual([{ site: 0, args: [[1, 2]] }]);
-  });
-});
-
-/** expect(promise).rejects is not in the Deno shim of vitest. */
-async function expectRejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  let error: unknown;
-  try {
-    await p;
-  } catch (e) {
-    error = e;
-  }
-  expect(error instanceof Error ? error.message : 'it resolved').toMatch(pattern);
-}
-
 // ------------------------------------------------------------------------------------------------ fresh processes
 
 /**
@@ -542,49 +486,18 @@ describe('README.md examples typecheck against the library types', () => {
     return;
   }
   it('has no type errors but the ones the entries list', async () => {
-    const name = 'typescript'; // a variable: the browser project's bundler must not resolve it
-    const ts = ((await import(/* @vite-ignore */ name)) as { default: typeof import('typescript') }).default;
-    const root = decodeURIComponent(new URL('..', import.meta.url).pathname);
-    const dir = `${root}test/readme-types/`; // virtual: nothing is written
     const urls = Object.fromEntries(Object.keys(MODULES).map((spec) => [spec, '../../ts/index.js']));
-    const files = new Map<string, { key: string; source: string }>();
-    for (const b of blocks) {
-      if (BLOCKS[b.key]) files.set(`${dir}${b.key.replace(/\W+/g, '_')}.js`, { key: b.key, source: chainModule(chain(b.key), urls).source });
-    }
-    const { options } = ts.convertCompilerOptionsFromJson({
-      target: 'ES2022', module: 'ES2022', moduleResolution: 'Bundler', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: ['node'],
-      allowJs: true, checkJs: true, noEmit: true, skipLibCheck: true, strict: false,
-    }, root);
-    const host = ts.createCompilerHost(options);
-    const getSourceFile = host.getSourceFile.bind(host);
-    host.getSourceFile = (file, lang, ...rest) => {
-      const v = files.get(file);
-      return v ? ts.createSourceFile(file, v.source, lang) : getSourceFile(file, lang, ...rest);
-    };
-    const fileExists = host.fileExists.bind(host);
-    host.fileExists = (file) => files.has(file) || fileExists(file);
-    const program = ts.createProgram([...files.keys()], options, host);
+    const chains = blocks.filter((b) => BLOCKS[b.key]).map((b) => ({ key: b.key, source: chainModule(chain(b.key), urls).source }));
     const problems: string[] = [];
-    const seen = new Map<string, Set<string>>();
-    for (const d of ts.getPreEmitDiagnostics(program)) {
-      const v = d.file ? files.get(d.file.fileName) : undefined;
-      if (!v || d.start === undefined) continue;
-      // The block an error is in: the last `{ // <key>` section marker before it.
-      const marker = v.source.lastIndexOf('{ // ', d.start);
-      const owner = v.source.slice(marker + 5, v.source.indexOf('\n', marker));
-      if (owner !== v.key) continue;
-      const message = ts.flattenDiagnosticMessageText(d.messageText, ' ');
-      const expected = BLOCKS[owner]?.typeErrors?.find((e) => message.includes(e.match));
-      if (expected) {
-        seen.set(owner, (seen.get(owner) ?? new Set()).add(expected.match));
-        continue;
-      }
-      const { line } = d.file!.getLineAndCharacterOfPosition(d.start);
-      problems.push(`${owner}: ${message}\n    at: ${v.source.split('\n')[line]!.trim()}`);
+    const seen = new Set<string>();
+    for (const e of await chainTypeErrors(chains, decodeURIComponent(new URL('..', import.meta.url).pathname))) {
+      const expected = BLOCKS[e.key]?.typeErrors?.find((t) => e.message.includes(t.match));
+      if (expected) seen.add(`${e.key}\u0000${expected.match}`);
+      else problems.push(`${e.key}: ${e.message}\n    at: ${e.line}`);
     }
     for (const [key, entry] of Object.entries(BLOCKS)) {
-      for (const e of entry.typeErrors ?? []) {
-        if (!seen.get(key)?.has(e.match)) problems.push(`${key}: the listed type error "${e.match}" is gone: remove it from typeErrors`);
+      for (const t of entry.typeErrors ?? []) {
+        if (!seen.has(`${key}\u0000${t.match}`)) problems.push(`${key}: the listed type error "${t.match}" is gone: remove it from typeErrors`);
       }
     }
     expect(problems.join('\n')).toBe('');
