@@ -3,7 +3,8 @@
  * here from the raw `sparsity` option (the README's definitions, BigBird's draw redone with test/rng.ts), turned
  * into an explicit [B, Hq, Nq, Nk] mask ANDed with the caller's mask, and handed to the float64 reference without
  * `sparsity`. Cases: CSR rows empty, duplicated and unsorted; global tokens duplicated, empty, past Nq or past Nk;
- * window 0, dilation 1 and > N, window·dilation beyond 2³²; layouts whose blocks do not divide N; more random
+ * window 0, dilation 1 and > N, window·dilation beyond 2³²; layouts whose blocks do not divide N or exceed it (were
+ * refused: blockSize had to be ≤ Nq, Nk, though ⌈N / b⌉ = 1 is well defined); more random
  * blocks than key blocks; Nq ≠ Nk under both alignments; B > 1 with lengths; every other option at once (GQA,
  * BNHD, mask, bias, ALiBi, relative bias, softcap, weights, `out`). Rows with no allowed key give 0 and LSE −∞.
  * Then the pool (bitwise, row-split tasks) and the validation of nested option objects.
@@ -129,6 +130,8 @@ function cases(): [string, Shape, AttentionOptions][] {
     ['window · dilation beyond 2³²', mha(150, 150), { sparsity: { window: 2 ** 31 - 1, dilation: 2 ** 31 - 1 } }],
     ['layout of 7 × 33 blocks (not dividing N)', mha(100, 300), { sparsity: { blocks: { layout: layout(15, 10), blockSize: [7, 33] } } }],
     ['layout of 1 × 1 blocks', mha(40, 70), { sparsity: { blocks: { layout: layout(40, 70), blockSize: [1, 1] } } }],
+    ['blocks larger than the sequence (a model block size on a short input)', mha(50, 70), { sparsity: { window: 1, blocks: { layout: Uint8Array.of(0), blockSize: [64, 128] } } }],
+    ['random blocks of a layout whose blocks exceed Nq', mha(50, 300), { sparsity: { randomBlocks: { count: 1, seed: 6 }, blocks: { layout: new Uint8Array(3), blockSize: [64, 128] } } }],
     ['more random blocks than key blocks', mha(100, 300), { sparsity: { randomBlocks: { count: 50, seed: 3 } } }],
     ['random blocks merged into a layout', mha(100, 300), { sparsity: { randomBlocks: { count: 1, seed: -5 }, blocks: { layout: layout(10, 10), blockSize: [10, 30] } } }],
     ['Nq < Nk, bottom-right causal, dilated', mha(70, 400), { causal: 'bottom-right', sparsity: { window: 4, dilation: 3, globalTokens: [1, 399] } }],

@@ -67,7 +67,9 @@ export function readSparsity(x: unknown, nq: number, nk: number, shift: number):
     onlyKeys(b, 'sparsity.blocks', ['layout', 'blockSize']);
     const size = b.blockSize;
     if (!Array.isArray(size) || size.length !== 2) fail('INVALID_OPTION', 'sparsity.blocks.blockSize', '[bq, bk]', valueString(size));
-    blockSize = [integer(size[0], 'sparsity.blocks.blockSize[0]', 1, nq), integer(size[1], 'sparsity.blocks.blockSize[1]', 1, nk)];
+    // Blocks larger than the sequence are one partial block (ceil(N / b) = 1): a model's block size still applies to
+    // a short input.
+    blockSize = [integer(size[0], 'sparsity.blocks.blockSize[0]', 1, 0x7fffffff), integer(size[1], 'sparsity.blocks.blockSize[1]', 1, 0x7fffffff)];
     const rows = Math.ceil(nq / blockSize[0]);
     const cols = Math.ceil(nk / blockSize[1]);
     if (!(b.layout instanceof Uint8Array)) fail('INVALID_OPTION', 'sparsity.blocks.layout', 'a Uint8Array', typeName(b.layout));
