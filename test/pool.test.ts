@@ -69,8 +69,16 @@ describe('worker pool', () => {
       [1, 4, 1, 1, 3000, 64], // MQA decode
       [2, 8, 2, 5, 2500, 32], // GQA, 5 query rows
       [1, 2, 2, 16, 1500, 17],
+      [2, 4, 2, 3, 2100, 16], // flash kernel per key range: bias, ALiBi, softcap
+      [1, 4, 4, 2, 3000, 8], // and a mask
     ];
-    const opts: AttentionOptions[] = [{ returnLse: true }, { causal: 'bottom-right', returnLse: true }, { window: { left: 700 }, keyLengths: [1400] }];
+    const bias = tensor(uniform(77, 3 * 2100), [1, 1, 3, 2100]);
+    const mask = { data: Uint8Array.from(uniform(78, 4 * 2 * 3000), (x) => (x > -0.4 ? 1 : 0)), shape: [4, 2, 3000] };
+    const opts: AttentionOptions[] = [
+      { returnLse: true }, { causal: 'bottom-right', returnLse: true }, { window: { left: 700 }, keyLengths: [1400] },
+      { bias, alibi: true, softcap: 20, causal: 'bottom-right', returnLse: true },
+      { mask, returnLse: true },
+    ];
     const byThreads: AttentionResult[][] = [];
     for (const threads of [1, 2, 3, 4]) {
       const pool = await createAttention({ threads });

@@ -225,7 +225,8 @@ export class CallStaging {
       heads: number, row0: number, rows: number, col0: number, cols: number): void => {
       const to = this.d[name] as StridedView<T> | undefined;
       if (!view || !to || to.data === view.data) return;
-      const key = `${name} ${t.b} ${head0} ${heads} ${row0} ${rows}`;
+      // Mask and bias blocks of key-range tasks differ in their columns only.
+      const key = `${name} ${t.b} ${head0} ${heads} ${row0} ${rows} ${col0} ${cols}`;
       if (this.copied.has(key)) return;
       this.copied.add(key);
       const st = view.strides;
