@@ -4,7 +4,8 @@
  * norm of a row beyond ~1.8e19 overflowed f32's sum of squares, so every cosine read 0), `out` and `convert`; and the
  * float32 range of scale / softcap / temperature: a value the kernel's f32 word cannot hold is an AttentionError
  * naming the option the caller gave (a softcap that rounded to 0 silently switched softcap off; a tiny temperature
- * was reported as a bad `scale`); `convert` refuses arrays with holes or non-numbers, naming the operand.
+ * was reported as a bad `scale`); `convert` refuses arrays with holes or non-numbers, naming the operand; `out` may
+ * not overlap any input the kernel reads as given (ALiBi slopes, relative-bias tables and projections were not checked).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AttentionError, attention, init, referenceAttention } from '../ts/index.js';
@@ -122,6 +123,20 @@ describe('invalid options name the argument', () => {
     const got = attention(x.q, x.k, x.v, { convert: true, mask: flags } as unknown as AttentionOptions);
     const want = referenceAttention(x.q, x.k, x.v, { mask: { data: Uint8Array.from(flags.data, (f) => (f ? 1 : 0)), shape: [6, 7] } });
     expect(maxDiff(got.output, want.output)).toBeLessThanOrEqual(TOL);
+  });
+
+  it('out overlapping alibi slopes, a relative-bias table or a Performer projection is refused (they were overwritten)', () => {
+    const buf = new Float32Array(200);
+    const slopes = buf.subarray(0, 2).fill(0.5);
+    expect(errorOf(() => attention(x.q, x.k, x.v, { alibi: slopes, out: buf.subarray(1, 49) }))).toMatchObject({ code: 'INVALID_OUTPUT', argument: 'out' });
+    expect(Array.from(slopes)).toEqual([0.5, 0.5]);
+    const table = { data: buf.subarray(100, 110), shape: [2, 5] };
+    expect(errorOf(() => attention(x.q, x.k, x.v, { relativeBias: { table, zero: 2 }, out: buf.subarray(60, 108) })))
+      .toMatchObject({ code: 'INVALID_OUTPUT', argument: 'out' });
+    const projection = { data: buf.subarray(120, 136), shape: [4, 4] };
+    expect(errorOf(() => attention(x.q, x.k, x.v, { variant: { kind: 'performer', projection }, out: buf.subarray(130, 178) })))
+      .toMatchObject({ code: 'INVALID_OUTPUT', argument: 'out' });
+    expect(attention(x.q, x.k, x.v, { alibi: slopes, out: buf.subarray(2, 50) }).output.length).toBe(48);
   });
 
   it('out aliasing q is refused, a disjoint view of the same buffer is fine', () => {

@@ -79,18 +79,23 @@ export function buildDescriptor(
   return d;
 }
 
-/** `out` must be a Float32Array of exactly B·Hq·Nq·Dv elements that shares no bytes with any input (inputs are
- * never mutated, and a kernel writing its output over its own inputs would read clobbered values). */
+/** `out` must be a Float32Array of exactly B·Hq·Nq·Dv elements that shares no bytes with any input the kernel reads
+ * as given (inputs are never mutated, and a kernel writing its output over its own inputs would read clobbered
+ * values); lengths and sparsity arrays are copied while they are read, so they cannot be clobbered. */
 function checkOut(out: unknown, size: number, d: AttentionDescriptor): Float32Array {
   if (!isFloat32Array(out)) fail('INVALID_OUTPUT', 'out', 'Float32Array', typeName(out));
   if (out.length !== size) {
     fail('INVALID_OUTPUT', 'out', `${size} elements (B·Hq·Nq·Dv = ${d.b}·${d.hq}·${d.nq}·${d.dv})`, `${out.length} elements`);
   }
+  const v = d.variant;
   const inputs: [string, ArrayBufferView | undefined][] = [['q', d.q.data], ['k', d.k.data], ['v', d.v.data],
-    ['mask', d.mask?.data], ['bias', d.bias?.data]];
+    ['mask', d.mask?.data], ['bias', d.bias?.data], ['alibi', d.alibi], ['relativeBias', d.relBias?.table],
+    ['variant.projection', v?.kind === 'performer' ? v.projection : undefined],
+    ['variant.e', v?.kind === 'linformer' ? v.e : undefined], ['variant.f', v?.kind === 'linformer' ? v.f : undefined]];
   for (const [name, data] of inputs) {
     if (data && overlaps(out, data)) {
-      fail('INVALID_OUTPUT', 'out', 'a buffer that shares no memory with q, k, v, mask or bias', `a view overlapping ${name}`);
+      fail('INVALID_OUTPUT', 'out', 'a buffer that shares no memory with any input (q, k, v, mask, bias, alibi, relativeBias, projections)',
+        `a view overlapping ${name}`);
     }
   }
   return out;
