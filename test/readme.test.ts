@@ -93,7 +93,6 @@ interface Entry {
 
 interface Tensor { data: Float32Array; shape: number[] }
 
-
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
