@@ -9,6 +9,8 @@ import type { AttentionResult } from '../types.js';
 import { getExports, type KernelExports } from './loader.js';
 import { arenaFor, extent, planBlocks } from './memory.js';
 import { decodeRoutable, runViaDecode } from './decode-route.js';
+import { runKeyRanges } from './key-ranges.js';
+import { isDecodeLike } from '../pool/split.js';
 
 function checkedExtent(name: string, data: ArrayLike<number>, s: Strides, b: number, h: number, rows: number, cols: number): number {
   const n = extent(s, b, h, rows, cols);
@@ -84,6 +86,7 @@ export function runDescriptor(d: AttentionDescriptor): AttentionResult {
   const nO = extent(d.o, d.b, d.hq, d.nq, d.dv);
   const output = d.out ?? new Float32Array(nO);
   if (output.length < nO) throw new AttentionError('INVALID_OUTPUT', 'out', `${nO} elements`, `${output.length} elements`);
+  if (isDecodeLike(d)) return runKeyRanges(d, output, runDescriptor);
   if (decodeRoutable(d)) return runViaDecode(d, output);
   const arena = arenaFor(getExports());
   try {

@@ -90,34 +90,40 @@ export function gatherBlock<T extends Float32Array | Uint8Array>(
 
 function block<T extends Float32Array | Uint8Array>(
   view: StridedView<T>, b: number, head0: number, row0: number, col0: number,
-  heads: number, rows: number, cols: number, transfer: ArrayBuffer[],
+  heads: number, rows: number, cols: number, transfer: ArrayBuffer[] | undefined,
 ): OperandBlock<T> {
   const s = view.strides;
   const offset = b * s.batch + head0 * s.head + row0 * s.row + col0;
-  if (isShared(view.data)) return { data: view.data, strides: { ...s, batch: 0 }, offset };
+  if (!transfer || isShared(view.data)) return { data: view.data, strides: { ...s, batch: 0 }, offset };
   const g = gatherBlock(view.data, s, offset, heads, rows, cols);
   transfer.push(g.data.buffer as ArrayBuffer);
   return g;
 }
 
-/** The TaskInput of range `t` of problem `d`, and the buffers to transfer with it. */
-export function makeTaskInput(d: AttentionDescriptor, t: TaskRange, forceLse: boolean): { input: TaskInput; transfer: ArrayBuffer[] } {
+/**
+ * The TaskInput of range `t` of problem `d`, and the buffers to transfer with it. `inPlace`: the task runs on this
+ * thread (attention()'s key ranges, ts/core/key-ranges.ts), so its operands stay views of the caller's arrays.
+ */
+export function makeTaskInput(
+  d: AttentionDescriptor, t: TaskRange, forceLse: boolean, inPlace = false,
+): { input: TaskInput; transfer: ArrayBuffer[] } {
   const ratio = d.hq / d.hkv;
   const hq0 = t.kvHead0 * ratio;
   const hq = t.kvHeads * ratio;
   const transfer: ArrayBuffer[] = [];
+  const into = inPlace ? undefined : transfer;
   const input: TaskInput = {
     hq, hkv: t.kvHeads, nq: t.rows, nk: t.keys, dk: d.dk, dv: d.dv,
-    q: block(d.q, t.b, hq0, t.row0, 0, hq, t.rows, d.dk, transfer),
-    k: block(d.k, t.b, t.kvHead0, t.key0, 0, t.kvHeads, t.keys, d.dk, transfer),
-    v: block(d.v, t.b, t.kvHead0, t.key0, 0, t.kvHeads, t.keys, d.dv, transfer),
+    q: block(d.q, t.b, hq0, t.row0, 0, hq, t.rows, d.dk, into),
+    k: block(d.k, t.b, t.kvHead0, t.key0, 0, t.kvHeads, t.keys, d.dk, into),
+    v: block(d.v, t.b, t.kvHead0, t.key0, 0, t.kvHeads, t.keys, d.dv, into),
     scale: d.scale, softcap: d.softcap, similarity: d.similarity, align: d.align,
     winLeft: d.winLeft, winRight: d.winRight,
     qStart: d.qStart + t.row0, kStart: d.kStart + t.key0, nqFull: d.nqFull, nkFull: d.nkFull,
     returnLse: d.returnLse || forceLse, returnWeights: d.returnWeights,
   };
-  if (d.mask) input.mask = block(d.mask, t.b, hq0, t.row0, t.key0, hq, t.rows, t.keys, transfer);
-  if (d.bias) input.bias = block(d.bias, t.b, hq0, t.row0, t.key0, hq, t.rows, t.keys, transfer);
+  if (d.mask) input.mask = block(d.mask, t.b, hq0, t.row0, t.key0, hq, t.rows, t.keys, into);
+  if (d.bias) input.bias = block(d.bias, t.b, hq0, t.row0, t.key0, hq, t.rows, t.keys, into);
   if (d.queryLengths) input.queryLength = d.queryLengths[t.b];
   if (d.keyLengths) input.keyLength = d.keyLengths[t.b];
   if (d.variant) input.variant = d.variant;
