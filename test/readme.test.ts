@@ -278,10 +278,6 @@ const BLOCKS: Record<string, Entry> = {
   },
   'WebGPU #1': {
     marks: "backend: 'webgpu'",
-    typeErrors: [{
-      match: "Property 'upload' does not exist on type 'WebGpuAttention | AttentionPool'",
-      why: "createAttention({ backend: 'webgpu' }) is typed WebGpuAttention | AttentionPool, though only fallback: 'wasm' gives a pool",
-    }],
     after: ['Node #1'],
     given: `${SEEDED_QKV}\nconst steps = [81, 82].map((s) => ({ q: __tensor(s, [1, 8, 1, 64]) }));`,
     // "throws AttentionError (NOT_INITIALIZED) without an adapter": Node has no WebGPU of its own.

@@ -16,6 +16,7 @@ import { makeTaskInput, type TaskOutput } from './task.js';
 import { CallStaging, shareOperands, StagingBuffers } from './staging.js';
 import { PoolKVCache, type PoolKVCacheOptions } from './kv-cache.js';
 import { defaultThreadCount, nodeThreadCount, spawnWorker } from './workers.js';
+import { checkCallOptions, checkCreateOptions, poolOptions } from './options.js';
 import type { Fault } from './worker-api.js';
 import { createGpuBackend, type AutoAttention, type CreateAttentionOptions } from '../webgpu/create.js';
 import type { WebGpuAttention } from '../webgpu/backend.js';
@@ -117,12 +118,14 @@ export class AttentionPool {
   /** Same inputs, options and result as attention(), computed on the pool. */
   async run(q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions, run?: RunOptions): Promise<AttentionResult> {
     this.checkOpen();
+    checkCallOptions(run, ['signal'], 'run options');
     return this.solve(buildDescriptor(q, k, v, options), `run #${++this.calls}`, run?.signal);
   }
 
   /** Many independent problems (shapes may differ); results in input order. */
   async runBatch(items: readonly BatchItem[], opts: BatchOptions = {}): Promise<AttentionResult[]> {
     this.checkOpen();
+    checkCallOptions(opts, ['signal', 'onProgress'], 'batch options');
     const started = now();
     const descs = items.map((it, i) => {
       try {
@@ -290,11 +293,13 @@ export class AttentionPool {
 /** Starts a pool of workers, each with its own instance of the compiled module. With `backend: 'webgpu'` a WebGPU
  * backend instead (the pool when there is no adapter and `fallback: 'wasm'`); with 'auto', a router between the two
  * (see ts/webgpu/create.ts). */
+export async function createAttention(opts: CreateAttentionOptions & { backend: 'webgpu'; fallback?: 'none' }): Promise<WebGpuAttention>;
 export async function createAttention(opts: CreateAttentionOptions & { backend: 'webgpu' }): Promise<WebGpuAttention | AttentionPool>;
 export async function createAttention(opts: CreateAttentionOptions & { backend: 'auto' }): Promise<AutoAttention>;
 export async function createAttention(opts?: PoolOptions & { backend?: 'wasm' }): Promise<AttentionPool>;
 export async function createAttention(opts: CreateAttentionOptions = {}): Promise<AttentionPool | WebGpuAttention | AutoAttention> {
-  if (opts.backend === 'webgpu' || opts.backend === 'auto') return createGpuBackend(opts, (o) => createAttention({ ...o, backend: 'wasm' }));
+  checkCreateOptions(opts);
+  if (opts.backend === 'webgpu' || opts.backend === 'auto') return createGpuBackend(opts, (o) => createAttention({ ...poolOptions(o), backend: 'wasm' }));
   const threads = opts.threads ?? (await nodeThreadCount()) ?? defaultThreadCount();
   if (!Number.isInteger(threads) || threads < 1) {
     throw new AttentionError('INVALID_OPTION', 'threads', 'a positive integer', String(threads));
