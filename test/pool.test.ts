@@ -3,6 +3,8 @@ import { attention, createAttention, init, referenceAttention, AttentionError } 
 import type { AttentionOptions, AttentionResult } from '../ts/index.js';
 import { PoolTaskError } from '../ts/pool/scheduler.js';
 import { generateCases } from './cases.js';
+import { splitProblem } from '../ts/pool/split.js';
+import { buildDescriptor } from '../ts/spec.js';
 import { uniform } from './rng.js';
 
 const tensor = (data: Float32Array, shape: number[]) => ({ data, shape });
@@ -107,6 +109,33 @@ describe('worker pool', () => {
       expect(maxAbsDiff(byThreads[0]![i]!.output, ref.output)).toBeLessThanOrEqual(1e-5);
       if (o.returnLse) expect(maxAbsDiff(byThreads[0]![i]!.lse!, ref.lse)).toBeLessThanOrEqual(1e-5);
     });
+  });
+
+  it('leaves out the key ranges no query row may see (window, lengths), with the same bits as attention()', async () => {
+    const [b, hq, hkv, nq, nk, d] = [3, 4, 2, 4, 9000, 16];
+    const p = problem(140, b, hq, hkv, nq, nk, d);
+    // Batch 0: a window of 1500 at the end; batch 1: keys cut at 2100; batch 2: no query row at all.
+    const o: AttentionOptions = { causal: 'bottom-right', window: { left: 1500 }, keyLengths: [9000, 2100, 9000], queryLengths: [4, 4, 0], returnLse: true };
+    const tasks = splitProblem(buildDescriptor(p.q, p.k, p.v, o), 2);
+    const ranges = (bi: number) => tasks.filter((t) => t.b === bi && t.kvHead0 === 0).map((t) => t.key0);
+    expect(ranges(0)).toEqual([7168, 8192]); // keys 7496…8999
+    expect(ranges(1)).toEqual([0, 1024, 2048]); // keys 596…2099
+    expect(ranges(2)).toEqual([8192]); // one task, so that its rows are written
+    const ref = referenceAttention(p.q, p.k, p.v, o);
+    const single = attention(p.q, p.k, p.v, o);
+    const out = new Float32Array(b * hq * nq * d).fill(7); // a reused output: every row must be overwritten
+    const pool = await createAttention({ threads: 2 });
+    try {
+      const got = await pool.run(p.q, p.k, p.v, { ...o, out });
+      expect(sameBits(got.output, single.output)).toBe(true);
+      expect(sameBits(got.lse!, single.lse!)).toBe(true);
+      expect(maxAbsDiff(got.output, ref.output)).toBeLessThanOrEqual(1e-5);
+      expect(maxAbsDiff(got.lse!, ref.lse)).toBeLessThanOrEqual(1e-5);
+      expect(Array.from(got.output.subarray(2 * hq * nq * d)).every((x) => x === 0)).toBe(true);
+      expect(Array.from(got.lse!.subarray(2 * hq * nq)).every((x) => x === -Infinity)).toBe(true);
+    } finally {
+      pool.dispose();
+    }
   });
 
   it('cuts long single-head problems into row chunks, bitwise equal to the calling thread', async () => {

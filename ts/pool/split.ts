@@ -10,7 +10,7 @@
  * size too (fewer, larger tasks when there are enough head groups: each task costs a round trip), which changes
  * nothing in the result: a query row's computation does not depend on which other rows share its task.
  */
-import type { AttentionDescriptor } from '../descriptor.js';
+import { ALIGN_BOTTOM_RIGHT, type AttentionDescriptor } from '../descriptor.js';
 
 export interface TaskRange {
   /** Batch index. */
@@ -41,16 +41,41 @@ export function isDecodeLike(d: AttentionDescriptor): boolean {
   return d.nq <= DECODE_MAX_ROWS && d.nk > DECODE_KEYS_PER_TASK && !d.returnWeights && !d.variant;
 }
 
+/**
+ * Local keys [lo, hi) of batch entry `b` that some query row may see by the causal / window / length rules (as the
+ * reference applies them; masks and block masks may hide more), or [0, 0) when no row may see any.
+ */
+export function visibleKeys(d: AttentionDescriptor, b: number): [number, number] {
+  const qLen = d.queryLengths ? d.queryLengths[b]! : d.nqFull;
+  const kLen = d.keyLengths ? d.keyLengths[b]! : d.nkFull;
+  const shift = d.align === ALIGN_BOTTOM_RIGHT ? kLen - qLen : 0;
+  const first = d.qStart;
+  const last = Math.min(d.qStart + d.nq, qLen) - 1;
+  if (last < first) return [0, 0];
+  const lo = d.winLeft < 0 ? 0 : first + shift - d.winLeft;
+  const hi = Math.min(kLen, d.winRight < 0 ? Infinity : last + shift + d.winRight + 1);
+  const a = Math.max(0, lo - d.kStart);
+  const z = Math.min(d.nk, hi - d.kStart);
+  return a < z ? [a, z] : [0, 0];
+}
+
 /** The tasks of one problem for a pool of `threads` workers, in output order. */
 export function splitProblem(d: AttentionDescriptor, threads: number): TaskRange[] {
   const ratio = d.hq / d.hkv;
   const tasks: TaskRange[] = [];
   if (isDecodeLike(d)) {
     for (let b = 0; b < d.b; b++) {
+      // Ranges no row may see are left out (their partial would be empty: output 0, LSE −∞, which the merge skips),
+      // except that every block keeps one task, so that its rows are still written.
+      const [lo, hi] = visibleKeys(d, b);
       for (let g = 0; g < d.hkv; g++) {
+        const before = tasks.length;
         for (let key0 = 0; key0 < d.nk; key0 += DECODE_KEYS_PER_TASK) {
           const keys = Math.min(DECODE_KEYS_PER_TASK, d.nk - key0);
-          tasks.push({ b, kvHead0: g, kvHeads: 1, row0: 0, rows: d.nq, key0, keys });
+          const seen = key0 < hi && key0 + keys > lo;
+          if (seen || (key0 + keys >= d.nk && tasks.length === before)) {
+            tasks.push({ b, kvHead0: g, kvHeads: 1, row0: 0, rows: d.nq, key0, keys });
+          }
         }
       }
     }
