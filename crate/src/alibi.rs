@@ -43,9 +43,12 @@ mod tests {
     #[test]
     fn equals_an_explicit_bias() {
         let mut seed = 5;
-        for &(bottom_right, causal, split) in &[(false, false, false), (false, true, false), (true, true, false), (true, false, true)] {
+        for &(bottom_right, causal, split) in
+            &[(false, false, false), (false, true, false), (true, true, false), (true, false, true)]
+        {
             let d = Dims { b: 2, hq: 4, hkv: 2, nq: 37, nk: 150, dk: 16, dv: 8 };
-            let (q, k, v) = (rand(&mut seed, 2 * 4 * 37 * 16), rand(&mut seed, 2 * 2 * 150 * 16), rand(&mut seed, 2 * 2 * 150 * 8));
+            let (q, k, v) =
+                (rand(&mut seed, 2 * 4 * 37 * 16), rand(&mut seed, 2 * 2 * 150 * 16), rand(&mut seed, 2 * 2 * 150 * 8));
             let slopes = [0.5f32, 0.25, 0.125, 0.0625];
             let structure = Structure {
                 bottom_right,
@@ -85,13 +88,30 @@ mod tests {
                 };
                 let mut o = vec![0f32; 2 * 4 * 37 * 8];
                 let mut lse = vec![0f32; 2 * 4 * 37];
-                forward(&p, &mut Outputs { o: &mut o, o_strides: Strides::compact(4, 37, 8), lse: Some(&mut lse), weights: None }).unwrap();
+                forward(
+                    &p,
+                    &mut Outputs {
+                        o: &mut o,
+                        o_strides: Strides::compact(4, 37, 8),
+                        lse: Some(&mut lse),
+                        weights: None,
+                    },
+                )
+                .unwrap();
                 (o, lse)
             };
             let (o1, l1) = run(Some(&slopes), None);
             let (o2, l2) = run(None, Some(&bias));
             for (a, b) in o1.iter().zip(&o2).chain(l1.iter().zip(&l2)) {
-                assert!(a == b || (a - b).abs() <= 2e-5 * b.abs().max(1.0), "{} vs {} ({} {} {})", a, b, bottom_right, causal, split);
+                assert!(
+                    a == b || (a - b).abs() <= 2e-5 * b.abs().max(1.0),
+                    "{} vs {} ({} {} {})",
+                    a,
+                    b,
+                    bottom_right,
+                    causal,
+                    split
+                );
             }
         }
     }

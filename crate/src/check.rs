@@ -79,8 +79,21 @@ pub struct SparseRegions {
 fn check_sparse(d: &RawDesc, nq_full: u64, nk_full: u64, mem: Memory) -> Result<Option<SparseRegions>, Status> {
     use crate::sparse::{BK, BQ};
     let bad = Status::BadSparse;
-    let words = [d.sp_row_ptr, d.sp_idx, d.sp_kind, d.sp_nnz, d.sp_dilation, d.sp_globals, d.sp_globals_len, d.sp_layout,
-        d.sp_layout_bq, d.sp_layout_bk, d.sp_csr_row_ptr, d.sp_csr_col, d.sp_csr_nnz];
+    let words = [
+        d.sp_row_ptr,
+        d.sp_idx,
+        d.sp_kind,
+        d.sp_nnz,
+        d.sp_dilation,
+        d.sp_globals,
+        d.sp_globals_len,
+        d.sp_layout,
+        d.sp_layout_bq,
+        d.sp_layout_bk,
+        d.sp_csr_row_ptr,
+        d.sp_csr_col,
+        d.sp_csr_nnz,
+    ];
     if d.sp_reserved != 0 {
         return Err(bad);
     }
@@ -255,17 +268,32 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
     } else {
         Some(region(d.rel_ptr, hq * d.rel_len as u64, 4, mem, Status::BadRelBias)?)
     };
-    let out = |ptr: u32, count: u64, bad: Status| if ptr == 0 { Ok(None) } else { region(ptr, count, 4, mem, bad).map(Some) };
+    let out =
+        |ptr: u32, count: u64, bad: Status| if ptr == 0 { Ok(None) } else { region(ptr, count, 4, mem, bad).map(Some) };
     let lse = out(d.lse_ptr, b * hq * nq, Status::BadLse)?;
     let weights = out(d.weights_ptr, b * hq * nq * nk, Status::BadWeights)?;
 
     let sparse = check_sparse(d, nq_full, nk_full, mem)?;
-    let mut inputs: Vec<Region> = [Some(q.region), Some(k.region), Some(v.region), mask.map(|m| m.region), bias.map(|m| m.region), q_lens, k_lens, alibi, rel]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut inputs: Vec<Region> = [
+        Some(q.region),
+        Some(k.region),
+        Some(v.region),
+        mask.map(|m| m.region),
+        bias.map(|m| m.region),
+        q_lens,
+        k_lens,
+        alibi,
+        rel,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if let Some(s) = sparse {
-        inputs.extend([Some(s.row_ptr), s.idx, s.kind, s.globals, s.layout.map(|l| l.0), s.csr_row_ptr, s.csr_col].into_iter().flatten());
+        inputs.extend(
+            [Some(s.row_ptr), s.idx, s.kind, s.globals, s.layout.map(|l| l.0), s.csr_row_ptr, s.csr_col]
+                .into_iter()
+                .flatten(),
+        );
     }
     let outputs = [(Some(o.region), Status::BadOut), (lse, Status::BadLse), (weights, Status::BadWeights)];
     for (n, (out, bad)) in outputs.iter().enumerate() {

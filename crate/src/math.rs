@@ -11,15 +11,8 @@ const ROUND_MAGIC: f32 = 12_582_912.0;
 
 /// 2^f on f ∈ [−0.5, 0.5]: degree-6 polynomial fitted in relative error (≤ 1e-7, under 1 ulp of [1, 2)).
 /// The constant term is exactly 1 so that 2^0 is exactly 1.
-const EXP2_C: [f32; 7] = [
-    1.0,
-    0.693_147_2,
-    0.240_226_48,
-    0.055_503_29,
-    0.009_618_373_6,
-    0.001_339_984_8,
-    0.000_153_707_05,
-];
+const EXP2_C: [f32; 7] =
+    [1.0, 0.693_147_2, 0.240_226_48, 0.055_503_29, 0.009_618_373_6, 0.001_339_984_8, 0.000_153_707_05];
 
 /// The clamp bounds of exp2 (−127.0 and 128.0 as bits), read at run time rather than known at compile time: with a
 /// constant operand LLVM turns `pmax`/`pmin` into the IEEE `f32x4.max`/`f32x4.min`, which V8 lowers to about eight

@@ -61,7 +61,15 @@ mod tests {
         let (len, zero) = (25usize, 12usize);
         let table = rand(4 * len);
         let slopes = [0.1f32, 0.2, 0.3, 0.4];
-        let structure = Structure { bottom_right: true, q_lens: Some(vec![24, 20]), q_start: 2, k_start: 5, nq_full: 24, nk_full: 100, ..Structure::default() };
+        let structure = Structure {
+            bottom_right: true,
+            q_lens: Some(vec![24, 20]),
+            q_start: 2,
+            k_start: 5,
+            nq_full: 24,
+            nk_full: 100,
+            ..Structure::default()
+        };
         let mut bias = vec![0f32; 2 * 4 * 21 * 90];
         for b in 0..2 {
             let off = alibi::key_offset(&structure, b);
@@ -91,7 +99,8 @@ mod tests {
                 rel_bias: if rel { Some(RelBias { table: &table, len, zero }) } else { None },
             };
             let mut o = vec![0f32; 2 * 4 * 21 * 8];
-            forward(&p, &mut Outputs { o: &mut o, o_strides: Strides::compact(4, 21, 8), lse: None, weights: None }).unwrap();
+            forward(&p, &mut Outputs { o: &mut o, o_strides: Strides::compact(4, 21, 8), lse: None, weights: None })
+                .unwrap();
             o
         };
         let (a, b) = (run(true, None), run(false, Some(&bias)));

@@ -4,7 +4,9 @@
 use super::memory;
 use crate::check::{Memory, Region};
 use crate::decode::check::{check_decode, page_table_ok};
-use crate::decode::desc::{DecodeDesc, DECODE_MAGIC, DECODE_WORDS, DEFAULT_SPLIT, DTYPE_F16, DTYPE_F32, FLAG_F16_FINITE};
+use crate::decode::desc::{
+    DecodeDesc, DECODE_MAGIC, DECODE_WORDS, DEFAULT_SPLIT, DTYPE_F16, DTYPE_F32, FLAG_F16_FINITE,
+};
 use crate::decode::{decode, probe, CacheData, DecodeOutputs, DecodeProblem, F16Raw, Slots, F16};
 use crate::status::Status;
 

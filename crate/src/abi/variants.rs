@@ -50,9 +50,12 @@ pub unsafe fn variant_in(base: usize, mem: Memory, desc_ptr: u32) -> Status {
         CheckedKind::Linear => Kind::Linear,
         CheckedKind::Performer { features, projection } => Kind::Performer { features, projection: slice(projection) },
         CheckedKind::Linformer { rows, e, f } => Kind::Linformer { rows, e: slice(e), f: slice(f) },
-        CheckedKind::Lsh { buckets, rounds, chunk, rotations } => Kind::Lsh { buckets, rounds, chunk, rotations: slice(rotations) },
+        CheckedKind::Lsh { buckets, rounds, chunk, rotations } => {
+            Kind::Lsh { buckets, rounds, chunk, rotations: slice(rotations) }
+        }
     };
-    let p = VarProblem { dims: c.dims, q: view(c.q), k: view(c.k), v: view(c.v), scale: d.scale, causal: c.causal, kind };
+    let p =
+        VarProblem { dims: c.dims, q: view(c.q), k: view(c.k), v: view(c.v), scale: d.scale, causal: c.causal, kind };
     let o = core::slice::from_raw_parts_mut((base + c.o.region.ptr) as *mut f32, c.o.region.bytes / 4);
     match run(&p, &mut Out { o, strides: c.o.strides }) {
         Ok(()) => Status::Ok,

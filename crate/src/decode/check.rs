@@ -105,7 +105,8 @@ pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status
     if !distinct(hq, nq, dv, oh, or) {
         return Err(Status::BadOut);
     }
-    let page_table = if paged { Some(region(d.page_table_ptr, d.page_count as u64, 4, mem, Status::BadCache)?) } else { None };
+    let page_table =
+        if paged { Some(region(d.page_table_ptr, d.page_count as u64, 4, mem, Status::BadCache)?) } else { None };
     let lse = if d.lse_ptr == 0 { None } else { Some(region(d.lse_ptr, hq * nq, 4, mem, Status::BadLse)?) };
     let sinks = if d.sinks_ptr == 0 { None } else { Some(region(d.sinks_ptr, hq, 4, mem, Status::BadSinks)?) };
 

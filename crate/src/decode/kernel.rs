@@ -96,7 +96,15 @@ struct Run {
 /// step). Each row still sums its keys in position order, so the result does not depend on how runs are cut.
 #[allow(clippy::too_many_arguments)]
 fn values<E: Elem>(
-    sc: &Scratch, rows: usize, v: &[E], dv: usize, off: usize, len: usize, first: bool, al: &mut [f32], acc: &mut [f32],
+    sc: &Scratch,
+    rows: usize,
+    v: &[E],
+    dv: usize,
+    off: usize,
+    len: usize,
+    first: bool,
+    al: &mut [f32],
+    acc: &mut [f32],
 ) {
     let end = off + len;
     let (mut c0, mut c1) = (off, end);
@@ -110,7 +118,13 @@ fn values<E: Elem>(
     let c1 = c1.max(c0);
     // Row r's own keys [x, y) of the run, with its pending rescale factor.
     let own = |r: usize, x: usize, y: usize, alpha: f32, acc: &mut [f32]| {
-        accumulate(&sc.s[r * KC + x..r * KC + y], &v[(x - off) * dv..(y - off) * dv], dv, alpha, &mut acc[r * dv..(r + 1) * dv]);
+        accumulate(
+            &sc.s[r * KC + x..r * KC + y],
+            &v[(x - off) * dv..(y - off) * dv],
+            dv,
+            alpha,
+            &mut acc[r * dv..(r + 1) * dv],
+        );
     };
     for r in 0..rows {
         al[r] = if first { sc.alpha[r] } else { 1.0 };
@@ -132,7 +146,16 @@ fn values<E: Elem>(
 
 /// `values` over keys [off, off + len) that every live row may see; `al`: each row's factor.
 #[allow(clippy::too_many_arguments)]
-fn values_rows<E: Elem>(sc: &Scratch, rows: usize, v: &[E], dv: usize, off: usize, len: usize, al: &[f32], acc: &mut [f32]) {
+fn values_rows<E: Elem>(
+    sc: &Scratch,
+    rows: usize,
+    v: &[E],
+    dv: usize,
+    off: usize,
+    len: usize,
+    al: &[f32],
+    acc: &mut [f32],
+) {
     let alpha = |r: usize| al[r];
     let p = |r: usize| &sc.s[r * KC + off..r * KC + off + len];
     let mut r = 0;
@@ -157,13 +180,20 @@ fn values_rows<E: Elem>(sc: &Scratch, rows: usize, v: &[E], dv: usize, off: usiz
 /// `unit`: what every element read through `E` must be multiplied by (2^112 for `F16Raw`, else 1): folded into the
 /// conversion of a staged tile, or into q and p when rows are read in place.
 fn run<E: Elem>(
-    p: &DecodeProblem, k: &[E], v: &[E], ks: Option<&[f32]>, vs: Option<&[f32]>, unit: f32, out: &mut DecodeOutputs,
+    p: &DecodeProblem,
+    k: &[E],
+    v: &[E],
+    ks: Option<&[f32]>,
+    vs: Option<&[f32]>,
+    unit: f32,
+    out: &mut DecodeOutputs,
 ) -> Result<(), OutOfMemory> {
     let (dk, dv, nq) = (p.dk, p.dv, p.nq);
     let group = p.hq / p.hkv;
     let rows = group * nq;
     // The union of the rows' non-empty spans (with q_end a row may see no key of the chunk).
-    let (lo, hi) = (0..nq).map(|i| p.key_span(i)).filter(|s| s.0 < s.1).fold((u64::MAX, 0), |(a, b), (l, h)| (a.min(l), b.max(h)));
+    let (lo, hi) =
+        (0..nq).map(|i| p.key_span(i)).filter(|s| s.0 < s.1).fold((u64::MAX, 0), |(a, b), (l, h)| (a.min(l), b.max(h)));
     let split = p.split.max(1) as u64;
     let nsplit = if hi > lo { ((hi - lo + split - 1) / split) as usize } else { 0 };
     let area = |a: usize, b: usize| a.checked_mul(b).ok_or(OutOfMemory);
@@ -261,7 +291,15 @@ fn run<E: Elem>(
                         // Groups of four rows: widen K inside the dot products, scale after.
                         let kr = &k[u.row0 * dk..(u.row0 + u.len) * dk];
                         for r in (0..rows).step_by(4) {
-                            scores4(&sc.q[r * dk..(r + 4) * dk], dk, kr, u.len, &mut sc.s[r * KC..(r + 4) * KC], KC, u.off);
+                            scores4(
+                                &sc.q[r * dk..(r + 4) * dk],
+                                dk,
+                                kr,
+                                u.len,
+                                &mut sc.s[r * KC..(r + 4) * KC],
+                                KC,
+                                u.off,
+                            );
                         }
                         if let Some(ks) = ks {
                             for r in 0..rows {
@@ -274,7 +312,13 @@ fn run<E: Elem>(
                         continue;
                     }
                     let buf: &mut [f32] = if convert { &mut sc.kt[u.off * dk..] } else { &mut [] };
-                    let kr = tile(&k[u.row0 * dk..(u.row0 + u.len) * dk], ks.map(|x| &x[u.row0..u.row0 + u.len]), unit, dk, buf);
+                    let kr = tile(
+                        &k[u.row0 * dk..(u.row0 + u.len) * dk],
+                        ks.map(|x| &x[u.row0..u.row0 + u.len]),
+                        unit,
+                        dk,
+                        buf,
+                    );
                     if !convert {
                         scores(&sc.q, rows, dk, kr, u.len, &mut sc.s, u.off);
                     }
@@ -287,7 +331,8 @@ fn run<E: Elem>(
                     let lim = mask(srow, n, t, spans[r % nq]);
                     sc.live[r] = lim.is_some();
                     sc.lim[r] = lim.unwrap_or((0, 0));
-                    sc.alpha[r] = if sc.live[r] { softmax_step(&mut srow[..round4(n)], &mut m[r], &mut l[r]) } else { 1.0 };
+                    sc.alpha[r] =
+                        if sc.live[r] { softmax_step(&mut srow[..round4(n)], &mut m[r], &mut l[r]) } else { 1.0 };
                 }
                 if fused {
                     if sc.live[0] {
@@ -324,7 +369,17 @@ fn run<E: Elem>(
                                 }
                             }
                         }
-                        values(&sc, rows, &v[u.row0 * dv..(u.row0 + u.len) * dv], dv, u.off, u.len, x == 0, &mut al, acc);
+                        values(
+                            &sc,
+                            rows,
+                            &v[u.row0 * dv..(u.row0 + u.len) * dv],
+                            dv,
+                            u.off,
+                            u.len,
+                            x == 0,
+                            &mut al,
+                            acc,
+                        );
                     }
                 } else if convert {
                     for u in &sc.runs {
@@ -641,7 +696,14 @@ fn accumulate2(p0: &[f32], p1: &[f32], v: &[f32], dv: usize, alpha: (f32, f32), 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn block2<const W: usize>(
-    p0: &[f32], p1: &[f32], v: &[f32], dv: usize, d: usize, alpha: (f32, f32), acc0: &mut [f32], acc1: &mut [f32],
+    p0: &[f32],
+    p1: &[f32],
+    v: &[f32],
+    dv: usize,
+    d: usize,
+    alpha: (f32, f32),
+    acc0: &mut [f32],
+    acc1: &mut [f32],
 ) {
     let n = p0.len();
     assert!(p1.len() == n && d + 4 * W <= dv && v.len() >= n * dv && acc0.len() >= dv && acc1.len() >= dv);

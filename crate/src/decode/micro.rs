@@ -122,7 +122,15 @@ pub fn values4<E: Elem>(p: &[f32], ps: usize, n: usize, v: &[E], dv: usize, alph
 /// # Safety
 /// p: rows r < 4 at r · ps, n readable each; v: n · dv readable; acc: 4 · dv writable.
 #[inline(always)]
-unsafe fn values4_at<E: Elem>(p: *const f32, ps: usize, n: usize, v: *const E, dv: usize, alpha: [f32; 4], acc: *mut f32) {
+unsafe fn values4_at<E: Elem>(
+    p: *const f32,
+    ps: usize,
+    n: usize,
+    v: *const E,
+    dv: usize,
+    alpha: [f32; 4],
+    acc: *mut f32,
+) {
     let al = [F32x4::splat(alpha[0]), F32x4::splat(alpha[1]), F32x4::splat(alpha[2]), F32x4::splat(alpha[3])];
     let mut d = 0;
     while d + 8 <= dv {

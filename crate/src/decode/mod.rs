@@ -10,8 +10,8 @@ pub mod elem;
 mod kernel;
 mod merge;
 mod micro;
-mod wide8;
 pub mod probe;
+mod wide8;
 
 #[cfg(test)]
 mod tests;
@@ -51,11 +51,25 @@ impl<'a> Slots<'a> {
 /// a position.
 #[derive(Clone, Copy, Debug)]
 pub enum CacheData<'a> {
-    F32 { k: &'a [f32], v: &'a [f32] },
-    F16 { k: &'a [F16], v: &'a [F16] },
+    F32 {
+        k: &'a [f32],
+        v: &'a [f32],
+    },
+    F16 {
+        k: &'a [F16],
+        v: &'a [F16],
+    },
     /// An f16 cache known to hold only finite halves (read without the ∞ / NaN fix-up).
-    F16Finite { k: &'a [F16Raw], v: &'a [F16Raw] },
-    I8 { k: &'a [i8], v: &'a [i8], k_scale: &'a [f32], v_scale: &'a [f32] },
+    F16Finite {
+        k: &'a [F16Raw],
+        v: &'a [F16Raw],
+    },
+    I8 {
+        k: &'a [i8],
+        v: &'a [i8],
+        k_scale: &'a [f32],
+        v_scale: &'a [f32],
+    },
 }
 
 /// A validated decode call (built by abi/decode.rs from wasm memory, or by tests from vectors). Every index the

@@ -190,16 +190,56 @@ impl Case {
         let raw = |x: &[F16]| x.iter().map(|h| F16Raw(h.0)).collect::<Vec<_>>();
         let (k16r, v16r) = (raw(&k16), raw(&v16));
         let finite = rng.range(0, 1) == 1;
-        Case { hq, hkv, nq, dk, dv, cap, paged, start, end, q_end: None, dtype, causal, win, split, q, sinks, k32, v32, k16, v16, finite, k16r, v16r, k8, v8, ks, vs }
+        Case {
+            hq,
+            hkv,
+            nq,
+            dk,
+            dv,
+            cap,
+            paged,
+            start,
+            end,
+            q_end: None,
+            dtype,
+            causal,
+            win,
+            split,
+            q,
+            sinks,
+            k32,
+            v32,
+            k16,
+            v16,
+            finite,
+            k16r,
+            v16r,
+            k8,
+            v8,
+            ks,
+            vs,
+        }
     }
 
     fn name(&self) -> String {
         format!(
             "hq{} hkv{} nq{} dk{} dv{} cap{} paged{:?} [{},{}) q_end{:?} dtype{}{} causal{} win{:?} split{} sinks{}",
-            self.hq, self.hkv, self.nq, self.dk, self.dv, self.cap, self.paged.as_ref().map(|p| p.0), self.start, self.end,
+            self.hq,
+            self.hkv,
+            self.nq,
+            self.dk,
+            self.dv,
+            self.cap,
+            self.paged.as_ref().map(|p| p.0),
+            self.start,
+            self.end,
             self.q_end,
-            self.dtype, if self.finite && self.dtype == DTYPE_F16 { " finite" } else { "" }, self.causal,
-            self.win, self.split, self.sinks.is_some()
+            self.dtype,
+            if self.finite && self.dtype == DTYPE_F16 { " finite" } else { "" },
+            self.causal,
+            self.win,
+            self.split,
+            self.sinks.is_some()
         )
     }
 
@@ -361,7 +401,13 @@ impl Case {
             } else {
                 (self.dk, &mut self.k32, &mut self.k16, &mut self.k16r, &mut self.ks)
             };
-            let h = if x.is_nan() { 0x7e00 } else if x > 0.0 { 0x7c00 } else { 0xfc00 };
+            let h = if x.is_nan() {
+                0x7e00
+            } else if x > 0.0 {
+                0x7c00
+            } else {
+                0xfc00
+            };
             f32s[r * d] = x;
             f16s[r * d] = F16(h);
             raws[r * d] = F16Raw(h);
@@ -403,7 +449,10 @@ fn non_finite_keys_and_values_reach_only_the_rows_that_see_them() {
                     assert!(
                         (o[x] as f64 - wo[x]).abs() <= 1e-5,
                         "case {n} {} (poisoned {} at {bad:?}): row h{h} i{i}: o[{x}] = {}, want {}",
-                        c.name(), if value { "v" } else { "k" }, o[x], wo[x]
+                        c.name(),
+                        if value { "v" } else { "k" },
+                        o[x],
+                        wo[x]
                     );
                 }
             }
@@ -457,7 +506,10 @@ fn lay_out(c: &Case) -> (Vec<u8>, DecodeDesc) {
             (k, v, place(&mut m, &f32_bytes(&c.ks)), place(&mut m, &f32_bytes(&c.vs)))
         }
     };
-    let table = c.paged.as_ref().map_or(0, |(_, t)| place(&mut m, &t.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()));
+    let table = c
+        .paged
+        .as_ref()
+        .map_or(0, |(_, t)| place(&mut m, &t.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()));
     let q = place(&mut m, &f32_bytes(&c.q));
     let sinks = c.sinks.as_ref().map_or(0, |s| place(&mut m, &f32_bytes(s)));
     let o = place(&mut m, &vec![0u8; c.hq * c.nq * c.dv * 4]);
@@ -524,7 +576,10 @@ fn abi_runs_a_valid_descriptor_like_the_kernel() {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        assert_eq!(got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), o.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            o.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
     }
 }
 
@@ -553,12 +608,30 @@ fn abi_rejects_each_bad_field_with_its_status() {
         (Box::new(|d| d.k_ptr = 8), Status::BadCache),
         (Box::new(|d| d.start = d.end + 1), Status::BadCacheRange),
         (Box::new(|d| d.end = d.capacity + 1), Status::BadCacheRange),
-        (Box::new(|d| { d.start = 0; d.end = d.nq - 1; }), Status::BadCacheRange),
-        (Box::new(|d| { d.win_left = -1; d.start = 1; }), Status::BadCacheRange),
+        (
+            Box::new(|d| {
+                d.start = 0;
+                d.end = d.nq - 1;
+            }),
+            Status::BadCacheRange,
+        ),
+        (
+            Box::new(|d| {
+                d.win_left = -1;
+                d.start = 1;
+            }),
+            Status::BadCacheRange,
+        ),
         (Box::new(|d| d.q_ptr += 2), Status::BadQ),
         (Box::new(|d| d.q_row = u32::MAX), Status::BadQ),
         (Box::new(|d| d.o_ptr = d.q_ptr), Status::BadOut),
-        (Box::new(|d| { d.o_row = 0; d.nq = 2; }), Status::BadOut),
+        (
+            Box::new(|d| {
+                d.o_row = 0;
+                d.nq = 2;
+            }),
+            Status::BadOut,
+        ),
         (Box::new(|d| d.lse_ptr = d.o_ptr), Status::BadLse),
         (Box::new(move |d| d.sinks_ptr = len), Status::BadSinks),
     ];
@@ -698,7 +771,9 @@ fn chunks_with_q_end_named_cases() {
     c.split = 64;
     c.k32 = fill(&mut rng, hkv * n as usize * dk);
     c.v32 = fill(&mut rng, hkv * n as usize * dk);
-    for (nq, group, win, sinks) in [(1, 1, None, false), (4, 4, None, false), (4, 2, Some(37), false), (1, 4, None, true), (4, 4, Some(100), true)] {
+    for (nq, group, win, sinks) in
+        [(1, 1, None, false), (4, 4, None, false), (4, 2, Some(37), false), (1, 4, None, true), (4, 4, Some(100), true)]
+    {
         let mut d = c.clone();
         d.nq = nq;
         d.hq = hkv * group;
@@ -755,13 +830,51 @@ fn abi_checks_q_end() {
         (Box::new(|d| d.q_end = 1), Status::BadCacheRange),
         (Box::new(move |d| d.q_end = nq), Status::Ok),
         // A chunk shorter than nq, and one that starts past the lowest key a query may see: the caller's business.
-        (Box::new(|d| { d.q_end = d.end + 100; d.start = d.end - 1; }), Status::Ok),
-        (Box::new(|d| { d.q_end = d.end; d.win_left = -1; d.start = 1; }), Status::Ok),
-        (Box::new(|d| { d.q_end = 0; d.win_left = -1; d.start = 1; }), Status::BadCacheRange),
-        (Box::new(|d| { d.q_end = u32::MAX; d.start = d.end - 1; }), Status::Ok),
+        (
+            Box::new(|d| {
+                d.q_end = d.end + 100;
+                d.start = d.end - 1;
+            }),
+            Status::Ok,
+        ),
+        (
+            Box::new(|d| {
+                d.q_end = d.end;
+                d.win_left = -1;
+                d.start = 1;
+            }),
+            Status::Ok,
+        ),
+        (
+            Box::new(|d| {
+                d.q_end = 0;
+                d.win_left = -1;
+                d.start = 1;
+            }),
+            Status::BadCacheRange,
+        ),
+        (
+            Box::new(|d| {
+                d.q_end = u32::MAX;
+                d.start = d.end - 1;
+            }),
+            Status::Ok,
+        ),
         // Still checked with q_end: the range itself.
-        (Box::new(|d| { d.q_end = d.end; d.start = d.end + 1; }), Status::BadCacheRange),
-        (Box::new(|d| { d.q_end = d.end; d.end = d.capacity + 1; }), Status::BadCacheRange),
+        (
+            Box::new(|d| {
+                d.q_end = d.end;
+                d.start = d.end + 1;
+            }),
+            Status::BadCacheRange,
+        ),
+        (
+            Box::new(|d| {
+                d.q_end = d.end;
+                d.end = d.capacity + 1;
+            }),
+            Status::BadCacheRange,
+        ),
     ];
     for (n, (f, want)) in cases.iter().enumerate() {
         let mut e = d;

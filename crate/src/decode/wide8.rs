@@ -158,7 +158,8 @@ mod tests {
             unpermute8(&mut acc);
             for c in 0..dk {
                 let want = acc0[c] as f64 * 0.5 + (0..n).map(|j| p[j] as f64 * k[j * dk + c] as f64).sum::<f64>();
-                let size = acc0[c] as f64 * 0.5 + (0..n).map(|j| (p[j] as f64 * k[j * dk + c] as f64).abs()).sum::<f64>();
+                let size =
+                    acc0[c] as f64 * 0.5 + (0..n).map(|j| (p[j] as f64 * k[j * dk + c] as f64).abs()).sum::<f64>();
                 assert!((acc[c] as f64 - want).abs() <= 1e-6 * size.max(1.0), "dk {dk} col {c}: {} vs {want}", acc[c]);
             }
         }

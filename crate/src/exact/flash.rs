@@ -12,10 +12,10 @@ use super::weights::write_weights;
 use super::workspace::Workspace;
 use super::QueryBlock;
 use crate::mask::{classify, union, with_block_mask, BatchMask, BlockKind};
-use crate::sparse::{BK, BQ};
 use crate::math::Exp2;
 use crate::problem::{OutOfMemory, Outputs, Problem};
 use crate::simd::F32x4;
+use crate::sparse::{BK, BQ};
 
 /// Computes `out` (and LSE / weights when present) for problem `p`. Only fails when its scratch cannot be allocated.
 pub fn forward(p: &Problem, out: &mut Outputs) -> Result<(), OutOfMemory> {

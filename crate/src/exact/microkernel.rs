@@ -92,7 +92,17 @@ pub fn scores(a: &[f32], rows: usize, kpack: &[f32], k: usize, panels: usize, s:
 /// of NC); row r of O starts at r·ldo.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-pub fn accumulate(p: &[f32], ldp: usize, rows: usize, v: &[f32], ldv: usize, kc: usize, cols: usize, o: &mut [f32], ldo: usize) {
+pub fn accumulate(
+    p: &[f32],
+    ldp: usize,
+    rows: usize,
+    v: &[f32],
+    ldv: usize,
+    kc: usize,
+    cols: usize,
+    o: &mut [f32],
+    ldo: usize,
+) {
     debug_assert!(cols % NC == 0);
     let mut r = 0;
     while r < rows {

@@ -31,7 +31,15 @@ impl LogitMap {
 /// key is not allowed and in the padding columns up to the next multiple of NR. `ws.q` must hold the packed block
 /// and `ws.k` the packed keys of (qb.b, qb.kvh); j0 is a multiple of NR. Returns the padded width.
 #[inline(always)]
-pub fn block_scores(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, j0: usize, kc: usize, kind: BlockKind) -> usize {
+pub fn block_scores(
+    p: &Problem,
+    lm: &LogitMap,
+    qb: &QueryBlock,
+    ws: &mut Workspace,
+    j0: usize,
+    kc: usize,
+    kind: BlockKind,
+) -> usize {
     let dk = p.dims.dk;
     let rows = qb.rows();
     debug_assert!(j0 % NR == 0);
@@ -56,7 +64,14 @@ pub fn block_scores(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Worksp
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn hidden_keys(
-    p: &Problem, qb: &QueryBlock, spans: &[Span], allow: &mut [bool], r: usize, j0: usize, kc: usize, kind: BlockKind,
+    p: &Problem,
+    qb: &QueryBlock,
+    spans: &[Span],
+    allow: &mut [bool],
+    r: usize,
+    j0: usize,
+    kc: usize,
+    kind: BlockKind,
     mut hide: impl FnMut(usize, usize),
 ) {
     if kind == BlockKind::Full {

@@ -8,10 +8,10 @@ use super::softmax::finish;
 use super::workspace::Workspace;
 use super::QueryBlock;
 use crate::mask::{classify, with_block_mask, BlockKind};
-use crate::sparse::{BK, BQ};
 use crate::math::Exp2;
 use crate::problem::Problem;
 use crate::simd::F32x4;
+use crate::sparse::{BK, BQ};
 
 /// `ws.q`, `ws.spans`, `ws.m` and `ws.l` must hold the finished block `qb`.
 pub fn write_weights(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Workspace, w: &mut [f32]) {

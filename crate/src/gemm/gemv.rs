@@ -29,7 +29,8 @@ fn axpys(a: &[f32], b: &[f32], ldb: usize, y: &mut [f32]) {
     let mut p = 0;
     while p + 4 <= k {
         let (r0, r1, r2, r3) = (row(p), row(p + 1), row(p + 2), row(p + 3));
-        let (x0, x1, x2, x3) = (F32x4::splat(a[p]), F32x4::splat(a[p + 1]), F32x4::splat(a[p + 2]), F32x4::splat(a[p + 3]));
+        let (x0, x1, x2, x3) =
+            (F32x4::splat(a[p]), F32x4::splat(a[p + 1]), F32x4::splat(a[p + 2]), F32x4::splat(a[p + 3]));
         let yp = y.as_mut_ptr();
         // SAFETY: j + 4 ≤ n4 ≤ n = len of y and of every row slice.
         unsafe {

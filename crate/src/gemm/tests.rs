@@ -39,7 +39,17 @@ fn run(rng: &mut Rng, c: &Case) -> f64 {
     let a = rng.vec(c.m * lda);
     let b = rng.vec(if c.trans_b { c.n } else { c.k } * ldb);
     let bias = rng.vec(c.n);
-    let g = Gemm { m: c.m, n: c.n, k: c.k, a: &a, lda, b: &b, ldb, trans_b: c.trans_b, bias: if c.bias { Some(&bias) } else { None } };
+    let g = Gemm {
+        m: c.m,
+        n: c.n,
+        k: c.k,
+        a: &a,
+        lda,
+        b: &b,
+        ldb,
+        trans_b: c.trans_b,
+        bias: if c.bias { Some(&bias) } else { None },
+    };
     let sentinel = 12345.0;
     let mut out = vec![sentinel; (c.m - 1) * ldc + c.n];
     gemm(&g, &mut out, ldc).unwrap();
@@ -75,7 +85,17 @@ fn matches_f64_on_block_edges() {
                 }
                 let c = Case { m, n, k, trans_b: sel % 2 == 1, bias: sel % 3 != 0, pad: sel % 4 };
                 let err = run(&mut rng, &c);
-                assert!(err < 1e-6, "m {} n {} k {} trans {} bias {} pad {}: err {}", m, n, k, c.trans_b, c.bias, c.pad, err);
+                assert!(
+                    err < 1e-6,
+                    "m {} n {} k {} trans {} bias {} pad {}: err {}",
+                    m,
+                    n,
+                    k,
+                    c.trans_b,
+                    c.bias,
+                    c.pad,
+                    err
+                );
                 count += 1;
             }
         }
@@ -140,7 +160,21 @@ fn abi_computes_and_rejects_each_bad_field() {
     let b = mem.put(&[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]); // [3, 2]
     let bias = mem.put(&[10.0, 20.0]);
     let c = mem.put(&[0.0; 4]);
-    let good = RawGemm { magic: GEMM_MAGIC, m: 2, n: 2, k: 3, a_ptr: a, lda: 3, b_ptr: b, ldb: 2, trans_b: 0, bias_ptr: bias, c_ptr: c, ldc: 2, reserved: [0; 4] };
+    let good = RawGemm {
+        magic: GEMM_MAGIC,
+        m: 2,
+        n: 2,
+        k: 3,
+        a_ptr: a,
+        lda: 3,
+        b_ptr: b,
+        ldb: 2,
+        trans_b: 0,
+        bias_ptr: bias,
+        c_ptr: c,
+        ldc: 2,
+        reserved: [0; 4],
+    };
     assert_eq!(mem.call(&good), GemmStatus::Ok);
     assert_eq!(mem.get(c, 4), vec![14.0, 25.0, 20.0, 31.0]);
     // B read as [n, k] = [2, 3]: rows (1, 0, 0) and (1, 1, 1).

@@ -85,10 +85,16 @@ impl SparseMask {
             && self.kind.iter().all(|&k| k == KIND_FULL || k == KIND_PARTIAL);
         let globals_ok = self.globals.windows(2).all(|w| w[0] < w[1]);
         let layout_ok = self.layout.as_ref().map_or(true, |l| {
-            l.bq > 0 && l.bk > 0 && l.rows * l.bq >= nq_full as usize && l.cols * l.bk >= nk_full as usize && l.data.len() == l.rows * l.cols
+            l.bq > 0
+                && l.bk > 0
+                && l.rows * l.bq >= nq_full as usize
+                && l.cols * l.bk >= nk_full as usize
+                && l.data.len() == l.rows * l.cols
         });
         let csr_ok = self.csr.as_ref().map_or(true, |c| {
-            c.row_ptr.len() as u64 == nq_full + 1 && row_ptr_ok(&c.row_ptr, c.col.len()) && rows_sorted(&c.row_ptr, &c.col, nk_full)
+            c.row_ptr.len() as u64 == nq_full + 1
+                && row_ptr_ok(&c.row_ptr, c.col.len())
+                && rows_sorted(&c.row_ptr, &c.col, nk_full)
         });
         blocks_ok && globals_ok && layout_ok && csr_ok && self.dilation >= 1
     }

@@ -40,7 +40,14 @@ fn fill_row_matches_the_definition() {
             for &(gj0, n) in &[(0u64, 128usize), (128, 128), (256, 44), (3, 9)] {
                 sp.fill_row(gi, gj0, &mut allow[..n]);
                 for t in 0..n {
-                    assert_eq!(allow[t], sp.allowed(gi, gj0 + t as u64), "gi {} gj {} ({:?})", gi, gj0 + t as u64, sp.window);
+                    assert_eq!(
+                        allow[t],
+                        sp.allowed(gi, gj0 + t as u64),
+                        "gi {} gj {} ({:?})",
+                        gi,
+                        gj0 + t as u64,
+                        sp.window
+                    );
                 }
             }
         }
@@ -49,7 +56,13 @@ fn fill_row_matches_the_definition() {
 
 #[test]
 fn validation() {
-    let ok = SparseMask { row_ptr: vec![0, 1, 2], idx: vec![0, 1], kind: vec![KIND_FULL, KIND_PARTIAL], dilation: 1, ..SparseMask::default() };
+    let ok = SparseMask {
+        row_ptr: vec![0, 1, 2],
+        idx: vec![0, 1],
+        kind: vec![KIND_FULL, KIND_PARTIAL],
+        dilation: 1,
+        ..SparseMask::default()
+    };
     assert!(ok.is_valid(40, 200));
     assert!(!ok.is_valid(70, 200), "three query blocks need four row pointers");
     assert!(!ok.is_valid(40, 128), "key block 1 does not exist for 128 keys");

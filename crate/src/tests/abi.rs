@@ -74,7 +74,8 @@ fn operand(ptr: u32, batch: u32, head: u32, row: u32) -> Operand {
 /// A valid descriptor of `c` (BHND, every optional part present) placed in `m`.
 fn place(m: &mut Mem, c: &Case) -> RawDesc {
     let d = c.dims;
-    let (b, hq, hkv, nq, nk, dk, dv) = (d.b as u32, d.hq as u32, d.hkv as u32, d.nq as u32, d.nk as u32, d.dk as u32, d.dv as u32);
+    let (b, hq, hkv, nq, nk, dk, dv) =
+        (d.b as u32, d.hq as u32, d.hkv as u32, d.nq as u32, d.nk as u32, d.dk as u32, d.dv as u32);
     let (mask, mask_s) = c.mask.clone().unwrap();
     let (bias, bias_s) = c.bias.clone().unwrap();
     let attn = |p: u32, s: crate::problem::Strides| operand(p, s.batch as u32, s.head as u32, s.row as u32);
@@ -155,10 +156,14 @@ fn every_bad_field_has_its_status() {
         ("reserved", |d, _| d.reserved = 2, Status::BadFlags),
         ("b = 0", |d, _| d.b = 0, Status::BadDims),
         ("dv = 0", |d, _| d.dv = 0, Status::BadDims),
-        ("overflowing dims", |d, _| {
-            d.nq = 1 << 20;
-            d.nk = 1 << 20;
-        }, Status::BadDims),
+        (
+            "overflowing dims",
+            |d, _| {
+                d.nq = 1 << 20;
+                d.nk = 1 << 20;
+            },
+            Status::BadDims,
+        ),
         ("hq % hkv", |d, _| d.hkv = 3, Status::BadHeads),
         ("scale nan", |d, _| d.scale = f32::NAN, Status::BadScale),
         ("scale inf", |d, _| d.scale = f32::INFINITY, Status::BadScale),
@@ -168,10 +173,14 @@ fn every_bad_field_has_its_status() {
         ("align", |d, _| d.align = 2, Status::BadAlign),
         ("window", |d, _| d.win_left = -2, Status::BadWindow),
         ("q_start", |d, _| d.q_start = 1, Status::BadSplit),
-        ("k_start past nk_full", |d, _| {
-            d.k_start = 5;
-            d.nk_full = 17;
-        }, Status::BadSplit),
+        (
+            "k_start past nk_full",
+            |d, _| {
+                d.k_start = 5;
+                d.nk_full = 17;
+            },
+            Status::BadSplit,
+        ),
         ("q null", |d, _| d.q.ptr = 0, Status::BadQ),
         ("q misaligned", |d, _| d.q.ptr += 2, Status::BadQ),
         ("q below lo", |d, _| d.q.ptr = 16, Status::BadQ),
@@ -194,11 +203,47 @@ fn every_bad_field_has_its_status() {
         ("weights over out", |d, _| d.weights_ptr = d.o.ptr + 4, Status::BadWeights),
         ("rel_len without a table", |d, _| d.rel_len = 1, Status::BadFlags),
         ("rel_zero without a table", |d, _| d.rel_zero = 1, Status::BadFlags),
-        ("rel table misaligned", |d, _| { d.rel_ptr = d.q.ptr + 2; d.rel_len = 1; }, Status::BadRelBias),
-        ("rel table past end", |d, len| { d.rel_ptr = len - 4; d.rel_len = 2; }, Status::BadRelBias),
-        ("rel_len 0", |d, _| { d.rel_ptr = d.q.ptr; d.rel_len = 0; }, Status::BadRelBias),
-        ("rel_zero past the table", |d, _| { d.rel_ptr = d.q.ptr; d.rel_len = 3; d.rel_zero = 3; }, Status::BadRelBias),
-        ("out over rel table", |d, _| { d.rel_ptr = d.o.ptr; d.rel_len = 1; }, Status::BadOut),
+        (
+            "rel table misaligned",
+            |d, _| {
+                d.rel_ptr = d.q.ptr + 2;
+                d.rel_len = 1;
+            },
+            Status::BadRelBias,
+        ),
+        (
+            "rel table past end",
+            |d, len| {
+                d.rel_ptr = len - 4;
+                d.rel_len = 2;
+            },
+            Status::BadRelBias,
+        ),
+        (
+            "rel_len 0",
+            |d, _| {
+                d.rel_ptr = d.q.ptr;
+                d.rel_len = 0;
+            },
+            Status::BadRelBias,
+        ),
+        (
+            "rel_zero past the table",
+            |d, _| {
+                d.rel_ptr = d.q.ptr;
+                d.rel_len = 3;
+                d.rel_zero = 3;
+            },
+            Status::BadRelBias,
+        ),
+        (
+            "out over rel table",
+            |d, _| {
+                d.rel_ptr = d.o.ptr;
+                d.rel_len = 1;
+            },
+            Status::BadOut,
+        ),
         ("alibi misaligned", |d, _| d.alibi_ptr = d.q.ptr + 2, Status::BadAlibi),
         ("alibi past end", |d, len| d.alibi_ptr = len - 4, Status::BadAlibi),
         ("out over alibi", |d, _| d.alibi_ptr = d.o.ptr, Status::BadOut),

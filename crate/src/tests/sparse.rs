@@ -80,9 +80,8 @@ fn block_mask_matches_the_oracle_with_the_pattern_as_a_mask() {
         assert!(sp.is_valid(nq_full as u64, nk_full as u64));
 
         let mut masked = case.clone();
-        let mask: Vec<u8> = (0..nq * nk)
-            .map(|t| sp.allowed(s.q_start + (t / nk) as u64, s.k_start + (t % nk) as u64) as u8)
-            .collect();
+        let mask: Vec<u8> =
+            (0..nq * nk).map(|t| sp.allowed(s.q_start + (t / nk) as u64, s.k_start + (t % nk) as u64) as u8).collect();
         masked.mask = Some((mask, Strides { batch: 0, head: 0, row: nk }));
         let want = naive(&masked.problem());
         case.structure.sparse = Some(sp);

@@ -2,7 +2,9 @@
 //! must lie inside [lo, len) with f32 alignment, the output must not overlap any input nor itself, and every field
 //! must be known for its kind. Each failure names its field through a `Status`.
 
-use super::desc::{VarDesc, FLAG_BOTTOM_RIGHT, FLAG_CAUSAL, KIND_LINEAR, KIND_LINFORMER, KIND_LSH, KIND_PERFORMER, VAR_MAGIC};
+use super::desc::{
+    VarDesc, FLAG_BOTTOM_RIGHT, FLAG_CAUSAL, KIND_LINEAR, KIND_LINFORMER, KIND_LSH, KIND_PERFORMER, VAR_MAGIC,
+};
 use crate::check::{distinct_strided, region as region_of, Memory, Region};
 use crate::desc::Operand;
 use crate::problem::{Dims, Strides};
@@ -65,7 +67,10 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
         return Err(Status::BadMagic);
     }
     let lsh = d.kind == KIND_LSH;
-    if (!lsh && (d.rounds != 0 || d.chunk != 0)) || d.flags & !(FLAG_CAUSAL | FLAG_BOTTOM_RIGHT) != 0 || d.flags == FLAG_BOTTOM_RIGHT {
+    if (!lsh && (d.rounds != 0 || d.chunk != 0))
+        || d.flags & !(FLAG_CAUSAL | FLAG_BOTTOM_RIGHT) != 0
+        || d.flags == FLAG_BOTTOM_RIGHT
+    {
         return Err(Status::BadFlags);
     }
     let causal = d.flags & FLAG_CAUSAL != 0;
@@ -97,8 +102,13 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
     let features_ok = match d.kind {
         KIND_LINEAR => m == 0,
         KIND_LSH => {
-            m >= 2 && m % 2 == 0 && m <= MAX_FEATURES as u64 && d.rounds >= 1 && d.rounds <= MAX_ROUNDS
-                && d.chunk >= 1 && d.chunk <= MAX_FEATURES
+            m >= 2
+                && m % 2 == 0
+                && m <= MAX_FEATURES as u64
+                && d.rounds >= 1
+                && d.rounds <= MAX_ROUNDS
+                && d.chunk >= 1
+                && d.chunk <= MAX_FEATURES
         }
         _ => m >= 1 && m <= MAX_FEATURES as u64,
     };
@@ -120,7 +130,10 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
             }
         }
         KIND_LSH if d.proj_b == 0 => {
-            let count = (d.rounds as u64 * dk).checked_mul(m / 2).filter(|&c| c <= u32::MAX as u64).ok_or(Status::BadFeatures)?;
+            let count = (d.rounds as u64 * dk)
+                .checked_mul(m / 2)
+                .filter(|&c| c <= u32::MAX as u64)
+                .ok_or(Status::BadFeatures)?;
             CheckedKind::Lsh {
                 buckets: m as usize,
                 rounds: d.rounds as usize,
@@ -143,13 +156,23 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
     let mut inputs = vec![q.region, k.region, v.region];
     match kind {
         CheckedKind::Linear => {}
-        CheckedKind::Performer { projection, .. } | CheckedKind::Lsh { rotations: projection, .. } => inputs.push(projection),
+        CheckedKind::Performer { projection, .. } | CheckedKind::Lsh { rotations: projection, .. } => {
+            inputs.push(projection)
+        }
         CheckedKind::Linformer { e, f, .. } => inputs.extend([e, f]),
     }
     if inputs.iter().any(|r| r.overlaps(&o.region)) {
         return Err(Status::BadOut);
     }
     let offset = if d.flags & FLAG_BOTTOM_RIGHT != 0 { nk as i64 - nq as i64 } else { 0 };
-    let dims = Dims { b: b as usize, hq: hq as usize, hkv: hkv as usize, nq: nq as usize, nk: nk as usize, dk: dk as usize, dv: dv as usize };
+    let dims = Dims {
+        b: b as usize,
+        hq: hq as usize,
+        hkv: hkv as usize,
+        nq: nq as usize,
+        nk: nk as usize,
+        dk: dk as usize,
+        dv: dv as usize,
+    };
     Ok(CheckedVar { dims, q, k, v, o, causal: if causal { Some(offset) } else { None }, kind })
 }

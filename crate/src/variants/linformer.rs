@@ -19,7 +19,17 @@ pub struct Linformer<'a> {
 }
 
 /// `proj` [rows, nk] times the (b, g) slice of `x` ([nk, d]) into `into` (rows × dp, padded).
-fn project(x: &View<f32>, b: usize, g: usize, nk: usize, d: usize, proj: &[f32], rows: usize, into: &mut [f32], blk: &mut [f32]) {
+fn project(
+    x: &View<f32>,
+    b: usize,
+    g: usize,
+    nk: usize,
+    d: usize,
+    proj: &[f32],
+    rows: usize,
+    into: &mut [f32],
+    blk: &mut [f32],
+) {
     let dp = padded(d);
     let mut j0 = 0;
     while j0 < nk {
@@ -38,7 +48,15 @@ fn project(x: &View<f32>, b: usize, g: usize, nk: usize, d: usize, proj: &[f32],
     }
 }
 
-pub fn run(dims: Dims, q: View<f32>, k: View<f32>, v: View<f32>, scale: f32, l: &Linformer, out: &mut Out) -> Result<(), OutOfMemory> {
+pub fn run(
+    dims: Dims,
+    q: View<f32>,
+    k: View<f32>,
+    v: View<f32>,
+    scale: f32,
+    l: &Linformer,
+    out: &mut Out,
+) -> Result<(), OutOfMemory> {
     let Dims { b, hkv, nk, dk, dv, .. } = dims;
     let (dkp, dvp) = (padded(dk), padded(dv));
     let heads = b.checked_mul(hkv).ok_or(OutOfMemory)?;

@@ -108,7 +108,15 @@ impl Work {
 
 /// Runs LSH attention for every (batch, head). `q` and `v` are [b, h, n, dk] / [b, h, n, dv] (Nq = Nk = n, one
 /// value head per query head group as usual); `causal`: key j only for queries i ≥ j.
-pub fn run(dims: Dims, q: View<f32>, v: View<f32>, scale: f32, causal: bool, l: &Lsh, out: &mut Out) -> Result<(), OutOfMemory> {
+pub fn run(
+    dims: Dims,
+    q: View<f32>,
+    v: View<f32>,
+    scale: f32,
+    causal: bool,
+    l: &Lsh,
+    out: &mut Out,
+) -> Result<(), OutOfMemory> {
     let mut w = Work::new(&dims, l)?;
     let group = dims.hq / dims.hkv;
     for b in 0..dims.b {
@@ -152,7 +160,18 @@ fn hash(w: &mut Work, dk: usize, half: usize, r: usize) -> u32 {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn head(d: &Dims, q: &View<f32>, v: &View<f32>, scale: f32, causal: bool, l: &Lsh, w: &mut Work, b: usize, h: usize, g: usize) {
+fn head(
+    d: &Dims,
+    q: &View<f32>,
+    v: &View<f32>,
+    scale: f32,
+    causal: bool,
+    l: &Lsh,
+    w: &mut Work,
+    b: usize,
+    h: usize,
+    g: usize,
+) {
     let (n, dk, dv, dkp, dvp) = (d.nq, d.dk, d.dv, w.dkp, w.dvp);
     let half = l.buckets / 2;
     for i in 0..n {

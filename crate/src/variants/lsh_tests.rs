@@ -33,7 +33,8 @@ struct Params {
 }
 
 fn bucket(x: &[f32], rot: &[f32], half: usize) -> usize {
-    let u: Vec<f32> = (0..half).map(|a| x.iter().enumerate().fold(0.0f32, |s, (c, &t)| s + t * rot[c * half + a])).collect();
+    let u: Vec<f32> =
+        (0..half).map(|a| x.iter().enumerate().fold(0.0f32, |s, (c, &t)| s + t * rot[c * half + a])).collect();
     let vals: Vec<f32> = u.iter().copied().chain(u.iter().map(|&t| -t)).collect();
     let mut best = 0;
     for a in 1..vals.len() {
@@ -71,7 +72,8 @@ fn naive(p: &Params, q: &[f32], v: &[f32], rot: &[f32], scale: f64) -> Vec<f64> 
                     cand.retain(|&j| j != i);
                 }
                 let qi: Vec<f64> = qr(i).iter().map(|&t| t as f64).collect();
-                let sc: Vec<f64> = cand.iter().map(|&j| scale * qi.iter().zip(&keys[j]).map(|(a, b)| a * b).sum::<f64>()).collect();
+                let sc: Vec<f64> =
+                    cand.iter().map(|&j| scale * qi.iter().zip(&keys[j]).map(|(a, b)| a * b).sum::<f64>()).collect();
                 let m = sc.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let l: f64 = sc.iter().map(|x| (x - m).exp()).sum();
                 let mut o = vec![0.0; dv];
@@ -119,7 +121,15 @@ fn check(p: Params, seed: u64) {
     run(&prob, &mut Out { o: &mut o, strides: Strides::compact(h, n, dv) }).unwrap();
     let want = naive(&p, &q, &v, &rot, scale as f64);
     let err = o.iter().zip(&want).map(|(&g, &w)| (g as f64 - w).abs()).fold(0.0, f64::max);
-    assert!(err < 2e-5, "n={} buckets={} rounds={} chunk={} causal={}: max err {err:e}", n, p.buckets, p.rounds, p.chunk, p.causal);
+    assert!(
+        err < 2e-5,
+        "n={} buckets={} rounds={} chunk={} causal={}: max err {err:e}",
+        n,
+        p.buckets,
+        p.rounds,
+        p.chunk,
+        p.causal
+    );
 }
 
 #[test]
@@ -146,7 +156,10 @@ fn lsh_descriptor_checks() {
     use crate::desc::{Operand, Strides as RawStrides};
     use crate::status::Status;
     let mem = Memory { lo: 64, len: 1 << 20 };
-    let op = |ptr: u32, h: u32, n: u32, d: u32| Operand { ptr, strides: RawStrides { batch: h * n * d, head: n * d, row: d } };
+    let op = |ptr: u32, h: u32, n: u32, d: u32| Operand {
+        ptr,
+        strides: RawStrides { batch: h * n * d, head: n * d, row: d },
+    };
     // b = 1, h = 2, n = 10, dk = 4, dv = 3; 8 buckets, 3 rounds: rotations 3·4·4 floats.
     let good = VarDesc {
         magic: VAR_MAGIC,

@@ -26,11 +26,23 @@ use crate::problem::{Dims, OutOfMemory, Strides, View};
 pub enum Kind<'a> {
     Linear,
     /// `projection` [features, dk] row-major (row a = ω_a).
-    Performer { features: usize, projection: &'a [f32] },
+    Performer {
+        features: usize,
+        projection: &'a [f32],
+    },
     /// `e`, `f` [rows, nk] row-major.
-    Linformer { rows: usize, e: &'a [f32], f: &'a [f32] },
+    Linformer {
+        rows: usize,
+        e: &'a [f32],
+        f: &'a [f32],
+    },
     /// Reformer shared-QK LSH attention (`k` not read); `rotations` [rounds, dk, buckets / 2] row-major.
-    Lsh { buckets: usize, rounds: usize, chunk: usize, rotations: &'a [f32] },
+    Lsh {
+        buckets: usize,
+        rounds: usize,
+        chunk: usize,
+        rotations: &'a [f32],
+    },
 }
 
 /// One validated variant call.
@@ -64,8 +76,14 @@ pub fn run(p: &VarProblem, out: &mut Out) -> Result<(), OutOfMemory> {
         Kind::Linformer { rows, e, f } => {
             linformer::run(p.dims, p.q, p.k, p.v, p.scale, &linformer::Linformer { rows, e, f }, out)
         }
-        Kind::Lsh { buckets, rounds, chunk, rotations } => {
-            lsh::run(p.dims, p.q, p.v, p.scale, p.causal.is_some(), &lsh::Lsh { buckets, rounds, chunk, rotations }, out)
-        }
+        Kind::Lsh { buckets, rounds, chunk, rotations } => lsh::run(
+            p.dims,
+            p.q,
+            p.v,
+            p.scale,
+            p.causal.is_some(),
+            &lsh::Lsh { buckets, rounds, chunk, rotations },
+            out,
+        ),
     }
 }

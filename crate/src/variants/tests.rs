@@ -123,7 +123,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 fn favor(x: &[f64], w: &[f32], m: usize, scale: f64) -> Vec<f64> {
     let xs: Vec<f64> = x.iter().map(|&v| v * scale.sqrt()).collect();
     let n2 = dot(&xs, &xs) / 2.0;
-    (0..m).map(|a| (dot(&xs, &w[a * x.len()..][..x.len()].iter().map(|&v| v as f64).collect::<Vec<_>>()) - n2).exp()).collect()
+    (0..m)
+        .map(|a| (dot(&xs, &w[a * x.len()..][..x.len()].iter().map(|&v| v as f64).collect::<Vec<_>>()) - n2).exp())
+        .collect()
 }
 
 const SHAPES: [Dims; 5] = [
@@ -145,7 +147,8 @@ fn linear_attention_matches_its_definition() {
         let c = case(&mut rng, dims);
         for causal in offsets(dims) {
             let got = kernel_out(&c, causal, Kind::Linear);
-            let want = naive_ratio(&c, causal, |b, h, g, i, j| dot(&elu1(&q_row(&c, b, h, i)), &elu1(&k_row(&c, b, g, j))));
+            let want =
+                naive_ratio(&c, causal, |b, h, g, i, j| dot(&elu1(&q_row(&c, b, h, i)), &elu1(&k_row(&c, b, g, j))));
             let e = max_err(&got, &want);
             assert!(e < TOL, "{dims:?} causal {causal:?}: max err {e}");
         }
@@ -187,19 +190,33 @@ fn linformer_matches_its_definition() {
             for bi in 0..b {
                 for g in 0..hkv {
                     let kp: Vec<Vec<f64>> = (0..rows)
-                        .map(|r| (0..dk).map(|x| (0..nk).map(|j| e[r * nk + j] as f64 * k_row(&c, bi, g, j)[x]).sum()).collect())
+                        .map(|r| {
+                            (0..dk)
+                                .map(|x| (0..nk).map(|j| e[r * nk + j] as f64 * k_row(&c, bi, g, j)[x]).sum())
+                                .collect()
+                        })
                         .collect();
                     let vp: Vec<Vec<f64>> = (0..rows)
-                        .map(|r| (0..dv).map(|x| (0..nk).map(|j| f[r * nk + j] as f64 * c.v[((bi * hkv + g) * nk + j) * dv + x] as f64).sum()).collect())
+                        .map(|r| {
+                            (0..dv)
+                                .map(|x| {
+                                    (0..nk)
+                                        .map(|j| f[r * nk + j] as f64 * c.v[((bi * hkv + g) * nk + j) * dv + x] as f64)
+                                        .sum()
+                                })
+                                .collect()
+                        })
                         .collect();
                     for h in g * (hq / hkv)..(g + 1) * (hq / hkv) {
                         for i in 0..nq {
-                            let s: Vec<f64> = kp.iter().map(|kr| dot(&q_row(&c, bi, h, i), kr) * c.scale as f64).collect();
+                            let s: Vec<f64> =
+                                kp.iter().map(|kr| dot(&q_row(&c, bi, h, i), kr) * c.scale as f64).collect();
                             let mx = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                             let p: Vec<f64> = s.iter().map(|x| (x - mx).exp()).collect();
                             let l: f64 = p.iter().sum();
                             for x in 0..dv {
-                                want[((bi * hq + h) * nq + i) * dv + x] = (0..rows).map(|r| p[r] * vp[r][x]).sum::<f64>() / l;
+                                want[((bi * hq + h) * nq + i) * dv + x] =
+                                    (0..rows).map(|r| p[r] * vp[r][x]).sum::<f64>() / l;
                             }
                         }
                     }
@@ -248,7 +265,9 @@ fn performer_matches_its_definition_for_far_apart_features() {
     let pre = |x: &[f64]| -> Vec<f64> {
         let xs: Vec<f64> = x.iter().map(|&v| v * s.sqrt()).collect();
         let n2 = dot(&xs, &xs) / 2.0;
-        (0..m).map(|a| dot(&xs, &w[a * x.len()..][..x.len()].iter().map(|&v| v as f64).collect::<Vec<_>>()) - n2).collect()
+        (0..m)
+            .map(|a| dot(&xs, &w[a * x.len()..][..x.len()].iter().map(|&v| v as f64).collect::<Vec<_>>()) - n2)
+            .collect()
     };
     // log Σ_a exp(pre_a(q) + pre_a(k)).
     let log_weight = |h: usize, i: usize, j: usize| -> f64 {
@@ -382,8 +401,22 @@ fn abi_runs_a_valid_descriptor_and_names_each_bad_field() {
     bad(&|d| d.features = 1 << 20, Status::BadFeatures, &mut m);
     bad(&|d| d.proj_a = 2, Status::BadProjection, &mut m);
     bad(&|d| d.proj_b = pw, Status::BadProjection, &mut m);
-    bad(&|d| { d.kind = KIND_LINEAR; d.features = 0; }, Status::BadProjection, &mut m);
-    bad(&|d| { d.kind = KIND_LINEAR; d.proj_a = 0; }, Status::BadFeatures, &mut m);
+    bad(
+        &|d| {
+            d.kind = KIND_LINEAR;
+            d.features = 0;
+        },
+        Status::BadProjection,
+        &mut m,
+    );
+    bad(
+        &|d| {
+            d.kind = KIND_LINEAR;
+            d.proj_a = 0;
+        },
+        Status::BadFeatures,
+        &mut m,
+    );
     bad(&|d| d.q.ptr = 1 << 30, Status::BadQ, &mut m);
     bad(&|d| d.k.strides.row = 0, Status::BadK, &mut m);
     bad(&|d| d.v.ptr = v + 2, Status::BadV, &mut m);
