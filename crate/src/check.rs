@@ -199,7 +199,7 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
         return Err(Status::BadFlags);
     }
     let raw = [d.b, d.hq, d.hkv, d.nq, d.nk, d.dk, d.dv];
-    if raw.iter().any(|&x| x == 0) {
+    if raw.contains(&0) {
         return Err(Status::BadDims);
     }
     let [b, hq, hkv, nq, nk, dk, dv] = raw.map(|x| x as u64);

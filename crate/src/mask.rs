@@ -141,7 +141,7 @@ pub fn classify(spans: &[Span], j0: usize, j1: usize, has_mask: bool) -> BlockKi
 /// The per-element predicate: key `j` of a row with span `span` and mask byte `mask` (None = no mask operand).
 #[inline(always)]
 pub fn allowed(span: Span, j: usize, mask: Option<u8>) -> bool {
-    span.contains(j) && mask.map_or(true, |m| m != 0)
+    span.contains(j) && mask != Some(0)
 }
 
 #[cfg(test)]

@@ -29,10 +29,9 @@ pub fn add_log2(p: &Problem, s: &mut [f32], b: usize, h: usize, i: usize, j0: us
     if let Some(r) = p.rel_bias {
         let row = &r.table[h * r.len..(h + 1) * r.len];
         let last = r.len as i64 - 1;
-        let mut t = d0 + r.zero as i64;
-        for x in s.iter_mut() {
+        let t0 = d0 + r.zero as i64;
+        for (t, x) in (t0..).zip(s.iter_mut()) {
             *x += row[t.clamp(0, last) as usize] * LOG2_E;
-            t += 1;
         }
     }
 }

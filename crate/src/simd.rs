@@ -12,6 +12,8 @@ mod imp {
     #[derive(Clone, Copy)]
     pub struct F32x4(v128);
 
+    // Method names follow the wasm intrinsics (f32x4_add …); both builds must offer the same inherent API.
+    #[allow(clippy::should_implement_trait)]
     impl F32x4 {
         #[inline(always)]
         pub fn splat(x: f32) -> Self {
@@ -127,6 +129,8 @@ mod imp {
         }
     }
 
+    // Method names follow the wasm intrinsics (f32x4_add …); both builds must offer the same inherent API.
+    #[allow(clippy::should_implement_trait)]
     impl F32x4 {
         #[inline(always)]
         pub fn splat(x: f32) -> Self {

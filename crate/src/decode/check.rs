@@ -46,7 +46,7 @@ pub fn check_decode(d: &DecodeDesc, mem: Memory) -> Result<CheckedDecode, Status
     if d.flags & !FLAG_F16_FINITE != 0 {
         return Err(Status::BadFlags);
     }
-    if [d.hq, d.hkv, d.nq, d.dk, d.dv].iter().any(|&x| x == 0) || d.nq > MAX_QUERIES {
+    if [d.hq, d.hkv, d.nq, d.dk, d.dv].contains(&0) || d.nq > MAX_QUERIES {
         return Err(Status::BadDims);
     }
     if d.hq % d.hkv != 0 {

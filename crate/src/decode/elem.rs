@@ -63,7 +63,7 @@ pub struct F16(pub u16);
 
 /// 2^112: moves a half's exponent bias (15) to f32's (127) once its bits sit in f32 position (<< 13). Exact for
 /// normal and subnormal halves alike, because the multiplication renormalises.
-const HALF_TO_F32_BIAS: f32 = 5.192_296_9e33;
+const HALF_TO_F32_BIAS: f32 = 5.192_297e33;
 
 /// Scalar binary16 → f32 (exact: every half is an f32).
 #[inline(always)]

@@ -94,7 +94,8 @@ struct Run {
 /// take only the keys every live row may see, and each row adds its other allowed keys on its own, before and after
 /// them (at most the nq − 1 causal keys and the windows' staggered starts: none for a single query, the decoding
 /// step). Each row still sums its keys in position order, so the result does not depend on how runs are cut.
-#[allow(clippy::too_many_arguments)]
+// Rows index several per-row arrays in step (al, live, lim, the accumulator rows).
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 fn values<E: Elem>(
     sc: &Scratch,
     rows: usize,

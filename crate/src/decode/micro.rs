@@ -122,6 +122,7 @@ pub fn values4<E: Elem>(p: &[f32], ps: usize, n: usize, v: &[E], dv: usize, alph
 /// # Safety
 /// p: rows r < 4 at r · ps, n readable each; v: n · dv readable; acc: 4 · dv writable.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // r also strides the pointers
 unsafe fn values4_at<E: Elem>(
     p: *const f32,
     ps: usize,

@@ -9,6 +9,9 @@ use crate::abi::decode::decode_in;
 use crate::check::Memory;
 use crate::status::Status;
 
+/// A change to a valid descriptor, for the tests of what the ABI refuses.
+type Edit = Box<dyn Fn(&mut DecodeDesc)>;
+
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -243,7 +246,7 @@ impl Case {
         )
     }
 
-    fn problem(&self) -> DecodeProblem {
+    fn problem(&self) -> DecodeProblem<'_> {
         let cache = match self.dtype {
             DTYPE_F32 => CacheData::F32 { k: &self.k32, v: &self.v32 },
             DTYPE_F16 if self.finite => CacheData::F16Finite { k: &self.k16r, v: &self.v16r },
@@ -592,7 +595,7 @@ fn abi_rejects_each_bad_field_with_its_status() {
     }
     let (mut m, d) = lay_out(&c);
     let len = m.len() as u32;
-    let bad: Vec<(Box<dyn Fn(&mut DecodeDesc)>, Status)> = vec![
+    let bad: Vec<(Edit, Status)> = vec![
         (Box::new(|d| d.magic ^= 1), Status::BadMagic),
         (Box::new(|d| d.flags = 2), Status::BadFlags),
         (Box::new(|d| d.nq = 17), Status::BadDims),
@@ -654,7 +657,7 @@ fn abi_checks_the_page_table() {
     let (mut m, d) = lay_out(&c);
     assert_eq!(call(&mut m, &d), Status::Ok, "{}", c.name());
     let ps = d.page_size;
-    let bad: Vec<(Box<dyn Fn(&mut DecodeDesc)>, Status)> = vec![
+    let bad: Vec<(Edit, Status)> = vec![
         (Box::new(|d| d.page_count = 0), Status::BadCache),
         (Box::new(|d| d.page_table_ptr += 1), Status::BadCache),
         (Box::new(|d| d.page_size = 0), Status::BadCache),
@@ -825,7 +828,7 @@ fn abi_checks_q_end() {
     let (mut m, d) = lay_out(&c);
     assert_eq!(call(&mut m, &d), Status::Ok, "{}", c.name());
     let nq = d.nq;
-    let cases: Vec<(Box<dyn Fn(&mut DecodeDesc)>, Status)> = vec![
+    let cases: Vec<(Edit, Status)> = vec![
         (Box::new(move |d| d.q_end = nq - 1), Status::BadCacheRange),
         (Box::new(|d| d.q_end = 1), Status::BadCacheRange),
         (Box::new(move |d| d.q_end = nq), Status::Ok),

@@ -85,10 +85,8 @@ pub fn hidden_keys(
     hide(hi, kc);
     if let Some(mask) = p.mask {
         let m = mask.row(qb.b, h, i, j0, kc);
-        for j in lo..hi {
-            if m[j] == 0 {
-                hide(j, j + 1);
-            }
+        for (j, _) in m[lo..hi].iter().enumerate().filter(|&(_, &x)| x == 0) {
+            hide(lo + j, lo + j + 1);
         }
     }
     if let (BlockKind::Sparse, Some(sp)) = (kind, &p.structure.sparse) {

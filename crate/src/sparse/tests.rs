@@ -35,13 +35,13 @@ fn fill_row_matches_the_definition() {
     for _ in 0..20 {
         let (nq, nk) = (40, 300);
         let sp = pattern(&mut seed, nq, nk);
-        let mut allow = vec![false; 128];
+        let mut allow = [false; 128];
         for gi in 0..nq as u64 {
             for &(gj0, n) in &[(0u64, 128usize), (128, 128), (256, 44), (3, 9)] {
                 sp.fill_row(gi, gj0, &mut allow[..n]);
-                for t in 0..n {
+                for (t, &got) in allow[..n].iter().enumerate() {
                     assert_eq!(
-                        allow[t],
+                        got,
                         sp.allowed(gi, gj0 + t as u64),
                         "gi {} gj {} ({:?})",
                         gi,

@@ -80,7 +80,7 @@ pub fn check_variant(d: &VarDesc, mem: Memory) -> Result<CheckedVar, Status> {
         _ => return Err(Status::BadVariant),
     }
     let raw = [d.b, d.hq, d.hkv, d.nq, d.nk, d.dk, d.dv];
-    if raw.iter().any(|&x| x == 0) {
+    if raw.contains(&0) {
         return Err(Status::BadDims);
     }
     let [b, hq, hkv, nq, nk, dk, dv] = raw.map(|x| x as u64);

@@ -4,14 +4,15 @@
 //!
 //! Semantics (float64 definitions in ts/reference/variants/), for batch b, query head h (kv head g = h / (hq / hkv)),
 //! query row i, keys j < nk:
-//! - linear:    φ(x) = elu(x) + 1;  o_i = Σ_j (φ(q_i)·φ(k_j)) v_j / Σ_j φ(q_i)·φ(k_j)
+//! - linear: φ(x) = elu(x) + 1;  o_i = Σ_j (φ(q_i)·φ(k_j)) v_j / Σ_j φ(q_i)·φ(k_j)
 //! - performer: φ(x) = exp(ω_a·x' − |x'|²/2) for a < features, x' = x·√scale, ω_a row a of `proj_a`
-//!              ([features, dk]); o_i as for linear. `scale` ≥ 0.
+//!   ([features, dk]); o_i as for linear. `scale` ≥ 0.
 //! - linformer: K' = E·K_{b,g}, V' = F·V_{b,g} (E = `proj_a`, F = `proj_b`, both [features, nk]);
-//!              o_i = Σ_r softmax_r(scale · q_i·K'_r) V'_r over r < features.
-//! - lsh:       Reformer shared-QK LSH attention (nq = nk, hkv = hq, `k` not read): `features` buckets (even),
-//!              `rounds` rounds of rotations `proj_a` ([rounds, dk, features / 2]), chunks of `chunk` sorted
-//!              positions; the full definition is in variants/lsh.rs. Causal: key j only for queries i ≥ j.
+//!   o_i = Σ_r softmax_r(scale · q_i·K'_r) V'_r over r < features.
+//! - lsh: Reformer shared-QK LSH attention (nq = nk, hkv = hq, `k` not read): `features` buckets (even),
+//!   `rounds` rounds of rotations `proj_a` ([rounds, dk, features / 2]), chunks of `chunk` sorted
+//!   positions; the full definition is in variants/lsh.rs. Causal: key j only for queries i ≥ j.
+//!
 //! Causal (linear, performer): the sums run over j ≤ i + offset, offset = 0 (top-left) or nk − nq (bottom-right);
 //! a row with no such key (or a zero denominator) outputs 0.
 

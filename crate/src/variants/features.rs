@@ -98,8 +98,8 @@ impl FeatureMap for Favor {
             *y = 0.0;
         }
         let mut norm2 = 0.0f32;
-        for c in 0..self.dk {
-            let xc = x[c] * self.sqrt_scale;
+        for (c, &xv) in x[..self.dk].iter().enumerate() {
+            let xc = xv * self.sqrt_scale;
             norm2 += xc * xc;
             axpy(out, xc, &self.wt[c * fp..(c + 1) * fp]);
         }

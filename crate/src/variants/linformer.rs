@@ -19,6 +19,7 @@ pub struct Linformer<'a> {
 }
 
 /// `proj` [rows, nk] times the (b, g) slice of `x` ([nk, d]) into `into` (rows × dp, padded).
+#[allow(clippy::too_many_arguments)]
 fn project(
     x: &View<f32>,
     b: usize,

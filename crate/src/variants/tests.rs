@@ -85,8 +85,8 @@ fn naive_ratio(c: &Case, causal: Option<i64>, weight: impl Fn(usize, usize, usiz
                 for j in 0..keys {
                     let w = weight(bi, h, g, i, j);
                     den += w;
-                    for x in 0..dv {
-                        num[x] += w * c.v[((bi * hkv + g) * nk + j) * dv + x] as f64;
+                    for (x, n) in num.iter_mut().enumerate().take(dv) {
+                        *n += w * c.v[((bi * hkv + g) * nk + j) * dv + x] as f64;
                     }
                 }
                 for x in 0..dv {
@@ -289,8 +289,8 @@ fn performer_matches_its_definition_for_far_apart_features() {
                 for (j, l) in lw.iter().enumerate() {
                     let wt = (l - top).exp();
                     den += wt;
-                    for x in 0..dv {
-                        num[x] += wt * c.v[j * dv + x] as f64;
+                    for (x, n) in num.iter_mut().enumerate().take(dv) {
+                        *n += wt * c.v[j * dv + x] as f64;
                     }
                 }
                 for x in 0..dv {
