@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AttentionError, attention, init, referenceAttention } from '../ts/index.js';
 import type { AttentionOptions } from '../ts/index.js';
 import { uniform } from './rng.js';
+import { maxDiff } from './compare.js';
 
 const TOL = 1e-5;
 
@@ -22,21 +23,6 @@ function inputs(seed: number, s: Shape) {
     k: { data: uniform(seed + 1, s.b * s.hkv * s.nk * s.dk), shape: [s.b, s.hkv, s.nk, s.dk] },
     v: { data: uniform(seed + 2, s.b * s.hkv * s.nk * s.dv), shape: [s.b, s.hkv, s.nk, s.dv] },
   };
-}
-
-function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>, logScale = false): number {
-  expect(got.length).toBe(want.length);
-  let m = 0;
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!;
-    const w = want[i]!;
-    if (!Number.isFinite(w) || !Number.isFinite(g)) {
-      if (g !== w) return Infinity;
-      continue;
-    }
-    m = Math.max(m, Math.abs(g - w) / (logScale ? Math.max(1, Math.abs(w)) : 1));
-  }
-  return m;
 }
 
 type Edit = (x: ReturnType<typeof inputs>) => void;

@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AttentionError, attention, createAttention, init, referenceAttention } from '../ts/index.js';
 import type { AttentionOptions, Layout, SparsityOption } from '../ts/index.js';
 import { Rng, uniform } from './rng.js';
+import { maxDiff } from './compare.js';
 
 const TOL = 1e-5;
 
@@ -80,21 +81,6 @@ function oracle(x: ReturnType<typeof inputs>, s: Shape, o: AttentionOptions) {
     }
   }
   return referenceAttention(x.q, x.k, x.v, { ...o, sparsity: undefined, mask: { data: mask, shape: [s.b, s.hq, s.nq, s.nk] } });
-}
-
-function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>, logScale = false): number {
-  expect(got.length).toBe(want.length);
-  let m = 0;
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!;
-    const w = want[i]!;
-    if (!Number.isFinite(w) || !Number.isFinite(g)) {
-      if (g !== w) return Infinity;
-      continue;
-    }
-    m = Math.max(m, Math.abs(g - w) / (logScale ? Math.max(1, Math.abs(w)) : 1));
-  }
-  return m;
 }
 
 function csr(rng: Rng, nq: number, nk: number, empty: number[]): { rowPtr: number[]; colIdx: number[] } {

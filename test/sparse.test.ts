@@ -11,23 +11,9 @@ import { runDescriptor } from '../ts/core/call.js';
 import { SPARSE_BK, SPARSE_BQ, KIND_FULL } from '../ts/sparse/types.js';
 import { sparseAllowed } from '../ts/sparse/predicate.js';
 import { Rng, uniform } from './rng.js';
+import { maxDiff } from './compare.js';
 
 const TOL = 1e-5;
-
-function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>, logScale = false): number {
-  expect(got.length).toBe(want.length);
-  let m = 0;
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!;
-    const w = want[i]!;
-    if (!Number.isFinite(w) || !Number.isFinite(g)) {
-      if (g !== w) return Infinity;
-      continue;
-    }
-    m = Math.max(m, Math.abs(g - w) / (logScale ? Math.max(1, Math.abs(w)) : 1));
-  }
-  return m;
-}
 
 interface Problem {
   b: number; hq: number; hkv: number; nq: number; nk: number; d: number;

@@ -1,0 +1,21 @@
+/** Comparisons shared by the test files: largest differences between results and their references. */
+import { expect } from 'vitest';
+
+/**
+ * Largest |got − want| (divided by max(1, |want|) with `logScale`, for log-sum-exps); a non-finite value on either
+ * side must be the same on the other (else Infinity). The lengths must match.
+ */
+export function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>, logScale = false): number {
+  expect(got.length).toBe(want.length);
+  let m = 0;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!;
+    const w = want[i]!;
+    if (!Number.isFinite(w) || !Number.isFinite(g)) {
+      if (g !== w) return Infinity;
+      continue;
+    }
+    m = Math.max(m, Math.abs(g - w) / (logScale ? Math.max(1, Math.abs(w)) : 1));
+  }
+  return m;
+}
