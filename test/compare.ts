@@ -19,3 +19,14 @@ export function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>, logScal
   }
   return m;
 }
+
+/** Largest |a − b| over finite values; a NaN difference (NaN on a side, or ∞ − ∞) counts as Infinity. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    m = Number.isNaN(d) ? Infinity : Math.max(m, d);
+  }
+  return m;
+}

@@ -10,6 +10,7 @@ import { AttentionError, attention, createAttention, init, lshRotations, referen
 import type { AttentionOptions, Layout, LshVariant } from '../ts/index.js';
 import { buildDescriptor } from '../ts/spec.js';
 import { uniform } from './rng.js';
+import { maxAbsDiff } from './compare.js';
 
 /** The exact kernel's budget. Buckets and sorted order are bitwise the kernel's (f32 hash sums in a fixed order);
  * what is left is f32 rounding of a softmax over ≤ 2·chunk keys per round and of the round merge. */
@@ -22,16 +23,6 @@ function inputs(seed: number, s: Shape) {
   const dims = (d: number): number[] => (s.layout === 'BHND' ? [s.b, s.h, s.n, d] : [s.b, s.n, s.h, d]);
   const q = { data: uniform(seed, s.b * s.h * s.n * s.dk), shape: dims(s.dk) };
   return { q, k: q, v: { data: uniform(seed + 1, s.b * s.h * s.n * s.dv), shape: dims(s.dv) } };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    m = Number.isNaN(d) ? Infinity : Math.max(m, d);
-  }
-  return m;
 }
 
 const meanAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {

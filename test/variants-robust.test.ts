@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { attention, createAttention, init, performerProjection, referenceVariantAttention } from '../ts/index.js';
 import type { AttentionOptions, Layout } from '../ts/index.js';
 import { Rng } from './rng.js';
+import { maxAbsDiff } from './compare.js';
 
 interface Shape { b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; layout: Layout }
 
@@ -75,16 +76,6 @@ function logSpacePerformer(x: ReturnType<typeof inputs>, s: Shape, m: number, se
     }
   }
   return out;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    m = Number.isNaN(d) ? Infinity : Math.max(m, d);
-  }
-  return m;
 }
 
 beforeAll(async () => {

@@ -10,6 +10,7 @@ import {
 } from '../ts/index.js';
 import type { AttentionOptions, Layout, VariantOption } from '../ts/index.js';
 import { uniform } from './rng.js';
+import { maxAbsDiff } from './compare.js';
 
 /**
  * Tolerance: max abs error 1e-5 (outputs lie in [−1, 1]), the exact kernel's budget, for all three. Linear attention
@@ -28,16 +29,6 @@ function inputs(seed: number, s: Shape) {
     k: { data: uniform(seed + 1, s.b * s.hkv * s.nk * s.dk), shape: dims(s.hkv, s.nk, s.dk) },
     v: { data: uniform(seed + 2, s.b * s.hkv * s.nk * s.dv), shape: dims(s.hkv, s.nk, s.dv) },
   };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    m = Number.isNaN(d) ? Infinity : Math.max(m, d);
-  }
-  return m;
 }
 
 const meanAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
