@@ -11,24 +11,16 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AttentionError, attention, createAttention, init, referenceAttention } from '../ts/index.js';
-import type { AttentionOptions, Layout, SparsityOption } from '../ts/index.js';
+import type { AttentionOptions, SparsityOption } from '../ts/index.js';
 import { Rng, uniform } from './rng.js';
 import { maxDiff } from './compare.js';
+import { inputs, type Shape } from './shaped-inputs.js';
 
 const TOL = 1e-5;
 
-interface Shape { b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; layout: Layout }
 
 const mha = (nq: number, nk: number, b = 1): Shape => ({ b, hq: 2, hkv: 2, nq, nk, dk: 16, dv: 16, layout: 'BHND' });
 
-function inputs(seed: number, s: Shape) {
-  const dims = (h: number, n: number, d: number): number[] => (s.layout === 'BHND' ? [s.b, h, n, d] : [s.b, n, h, d]);
-  return {
-    q: { data: uniform(seed, s.b * s.hq * s.nq * s.dk), shape: dims(s.hq, s.nq, s.dk) },
-    k: { data: uniform(seed + 1, s.b * s.hkv * s.nk * s.dk), shape: dims(s.hkv, s.nk, s.dk) },
-    v: { data: uniform(seed + 2, s.b * s.hkv * s.nk * s.dv), shape: dims(s.hkv, s.nk, s.dv) },
-  };
-}
 
 /** The pattern of `sp` as an [Nq, Nk] 0/1 array, from the option itself. */
 function patternOf(sp: SparsityOption, nq: number, nk: number, bottomRight: boolean): Uint8Array {

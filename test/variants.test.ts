@@ -8,9 +8,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AttentionError, attention, init, performerProjection, linformerProjection, referenceAttention, referenceVariantAttention,
 } from '../ts/index.js';
-import type { AttentionOptions, Layout, VariantOption } from '../ts/index.js';
-import { uniform } from './rng.js';
+import type { AttentionOptions, VariantOption } from '../ts/index.js';
 import { maxAbsDiff } from './compare.js';
+import { inputs, type Shape } from './shaped-inputs.js';
 
 /**
  * Tolerance: max abs error 1e-5 (outputs lie in [−1, 1]), the exact kernel's budget, for all three. Linear attention
@@ -20,16 +20,7 @@ import { maxAbsDiff } from './compare.js';
  */
 const TOL = 1e-5;
 
-interface Shape { b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; layout: Layout }
 
-function inputs(seed: number, s: Shape) {
-  const dims = (h: number, n: number, d: number): number[] => (s.layout === 'BHND' ? [s.b, h, n, d] : [s.b, n, h, d]);
-  return {
-    q: { data: uniform(seed, s.b * s.hq * s.nq * s.dk), shape: dims(s.hq, s.nq, s.dk) },
-    k: { data: uniform(seed + 1, s.b * s.hkv * s.nk * s.dk), shape: dims(s.hkv, s.nk, s.dk) },
-    v: { data: uniform(seed + 2, s.b * s.hkv * s.nk * s.dv), shape: dims(s.hkv, s.nk, s.dv) },
-  };
-}
 
 const meanAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let s = 0;
