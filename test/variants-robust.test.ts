@@ -4,9 +4,11 @@
  * kernel must shift each feature by its own running maximum (one shift for the whole state gave O(1) errors, zero
  * rows and NaN from Gaussian q, k with σ ≈ 10, D = 64). The oracle is the float64 definition evaluated in log-space
  * (w_ij ∝ Σ_a exp(pre_a(q_i) + pre_a(k_j)), normalised by the row's largest term), written here from the projection
- * alone; plain float64 underflows there too. Then LSH with |q| ~ 1e20 (its keys q / |q| were 0 and the scores NaN
- * once f32's sum of squares overflowed), rows with no key under bottom-right causal, reproducible calls, and the
- * pool's bitwise agreement on the causal form (keys absorbed row by row).
+ * alone. The SDK's float64 reference (referenceVariantAttention) must match it too: it once took exp(pre) unshifted,
+ * which underflows in float64 as well (every feature 0 from σ ≈ 12, D = 64; σ = 10 causal rows already 0). Then LSH
+ * with |q| ~ 1e20 (its keys q / |q| were 0 and the scores NaN once f32's sum of squares overflowed), rows with no
+ * key under bottom-right causal, reproducible calls, and the pool's bitwise agreement on the causal form (keys
+ * absorbed row by row).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attention, createAttention, init, performerProjection, referenceVariantAttention } from '../ts/index.js';
@@ -89,18 +91,23 @@ describe('performer with large logits', () => {
     ['GQA, B 2, BNHD, Nq < Nk, bottom-right causal', { b: 2, hq: 4, hkv: 2, nq: 40, nk: 70, dk: 32, dv: 5, layout: 'BNHD' }, 'bottom-right'],
     ['Nq > Nk, bottom-right causal (first rows see no key)', { b: 1, hq: 2, hkv: 1, nq: 70, nk: 40, dk: 32, dv: 7, layout: 'BHND' }, 'bottom-right'],
   ];
-  for (const sigma of [1, 12]) {
+  for (const sigma of [1, 10, 12, 30]) {
     for (const [name, s, causal] of cases) {
-      it(`${name}, σ = ${sigma}: matches the log-space definition, no NaN`, () => {
+      it(`${name}, σ = ${sigma}: the kernel and the float64 reference match the log-space definition, no NaN`, () => {
         const x = inputs(name.length + sigma, s, sigma);
         const m = 48;
         const options: AttentionOptions = { layout: s.layout, causal, variant: { kind: 'performer', features: m, seed: 5 } };
         const got = attention(x.q, x.k, x.v, options).output;
         const want = logSpacePerformer(x, s, m, 5, 1 / Math.sqrt(s.dk), causal);
-        // σ = 1: the budget of test/variants.test.ts. σ = 12: the feature logarithms are ~±500, so their f32 rounding
-        // (~3e-5 each) moves the weights by ~1e-4 relative; before the fix the error was O(1) or NaN.
-        expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(sigma === 1 ? 1e-5 : 2e-3);
-        if (sigma === 1) expect(maxAbsDiff(referenceVariantAttention(x.q, x.k, x.v, options).output, want)).toBeLessThan(1e-9);
+        const reference = referenceVariantAttention(x.q, x.k, x.v, options).output;
+        // The unshifted reference was off by O(1) here from σ = 10 on (rows of 0 where all features underflowed).
+        expect(maxAbsDiff(reference, want)).toBeLessThan(1e-9);
+        // σ = 1: the budget of test/variants.test.ts. σ ≥ 10: the feature logarithms are ~±500 (σ = 12) to ~±3600
+        // (σ = 30), so their f32 rounding moves the weights by ~1e-4 relative (seen ≤ 1.7e-4); before the kernel's
+        // per-feature shifts the error was O(1) or NaN.
+        const tol = sigma === 1 ? 1e-5 : 2e-3;
+        expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(tol);
+        expect(maxAbsDiff(got, reference)).toBeLessThanOrEqual(tol);
         if (causal === 'bottom-right' && s.nq > s.nk) {
           const first = Array.from(got.subarray(0, (s.nq - s.nk) * s.dv));
           expect(first.every((v) => v === 0)).toBe(true);
