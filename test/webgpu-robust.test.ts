@@ -2,9 +2,10 @@
  * The WebGPU backend used as a demanding caller would: dispose(), device loss, an AbortSignal and GpuTensor.destroy()
  * while calls are in flight; errors that must name the caller's argument (never a descriptor-internal name or a raw
  * WebGPU error); grids over the device's per-dimension limit; many calls in flight at once; NaN inputs (NaN exactly
- * where the reference has it); and seeded shapes the main suite (test/webgpu.test.ts) does not make — odd head sizes,
- * Dv ≫ Dk, Nq ≫ Nk, long decode ranges with GQA, windows and lengths, broadcast masks, biases near −1e38 — against
- * the float64 reference (budget 1e-5, DESIGN.md).
+ * where the reference has it); cosine similarity of rows from ~1e-23 to ~1e37 (where f32's Σx² and q·k leave its
+ * range); and seeded shapes the main suite (test/webgpu.test.ts) does not make — odd head sizes, Dv ≫ Dk, Nq ≫ Nk,
+ * long decode ranges with GQA, windows and lengths, broadcast masks, biases near −1e38 — against the float64
+ * reference (budget 1e-5, DESIGN.md).
  * Runs in Node (Dawn on OpenGL ES), Deno (wgpu on lavapipe) and Chromium (SwiftShader); skips like the main suite.
  */
 import { describe, expect, it } from 'vitest';
@@ -385,6 +386,66 @@ if (!gpu.attn) {
         expect(firstMismatch('output', got.output, ref.output, TOL)).toBe('');
         if (o.returnLse) expect(firstMismatch('lse', got.lse, ref.lse, TOL, true)).toBe('');
         if (o.returnWeights) expect(firstMismatch('weights', got.weights, ref.weights, TOL)).toBe('');
+      });
+    }
+  });
+
+  describe(`webgpu robustness (${gpu.runtime}): cosine similarity at any finite magnitude, vs the float64 reference`, () => {
+    // The reference normalises x / max(|x|, 1e-12) in float64. In f32, Σx² overflows from |x| ≈ 1.8e19 (every cosine
+    // of the row read 0, or NaN when the dot product overflowed too), and the products of two rows below ~1e-19
+    // underflow (the cosines of two sub-1e-12 rows, which a tiny temperature makes visible, read 0).
+    interface CosCase { name: string; b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; o: AttentionOptions; qf: number[]; kf: number[]; split?: number }
+    const mixedQ = [1, 1e25, 1e-30, 1e-13, 3e37, 0.5]; // normal rows are the control
+    const mixedK = [1, 1e30, 1e-30, 1e-13, 0, 2e-7, 1e20];
+    const apartQ = [1, 1e-13, 1e5, 0.5], apartK = [1, 1e-13, 0, 1e-12, 1e7]; // times chunksApart's 1e30 / 1e-25: finite
+    const cases: CosCase[] = [
+      { name: 'flash: |q| ~1e25 / 3e37, |k| ~1e30, tiny and zero rows', b: 1, hq: 2, hkv: 1, nq: 40, nk: 70, dk: 16, dv: 16,
+        o: { returnLse: true }, qf: mixedQ, kf: mixedK },
+      { name: 'flash, Dk 80 (two column chunks; rows ~1 in one chunk, ~1e30 or ~1e-25 in the other)', b: 1, hq: 2, hkv: 2, nq: 20, nk: 50, dk: 80, dv: 24,
+        o: { returnLse: true, causal: true }, qf: apartQ, kf: apartK, split: 64 },
+      { name: 'weights (returnWeights)', b: 1, hq: 2, hkv: 1, nq: 18, nk: 35, dk: 16, dv: 8,
+        o: { returnWeights: true, returnLse: true }, qf: mixedQ, kf: mixedK },
+      { name: 'decode: Nq 3, Nk 700, GQA', b: 2, hq: 4, hkv: 1, nq: 3, nk: 700, dk: 16, dv: 16,
+        o: { returnLse: true }, qf: mixedQ, kf: mixedK },
+      { name: 'decode, Dk 48 (two column chunks, magnitudes differing between them), weights', b: 1, hq: 2, hkv: 1, nq: 6, nk: 500, dk: 48, dv: 16,
+        o: { returnLse: true, returnWeights: true }, qf: apartQ, kf: apartK, split: 32 },
+      { name: 'flash over Nk 2000, D 256, causal (where llvmpipe\'s loop budget is tightest)', b: 1, hq: 1, hkv: 1, nq: 17, nk: 2000, dk: 256, dv: 256,
+        o: { causal: 'bottom-right', returnLse: true }, qf: apartQ, kf: apartK, split: 128 },
+      { name: 'flash + weights: both rows ~1e-23, temperature 1e-21 (the f32 products underflow even to subnormals)', b: 1, hq: 1, hkv: 1, nq: 20, nk: 40, dk: 16, dv: 16,
+        o: { temperature: 1e-21, returnLse: true, returnWeights: true }, qf: [1e-23, 2e-23], kf: [1e-23, 2e-23, 5e-23] },
+      { name: 'decode: both rows ~1e-23, temperature 1e-21', b: 1, hq: 2, hkv: 1, nq: 2, nk: 600, dk: 32, dv: 16,
+        o: { temperature: 1e-21, returnLse: true }, qf: [1e-23, 2e-23], kf: [1e-23, 2e-23, 5e-23] },
+    ];
+    /** Row r of a [B, H, N, D] tensor times f[r % f.length] (rounded to f32). */
+    function rowsTimes(t: Tensor, f: number[]): void {
+      const d = t.shape[3]!;
+      for (let r = 0; r < t.data.length / d; r++) for (let c = 0; c < d; c++) t.data[r * d + c] *= f[r % f.length]!;
+    }
+    /** Rows r ≡ 1 (mod 3): columns from `at` on times 1e30; rows r ≡ 2: columns before `at` times 1e-25 (a row's
+     * largest element then sits in one column chunk of the kernel, or grows from one chunk to the next). */
+    function chunksApart(t: Tensor, at: number): void {
+      const d = t.shape[3]!;
+      for (let r = 0; r < t.data.length / d; r++) {
+        for (let c = 0; c < d; c++) {
+          if (r % 3 === 1 && c >= at) t.data[r * d + c] *= 1e30;
+          if (r % 3 === 2 && c < at) t.data[r * d + c] *= 1e-25;
+        }
+      }
+    }
+    for (const [n, c] of cases.entries()) {
+      it(c.name, async () => {
+        const rng = new Rng(4000 + n);
+        const q = tensor(rng, [c.b, c.hq, c.nq, c.dk]), k = tensor(rng, [c.b, c.hkv, c.nk, c.dk]), v = tensor(rng, [c.b, c.hkv, c.nk, c.dv]);
+        rowsTimes(q, c.qf);
+        rowsTimes(k, c.kf);
+        if (c.split !== undefined) {
+          chunksApart(q, c.split);
+          chunksApart(k, c.split);
+        }
+        const o: AttentionOptions = { similarity: 'cosine', temperature: 0.1, ...c.o };
+        const ref = referenceAttention(q, k, v, o);
+        expect(ref.output.every(Number.isFinite)).toBe(true);
+        checkVsReference(q, k, v, o, await attn.run(q, k, v, o));
       });
     }
   });

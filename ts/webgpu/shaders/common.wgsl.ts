@@ -37,6 +37,15 @@ const NEG: f32 = -3.0e38;
 const LIVE: f32 = -2.36e38;
 const COSINE_EPS: f32 = 1e-12;
 
+// Cosine similarity multiplies each row by a power of two before any product, chosen from the exponent of its
+// largest |x| so that it lands in [1, 4): exact, and then neither Σx² (which overflows f32 from |x| ≈ 1.8e19) nor
+// q·k (which underflows for two rows below ~1e-19) leaves f32's range. The factors cancel in q·k / (|q| |k|); the
+// norm floor of x / max(|x|, 1e-12) becomes COSINE_EPS · 2^p. exp_bits: the biased exponent (0 for 0, 255 for ±∞ /
+// NaN, whose rows stay non-finite); cos_pow: p for a row whose largest exponent is e; pow2: 2^n, 0 below 2^-126.
+fn exp_bits(x: f32) -> u32 { return (bitcast<u32>(x) >> 23u) & 0xffu; }
+fn cos_pow(e: u32) -> i32 { return clamp(127 - i32(e), -126, 127); }
+fn pow2(n: i32) -> f32 { return select(0.0, bitcast<f32>(u32(clamp(n, -126, 127) + 127) << 23u), n >= -126); }
+
 fn neg_inf() -> f32 { return bitcast<f32>(P.neg_inf_bits); } // 0xff800000, never a constant: see params.ts
 fn nan() -> f32 { return bitcast<f32>(P.neg_inf_bits | 0x00400000u); } // a quiet NaN, from the uniform for the same reason
 // NaN tested on the bits: WGSL lets compilers assume floats are never NaN, so x != x may fold to false. A NaN logit

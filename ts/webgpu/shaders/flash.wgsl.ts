@@ -30,7 +30,7 @@ export function flashWgsl(c: FlashConfig): string {
   const lanes = WORKGROUP / c.br;
   const kpt = c.bc / lanes;
   const dvt = c.dvPad / lanes;
-  if (!Number.isInteger(lanes) || !Number.isInteger(kpt) || c.dc % lanes !== 0 || c.dvPad % c.dc !== 0) {
+  if (!Number.isInteger(lanes) || !Number.isInteger(kpt) || c.dc % lanes !== 0 || c.dvPad % c.dc !== 0 || c.bc > WORKGROUP) {
     throw new Error(`flashWgsl: inconsistent config ${JSON.stringify(c)}`);
   }
   const write = c.split
@@ -73,6 +73,10 @@ const DP: u32 = ${c.dc + 1}u;
 var<workgroup> sq: array<f32, ${c.br * (c.dc + 1)}>;
 var<workgroup> skv: array<f32, ${c.bc * (c.dc + 1)}>;
 var<workgroup> ss: array<f32, ${c.br * c.bc}>;
+// Cosine similarity: the largest exponent of each query row, and of each key of the block over the columns staged
+// so far (see cos_pow in common.wgsl.ts).
+var<workgroup> qexp: array<atomic<u32>, BR>;
+var<workgroup> kexp: array<atomic<u32>, BC>;
 
 // Stacked row R of KV head kvh: query head kvh·group + R / Nq, query row R % Nq (GQA: the query heads that share a
 // KV head are rows of one block, so each K/V tile is loaded once for all of them).
@@ -84,6 +88,7 @@ fn stage_q(b: u32, kvh: u32, r0: u32, c0: u32, t: u32) {
     if (rr < P.group * P.nq && col < P.dk) {
       let h = kvh * P.group + rr / P.nq;
       x = ld_q(b * P.q_sb + h * P.q_sh + (rr % P.nq) * P.q_sr + col);
+      if (P.cosine != 0u) { x *= pow2(cos_pow(atomicLoad(&qexp[idx / DC]))); }
     }
     sq[(idx / DC) * DP + idx % DC] = x;
   }
@@ -138,6 +143,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var o: array<f32, DVT>;
   for (var x = 0u; x < DVT; x++) { o[x] = 0.0; }
   var qn = 0.0;
+  var qp = 0;
+  if (P.cosine != 0u) {
+    if (live) {
+      let qo = b * P.q_sb + h * P.q_sh + i * P.q_sr;
+      var e = 0u;
+      for (var col = lane; col < P.dk; col += LANES) { e = max(e, exp_bits(ld_q(qo + col))); }
+      atomicMax(&qexp[r], e);
+    }
+    workgroupBarrier();
+    qp = cos_pow(atomicLoad(&qexp[r]));
+  }
   let q_once = P.dk <= DC;
   if (q_once) {
     stage_q(b, kvh, r0, 0u, t);
@@ -152,8 +168,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     // S = Q·Kᵀ for this key block, DC columns at a time.
     var s: array<f32, KPT>;
     var kn: array<f32, KPT>;
-    for (var x = 0u; x < KPT; x++) { s[x] = 0.0; kn[x] = 0.0; }
+    var kp: array<i32, KPT>; // cosine: the power of two the key's columns are multiplied by (running, per chunk)
+    for (var x = 0u; x < KPT; x++) { s[x] = 0.0; kn[x] = 0.0; kp[x] = 127; }
     var qn_blk = 0.0;
+    if (P.cosine != 0u && t < BC) { atomicStore(&kexp[t], 0u); } // the barrier below orders it before the staging
     for (var c0 = 0u; c0 < P.dk; c0 += DC) {
       workgroupBarrier();
       if (!q_once) { stage_q(b, kvh, r0, c0, t); }
@@ -161,17 +179,42 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         let j = ju + idx / DC;
         let col = c0 + idx % DC;
         var x = 0.0;
-        if (j < u32(hi) && col < P.dk) { x = ld_k(b * P.k_sb + kvh * P.k_sh + j * P.k_sr + col); }
+        if (j < u32(hi) && col < P.dk) {
+          x = ld_k(b * P.k_sb + kvh * P.k_sh + j * P.k_sr + col);
+          if (P.cosine != 0u) { atomicMax(&kexp[idx / DC], exp_bits(x)); }
+        }
         skv[(idx / DC) * DP + idx % DC] = x;
       }
       workgroupBarrier();
-      for (var c = 0u; c < DC; c++) {
-        let qv = sq[r * DP + c];
-        qn_blk += qv * qv;
+      if (P.cosine != 0u) {
+        // A key whose largest exponent grew in this chunk: its sums so far move to the new (smaller) power of two.
+        var ks: array<f32, KPT>;
         for (var x = 0u; x < KPT; x++) {
-          let kv = skv[(lane + LANES * x) * DP + c];
-          s[x] += qv * kv;
-          kn[x] += kv * kv;
+          let p = cos_pow(atomicLoad(&kexp[lane + LANES * x]));
+          let f = pow2(p - kp[x]);
+          s[x] *= f;
+          kn[x] *= f * f;
+          kp[x] = p;
+          ks[x] = pow2(p);
+        }
+        for (var c = 0u; c < DC; c++) {
+          let qv = sq[r * DP + c];
+          qn_blk += qv * qv;
+          for (var x = 0u; x < KPT; x++) {
+            let kv = skv[(lane + LANES * x) * DP + c] * ks[x];
+            s[x] += qv * kv;
+            kn[x] += kv * kv;
+          }
+        }
+      } else {
+        for (var c = 0u; c < DC; c++) {
+          let qv = sq[r * DP + c];
+          qn_blk += qv * qv;
+          for (var x = 0u; x < KPT; x++) {
+            let kv = skv[(lane + LANES * x) * DP + c];
+            s[x] += qv * kv;
+            kn[x] += kv * kv;
+          }
         }
       }
     }
@@ -185,7 +228,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       if (live && j < u32(hi) && pos_ok(gi, P.k_start + j, ql, kl) && mask_ok(b, h, i, j)) {
         var sim = s[x];
         let bad = is_nan(sim); // before max / clamp / tanh, which may drop a NaN
-        if (P.cosine != 0u) { sim = sim / (max(sqrt(qn), COSINE_EPS) * max(sqrt(kn[x]), COSINE_EPS)); }
+        if (P.cosine != 0u) { sim = sim / (max(sqrt(qn), COSINE_EPS * pow2(qp)) * max(sqrt(kn[x]), COSINE_EPS * pow2(kp[x]))); }
         logit = finish_logit(sim, b, h, i, j);
         if (bad) { logit = nan(); }
       }

@@ -27,17 +27,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let qo = b * P.q_sb + h * P.q_sh + i * P.q_sr;
     let ko = b * P.k_sb + kvh * P.k_sh + j * P.k_sr;
     var dot = 0.0;
-    var qn = 0.0;
-    var kn = 0.0;
-    for (var c = 0u; c < P.dk; c++) {
-      let qv = ld_q(qo + c);
-      let kv = ld_k(ko + c);
-      dot += qv * kv;
-      qn += qv * qv;
-      kn += kv * kv;
+    var bad = false;
+    if (P.cosine != 0u) { // both rows scaled by powers of two first (cos_pow in common.wgsl.ts)
+      var eq = 0u;
+      var ek = 0u;
+      for (var c = 0u; c < P.dk; c++) {
+        eq = max(eq, exp_bits(ld_q(qo + c)));
+        ek = max(ek, exp_bits(ld_k(ko + c)));
+      }
+      let qs = pow2(cos_pow(eq));
+      let ks = pow2(cos_pow(ek));
+      var qn = 0.0;
+      var kn = 0.0;
+      for (var c = 0u; c < P.dk; c++) {
+        let qv = ld_q(qo + c) * qs;
+        let kv = ld_k(ko + c) * ks;
+        dot += qv * kv;
+        qn += qv * qv;
+        kn += kv * kv;
+      }
+      bad = is_nan(dot);
+      dot = dot / (max(sqrt(qn), COSINE_EPS * qs) * max(sqrt(kn), COSINE_EPS * ks));
+    } else {
+      for (var c = 0u; c < P.dk; c++) { dot += ld_q(qo + c) * ld_k(ko + c); }
+      bad = is_nan(dot);
     }
-    let bad = is_nan(dot);
-    if (P.cosine != 0u) { dot = dot / (max(sqrt(qn), COSINE_EPS) * max(sqrt(kn), COSINE_EPS)); }
     x = finish_logit(dot, b, h, i, j);
     if (bad) { x = nan(); }
   }
