@@ -134,9 +134,11 @@ const project = (output) => output;
 const BLOCKS: Record<string, Entry> = {
   'Node #1': {
     marks: 'INVALID_TYPE v',
-    typeErrors: [{ match: "Type 'Float64Array<ArrayBuffer>' is not assignable", why: 'it passes a Float64Array on purpose, to show the error' }],
-    exports: ['output', 'shape', 'lse', 'B', 'H', 'N', 'D'],
-    check: ({ values: { output, shape, lse, B, H, N, D } }) => {
+    // Without `convert: true` the types say Float32Array, as the runtime does; with it (`converted`) they admit it.
+    typeErrors: [{ match: "Type 'Float64Array<ArrayBuffer>' is not assignable", why: 'it passes a Float64Array without convert on purpose, to show the error' }],
+    exports: ['output', 'shape', 'lse', 'B', 'H', 'N', 'D', 'converted'],
+    check: ({ values: { output, shape, lse, B, H, N, D, converted } }) => {
+      expect(sameBits((converted as AttentionResult).output, output as Float32Array)).toBe(true);
       // output: Float32Array [B, H, N, D]; lse: Float32Array [B, H, N]
       const [b, h, n, d] = [B, H, N, D] as number[];
       expect(shape).toEqual([b, h, n, d]);

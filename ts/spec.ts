@@ -4,7 +4,7 @@
  * input is not already of the kernel's element type) and never mutated; layouts are expressed as strides.
  */
 import type { AttentionDescriptor } from './descriptor.js';
-import type { AttentionInput, AttentionOptions } from './types.js';
+import type { AttentionOptions, ConvertibleInput, ConvertOptions } from './types.js';
 import { isFloat32Array, typeName } from './validate/describe.js';
 import { readAlibi } from './validate/alibi.js';
 import { readBroadcast } from './validate/broadcast.js';
@@ -18,7 +18,7 @@ import { readSparsity } from './sparse/validate.js';
 import { ALIGN_BOTTOM_RIGHT } from './descriptor.js';
 
 export function buildDescriptor(
-  q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions,
+  q: ConvertibleInput, k: ConvertibleInput, v: ConvertibleInput, options?: AttentionOptions | ConvertOptions,
 ): AttentionDescriptor {
   const o = readOptions(options);
   const layout = readLayout(o);

@@ -41,6 +41,23 @@ export type BiasInput = TensorLike<Float32Array>;
 /** q, k, v: 4-D [B, H, N, D] in BHND (or [B, N, H, D] in BNHD), or 3-D without the batch dim (B = 1). */
 export type AttentionInput = TensorLike<Float32Array>;
 
+/** What `convert: true` turns into a Float32Array (a copy): number[] and every numeric typed array but the BigInt
+ * ones (a Float16Array too, which the ES2022 lib these types build on does not name). */
+export type ConvertibleFloats =
+  | Float32Array | readonly number[] | Float64Array
+  | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array;
+
+/** q, k, v as `attention(q, k, v, { convert: true, … })` takes them. */
+export type ConvertibleInput = TensorLike<ConvertibleFloats>;
+
+/** AttentionOptions with `convert: true`: q, k, v and bias may then be any ConvertibleFloats, and the mask also
+ * boolean[] (truthy = attend). A separate type so that without the option the compiler still says Float32Array. */
+export interface ConvertOptions extends Omit<AttentionOptions, 'convert' | 'mask' | 'bias'> {
+  convert: true;
+  mask?: TensorLike<ConvertibleFloats | readonly boolean[]>;
+  bias?: TensorLike<ConvertibleFloats>;
+}
+
 export type Lengths = Int32Array | Uint32Array | readonly number[];
 
 export interface AttentionOptions {
@@ -72,7 +89,9 @@ export interface AttentionOptions {
   returnWeights?: boolean;
   /** Write the output here instead of allocating (length B·Hq·Nq·Dv, in `layout`). */
   out?: Float32Array;
-  /** Convert inputs that are not Float32Array (Float64Array, number[]) instead of rejecting them. Default false. */
+  /** Convert q, k, v, bias and variant projections that are not Float32Array (number[], Float64Array, other numeric
+   * typed arrays) and masks that are not Uint8Array (also boolean[]) instead of rejecting them. Default false. The
+   * input types admit these arrays when the options are a literal `{ convert: true, … }` (ConvertOptions). */
   convert?: boolean;
   /** A linear-time approximation instead of exact attention (ts/variants/types.ts says which options combine). */
   variant?: VariantOption;

@@ -1,0 +1,71 @@
+/**
+ * `convert: true` in the types and at run time. attention() admits number[], Float64Array and the other numeric typed
+ * arrays for q, k, v and bias, and boolean[] masks, when its options say `convert: true`; without it the compiler
+ * still says Float32Array (`tsc -p tsconfig.json` checks this file: each @ts-expect-error line fails the typecheck
+ * once the types admit its call). The converted call gives bit for bit what the Float32Array call gives, and what the
+ * float64 reference gives for the same values.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AttentionError, attention, init, referenceAttention } from '../ts/index.js';
+import type { AttentionResult, ConvertOptions } from '../ts/types.js';
+import { maxAbsDiff } from './compare.js';
+import { uniform } from './rng.js';
+
+const [B, H, N, D] = [1, 2, 20, 8];
+const shape = [B, H, N, D];
+const q32 = uniform(1, B * H * N * D);
+const k32 = uniform(2, B * H * N * D);
+const v16 = Int16Array.from(uniform(3, B * H * N * D), (x) => Math.round(100 * x));
+const bias32 = uniform(4, N * N);
+const allowed = Array.from({ length: N * N }, (_, i) => i % 3 !== 1);
+
+function codeOf(call: () => unknown): string | undefined {
+  try {
+    call();
+  } catch (e) {
+    if (e instanceof AttentionError) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+beforeAll(async () => {
+  await init();
+});
+
+describe('convert: true in the types', () => {
+  it('number[], Float64Array, Int16Array q, k, v, number[] bias and boolean[] mask: the Float32Array call, bit for bit', () => {
+    const options: ConvertOptions = {
+      convert: true, causal: true, bias: { data: Array.from(bias32), shape: [N, N] }, mask: { data: allowed, shape: [N, N] },
+    };
+    const got = attention({ data: Array.from(q32), shape }, { data: Float64Array.from(k32), shape }, { data: v16, shape }, options);
+    const plain = {
+      causal: true, bias: { data: bias32, shape: [N, N] }, mask: { data: Uint8Array.from(allowed, (a) => (a ? 1 : 0)), shape: [N, N] },
+    };
+    const v = { data: Float32Array.from(v16), shape };
+    const want = attention({ data: q32, shape }, { data: k32, shape }, v, plain);
+    expect(Array.from(got.output)).toEqual(Array.from(want.output));
+    // v up to 100 in magnitude: the exact kernel's 1e-5 budget for outputs in [−1, 1], times 100.
+    expect(maxAbsDiff(got.output, referenceAttention({ data: q32, shape }, { data: k32, shape }, v, plain).output)).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('an inline { convert: true } literal and a variant need no annotation', () => {
+    const r: AttentionResult = attention({ data: Float64Array.from(q32), shape }, { data: Float64Array.from(k32), shape },
+      { data: Float64Array.from(v16), shape }, { convert: true, variant: { kind: 'linear' } });
+    const want = attention({ data: q32, shape }, { data: k32, shape }, { data: Float32Array.from(v16), shape }, { variant: { kind: 'linear' } });
+    expect(Array.from(r.output)).toEqual(Array.from(want.output));
+  });
+
+  it('without convert: true the types and the run time both refuse them', () => {
+    const q = { data: q32, shape };
+    const v64 = { data: Float64Array.from(v16), shape };
+    // @ts-expect-error a Float64Array without convert
+    expect(codeOf(() => attention(q, q, v64))).toBe('INVALID_TYPE');
+    // @ts-expect-error convert: false
+    expect(codeOf(() => attention(q, q, v64, { convert: false }))).toBe('INVALID_TYPE');
+    // @ts-expect-error a boolean[] mask without convert
+    expect(codeOf(() => attention(q, q, q, { mask: { data: allowed, shape: [N, N] } }))).toBe('INVALID_MASK');
+    // @ts-expect-error a number[] bias without convert
+    expect(codeOf(() => attention(q, q, q, { bias: { data: Array.from(bias32), shape: [N, N] } }))).toBe('INVALID_BIAS');
+  });
+});
