@@ -2,6 +2,8 @@
  * Timing of several implementations on one shape: warm-up, then rounds in which every implementation runs once
  * (in a rotating order, so machine noise hits all of them alike) until each has its number of repetitions.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Impl, Prepared } from './peers/peer.js';
 
 export interface Policy {
@@ -78,6 +80,10 @@ export async function measureShape(contenders: readonly Contender[]): Promise<Me
  * ms per call; medianMs is the median over the bursts. Alternation cancels the shared machine's slow spells; bursts
  * (rather than alternating single calls) measure calls that follow calls — a worker pool's first call after its
  * workers sat idle pays their wake-up (measured 4–13 ms at (1,12,1024,64) on 2 cores).
+ * A full garbage collection runs, untimed, before every burst: otherwise the garbage one implementation leaves (a
+ * fresh 3 MB output per call) is collected during the next one's burst and counted against it. At (1,12,1024,64) on
+ * 2 cores that made the pool with fresh outputs look 1.52× attention() when it is 1.76–1.89× run alone, in its own
+ * process, and it inflated the figures of whichever contender followed a garbage-heavy one.
  */
 export async function measureBursts(
   contenders: readonly Contender[], opts: { bursts: number; burstMs: number },
@@ -88,8 +94,10 @@ export async function measureBursts(
     for (let w = 0; w < Math.max(1, c.policy.warmups); w++) output = (await timed(c.prepared)).out;
     state.push({ c, output: output!, times: [] as number[] });
   }
+  const collect = fullCollection();
   for (let round = 0; round < opts.bursts; round++) {
     for (const s of state) {
+      collect();
       const t0 = performance.now();
       let calls = 0;
       while (performance.now() - t0 < opts.burstMs) {
@@ -110,4 +118,15 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
     if (!(d <= m)) m = d; // NaN counts as the worst difference
   }
   return m;
+}
+
+let gc: (() => void) | undefined;
+
+/** V8's full collection (exposed at run time: the bench is started without --expose-gc). */
+function fullCollection(): () => void {
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  return gc;
 }
