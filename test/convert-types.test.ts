@@ -6,7 +6,8 @@
  * float64 reference gives for the same values.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AttentionError, attention, init, referenceAttention } from '../ts/index.js';
+import { AttentionError, attention, createAttention, init, referenceAttention } from '../ts/index.js';
+import type { BatchItem } from '../ts/index.js';
 import type { AttentionResult, ConvertOptions } from '../ts/types.js';
 import { maxAbsDiff } from './compare.js';
 import { uniform } from './rng.js';
@@ -67,5 +68,32 @@ describe('convert: true in the types', () => {
     expect(codeOf(() => attention(q, q, q, { mask: { data: allowed, shape: [N, N] } }))).toBe('INVALID_MASK');
     // @ts-expect-error a number[] bias without convert
     expect(codeOf(() => attention(q, q, q, { bias: { data: Array.from(bias32), shape: [N, N] } }))).toBe('INVALID_BIAS');
+  });
+});
+
+describe('convert: true through the pool', () => {
+  it('run() and runBatch() take the same convertible inputs and give attention()\'s bits', async () => {
+    const pool = await createAttention({ threads: 2 });
+    try {
+      const q = { data: Array.from(q32), shape };
+      const k = { data: Float64Array.from(k32), shape };
+      const v = { data: v16, shape };
+      const options: ConvertOptions = { convert: true, causal: true, mask: { data: allowed, shape: [N, N] } };
+      const want = attention(q, k, v, options);
+      expect(Array.from((await pool.run(q, k, v, options)).output)).toEqual(Array.from(want.output));
+      const items: BatchItem[] = [
+        { q, k, v, options },
+        { q: { data: q32, shape }, k: { data: k32, shape }, v: { data: Float32Array.from(v16), shape } },
+      ];
+      const [a, b] = await pool.runBatch(items);
+      expect(Array.from(a!.output)).toEqual(Array.from(want.output));
+      const plain = attention({ data: q32, shape }, { data: k32, shape }, { data: Float32Array.from(v16), shape });
+      expect(Array.from(b!.output)).toEqual(Array.from(plain.output));
+      // @ts-expect-error a Float64Array without convert
+      const refused = await pool.run(k, k, k).then(() => undefined, (e: unknown) => e);
+      expect(refused instanceof AttentionError && refused.code).toBe('INVALID_TYPE');
+    } finally {
+      pool.dispose();
+    }
   });
 });

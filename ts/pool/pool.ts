@@ -8,7 +8,7 @@ import { AttentionError, abortError } from '../errors.js';
 import { getModule, init } from '../core/loader.js';
 import type { InitSource } from '../core/loader.js';
 import type { AttentionDescriptor } from '../descriptor.js';
-import type { AttentionInput, AttentionOptions, AttentionResult } from '../types.js';
+import type { AttentionInput, AttentionOptions, AttentionResult, ConvertibleInput, ConvertOptions } from '../types.js';
 import { allocateResult, mergeKeyPartials, scatterBlock } from './merge.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { isDecodeLike, splitProblem, type TaskRange } from './split.js';
@@ -40,12 +40,11 @@ export interface PoolOptions {
   injectFault?: (task: string, attempt: number) => Fault | undefined;
 }
 
-export interface BatchItem {
-  q: AttentionInput;
-  k: AttentionInput;
-  v: AttentionInput;
-  options?: AttentionOptions;
-}
+/** One problem of runBatch: as attention() takes it (with `convert: true`, q, k, v, mask and bias as ConvertOptions
+ * admits them). */
+export type BatchItem =
+  | { q: AttentionInput; k: AttentionInput; v: AttentionInput; options?: AttentionOptions }
+  | { q: ConvertibleInput; k: ConvertibleInput; v: ConvertibleInput; options: ConvertOptions };
 
 export interface BatchProgress {
   /** Problems finished. */
@@ -116,7 +115,11 @@ export class AttentionPool {
   }
 
   /** Same inputs, options and result as attention(), computed on the pool. */
-  async run(q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions, run?: RunOptions): Promise<AttentionResult> {
+  run(q: ConvertibleInput, k: ConvertibleInput, v: ConvertibleInput, options: ConvertOptions, run?: RunOptions): Promise<AttentionResult>;
+  run(q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions, run?: RunOptions): Promise<AttentionResult>;
+  async run(
+    q: ConvertibleInput, k: ConvertibleInput, v: ConvertibleInput, options?: AttentionOptions | ConvertOptions, run?: RunOptions,
+  ): Promise<AttentionResult> {
     this.checkOpen();
     checkCallOptions(run, ['signal'], 'run options');
     return this.solve(buildDescriptor(q, k, v, options), `run #${++this.calls}`, run?.signal);
