@@ -24,12 +24,14 @@ export interface Plan {
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 /** Loop iterations one thread of the flash kernel runs per key block (staging, the dot products over DC columns, the
- * row max, the P·V update), counted generously: measured on llvmpipe, Dk = Dv = 64 ran 500 blocks of 16 keys and
- * failed at 750, Dk = Dv = 256 ran 94 and failed at 125. */
+ * row max, the P·V update, and cosine's rescaling of the thread's keys per column chunk), counted generously:
+ * measured on llvmpipe, Dk = Dv = 64 ran 500 blocks of 16 keys and failed at 750, Dk = Dv = 256 ran 94 and failed at
+ * 125. */
 function loopsPerBlock(c: FlashConfig, dk: number, dv: number): number {
   const staged = (c.bc * c.dc) / 64; // one staging loop: BC·DC elements over 64 threads
+  const keysPerThread = (c.bc * c.br) / 64;
   const kChunks = Math.ceil(dk / c.dc), vChunks = Math.ceil(dv / c.dc);
-  return kChunks * (staged + c.dc + (dk > c.dc ? (c.br * c.dc) / 64 : 0)) + vChunks * (staged + c.bc) + c.bc + 8;
+  return kChunks * (staged + c.dc + keysPerThread + (dk > c.dc ? (c.br * c.dc) / 64 : 0)) + vChunks * (staged + c.bc) + c.bc + 8;
 }
 
 /** `loopBudget`: the driver's limit on loop iterations per invocation (see device.ts); the keys of a workgroup are
