@@ -8,13 +8,16 @@
  * which underflows in float64 as well (every feature 0 from σ ≈ 12, D = 64; σ = 10 causal rows already 0). Then LSH
  * with |q| ~ 1e20 (its keys q / |q| were 0 and the scores NaN once f32's sum of squares overflowed), rows with no
  * key under bottom-right causal, reproducible calls, and the pool's bitwise agreement on the causal form (keys
- * absorbed row by row).
+ * absorbed row by row). Last, linear attention with q, k, v far beyond f32's product range (1e16 … 1e37, a few huge
+ * rows among normal ones, huge v with normal k and the reverse, tiny v before huge v) against the float64 reference:
+ * its f32 sums overflowed to ∞ / NaN until the kernel scaled features and values by powers of two.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attention, createAttention, init, performerProjection, referenceVariantAttention } from '../ts/index.js';
 import type { AttentionOptions, Layout } from '../ts/index.js';
 import { Rng } from './rng.js';
 import { maxAbsDiff } from './compare.js';
+import { inputs as uniformInputs } from './shaped-inputs.js';
 
 interface Shape { b: number; hq: number; hkv: number; nq: number; nk: number; dk: number; dv: number; layout: Layout }
 
@@ -143,6 +146,128 @@ describe('LSH, reproducibility and the pool', () => {
         expect(Array.from(attention(x.q, x.k, x.v, options).output)).toEqual(Array.from(one));
         expect(Array.from((await pool.run(x.q, x.k, x.v, options)).output)).toEqual(Array.from(one));
         expect(one.every((v) => Number.isFinite(v))).toBe(true);
+      }
+    } finally {
+      pool.dispose();
+    }
+  });
+});
+
+type Causal = false | 'top-left' | 'bottom-right';
+type Inputs = ReturnType<typeof uniformInputs>;
+
+/** Multiplies row (b, h, n) of a q, k or v tensor by `f(b, h, n)` (its heads are `nh`, its rows `nn`). */
+function scaleRows(x: Inputs['q'], s: Shape, nh: number, nn: number, d: number, f: (b: number, h: number, n: number) => number): void {
+  for (let b = 0; b < s.b; b++) {
+    for (let h = 0; h < nh; h++) {
+      for (let n = 0; n < nn; n++) {
+        const o = at(s, s.layout, h, nh, n, nn, d, b);
+        const t = f(b, h, n);
+        for (let c = 0; c < d; c++) x.data[o + c]! *= t;
+      }
+    }
+  }
+}
+
+/**
+ * Largest |got − want| of each output row divided by the largest |v| among the keys that row sees (its output is a
+ * convex combination of them, so that is the scale f32 rounding errs on); rows that see no key must be 0.
+ */
+function rowRelativeError(got: Float32Array, want: Float64Array, x: Inputs, s: Shape, causal: Causal): number {
+  let worst = 0;
+  const group = s.hq / s.hkv;
+  for (let b = 0; b < s.b; b++) {
+    for (let h = 0; h < s.hq; h++) {
+      const g = Math.floor(h / group);
+      for (let i = 0; i < s.nq; i++) {
+        const offset = causal === 'bottom-right' ? s.nk - s.nq : 0;
+        const keys = causal ? Math.max(0, Math.min(s.nk, i + offset + 1)) : s.nk;
+        let top = 0;
+        for (let j = 0; j < keys; j++) {
+          const vo = at(s, s.layout, g, s.hkv, j, s.nk, s.dv, b);
+          for (let c = 0; c < s.dv; c++) top = Math.max(top, Math.abs(x.v.data[vo + c]!));
+        }
+        const o = at(s, s.layout, h, s.hq, i, s.nq, s.dv, b);
+        for (let c = 0; c < s.dv; c++) {
+          const d = Math.abs(got[o + c]! - want[o + c]!);
+          if (Number.isNaN(d) || (top === 0 && d !== 0)) return Infinity;
+          if (top > 0) worst = Math.max(worst, d / top);
+        }
+      }
+    }
+  }
+  return worst;
+}
+
+describe('linear attention beyond the f32 range of its sums', () => {
+  // S = Σ φ(k) vᵀ, z = Σ φ(k) and φ(q)ᵀS overflowed f32 once |q|·|k|·|v|·N·D neared 3.4e38 (|x| 1e16 with D 64 and
+  // N ~ 1000 already) although the ratio is of the order of |v|. The float64 reference stays finite throughout.
+  const shapes: [string, Shape][] = [
+    ['MHA', { b: 1, hq: 1, hkv: 1, nq: 256, nk: 256, dk: 64, dv: 16, layout: 'BHND' }],
+    ['GQA, B 2, BNHD, Nq < Nk', { b: 2, hq: 4, hkv: 2, nq: 40, nk: 70, dk: 32, dv: 5, layout: 'BNHD' }],
+  ];
+  const big = (n: number) => (n % 37 === 5 ? 1e30 : 1);
+  const huge: [string, (x: Inputs, s: Shape) => void][] = [
+    ...[1e16, 1e20, 1e25, 1e30].map((m): [string, (x: Inputs, s: Shape) => void] => [`q, k, v of magnitude ${m}`, (x, s) => {
+      scaleRows(x.q, s, s.hq, s.nq, s.dk, () => m);
+      scaleRows(x.k, s, s.hkv, s.nk, s.dk, () => m);
+      scaleRows(x.v, s, s.hkv, s.nk, s.dv, () => m);
+    }]),
+    ['a few rows of q, k and v of 1e30 among rows in [−1, 1]', (x, s) => {
+      scaleRows(x.q, s, s.hq, s.nq, s.dk, (_, __, n) => big(n + 3));
+      scaleRows(x.k, s, s.hkv, s.nk, s.dk, (_, __, n) => big(n));
+      scaleRows(x.v, s, s.hkv, s.nk, s.dv, (_, __, n) => big(n + 11));
+    }],
+    ['v of 1e37, q and k in [−1, 1]', (x, s) => scaleRows(x.v, s, s.hkv, s.nk, s.dv, () => 1e37)],
+    ['k of 1e37, q and v in [−1, 1]', (x, s) => scaleRows(x.k, s, s.hkv, s.nk, s.dk, () => 1e37)],
+    ['q of 1e37, k and v in [−1, 1]', (x, s) => scaleRows(x.q, s, s.hq, s.nq, s.dk, () => 1e37)],
+    // Causal rows before key 30 see only the tiny values: scaling the state for the later huge ones must not have
+    // pushed them (or their products with φ(k)) into subnormals.
+    ['v rows of 1e-30, then rows of 1e30 from key 30 on', (x, s) => scaleRows(x.v, s, s.hkv, s.nk, s.dv, (_, __, n) => (n < 30 ? 1e-30 : 1e30))],
+    ['v of 1e-30', (x, s) => scaleRows(x.v, s, s.hkv, s.nk, s.dv, () => 1e-30)],
+  ];
+  for (const [shapeName, s] of shapes) {
+    for (const [name, make] of huge) {
+      for (const causal of [false, 'top-left', 'bottom-right'] as Causal[]) {
+        it(`${shapeName}, ${name}, causal ${causal}: within 1e-5 of the float64 reference (relative to the row's largest |v|)`, () => {
+          const x = uniformInputs(name.length + s.nq, s);
+          make(x, s);
+          const options: AttentionOptions = { layout: s.layout, causal, variant: { kind: 'linear' } };
+          const got = attention(x.q, x.k, x.v, options).output;
+          const want = referenceVariantAttention(x.q, x.k, x.v, options).output;
+          expect(want.every((t) => Number.isFinite(t))).toBe(true);
+          expect(rowRelativeError(got, want, x, s, causal)).toBeLessThanOrEqual(1e-5);
+        });
+      }
+    }
+  }
+
+  it('performer with v of 1e38 and 3e38 (the same state: features of at most 1, but Σ φ(k) v overflowed)', () => {
+    const s = shapes[0]![1];
+    for (const [causal, m] of [[false, 1e38], ['top-left', 3e38]] as [Causal, number][]) {
+      const x = uniformInputs(9, s);
+      scaleRows(x.v, s, s.hkv, s.nk, s.dv, () => m);
+      const options: AttentionOptions = { causal, variant: { kind: 'performer', features: 64, seed: 4 } };
+      const got = attention(x.q, x.k, x.v, options).output;
+      const want = referenceVariantAttention(x.q, x.k, x.v, options).output;
+      expect(rowRelativeError(got, want, x, s, causal)).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it('the pool gives the same bits as attention() on huge inputs, and they match the reference', async () => {
+    const s: Shape = { b: 2, hq: 4, hkv: 2, nq: 150, nk: 150, dk: 16, dv: 8, layout: 'BHND' };
+    const x = uniformInputs(21, s);
+    scaleRows(x.q, s, s.hq, s.nq, s.dk, () => 1e20);
+    scaleRows(x.k, s, s.hkv, s.nk, s.dk, () => 1e20);
+    scaleRows(x.v, s, s.hkv, s.nk, s.dv, (_, __, n) => (n < 50 ? 1e-30 : 1e30));
+    const pool = await createAttention({ threads: 2 });
+    try {
+      for (const causal of [false, 'bottom-right'] as Causal[]) {
+        const options: AttentionOptions = { causal, variant: { kind: 'linear' } };
+        const one = attention(x.q, x.k, x.v, options).output;
+        expect(Array.from((await pool.run(x.q, x.k, x.v, options)).output)).toEqual(Array.from(one));
+        const want = referenceVariantAttention(x.q, x.k, x.v, options).output;
+        expect(rowRelativeError(one, want, x, s, causal)).toBeLessThanOrEqual(1e-5);
       }
     } finally {
       pool.dispose();

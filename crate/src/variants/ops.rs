@@ -99,6 +99,13 @@ pub fn max(y: &[f32]) -> f32 {
     m.hmax()
 }
 
+/// Largest |element| (pseudo-max: NaN in `y` may or may not win).
+#[inline(always)]
+pub fn max_abs(y: &[f32]) -> f32 {
+    assert!(y.len() % LANES == 0);
+    y.chunks_exact(LANES).fold(F32x4::splat(0.0), |m, c| F32x4::new(c[0], c[1], c[2], c[3]).abs().pmax(m)).hmax()
+}
+
 /// `y = zip(y, x).map(f)` per f32x4 over `y.len()` elements (a multiple of 4; `x` at least as long).
 #[inline(always)]
 pub fn zip_map(y: &mut [f32], x: &[f32], f: impl Fn(F32x4, F32x4) -> F32x4) {

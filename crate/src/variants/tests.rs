@@ -429,3 +429,71 @@ fn abi_runs_a_valid_descriptor_and_names_each_bad_field() {
     let s = unsafe { variant_in(m2.buf.as_mut_ptr() as usize, Memory { lo: 64, len: 1024 }, 1020) };
     assert_eq!(s, Status::BadMagic);
 }
+
+/// Lowered bounds force the power-of-two scaling of linear attention's key features, query features and values (and
+/// Performer's values) onto inputs in [−1, 1]: where nothing underflows the scaled sums are exact multiples of the
+/// unscaled ones, so the outputs must be bitwise those of the default bounds — under which nothing is scaled at all.
+#[test]
+fn range_scaling_is_exact_and_off_for_ordinary_inputs() {
+    use super::features::{Elu1, Favor};
+    use super::kernel::{run_with, Inputs, Limits};
+    let mut rng = Rng::new(14);
+    let forced = [Limits { k: -1, v: -3, q: 0 }, Limits { k: 32, v: -2, q: 32 }, Limits { k: 1, v: 32, q: -2 }];
+    for dims in SHAPES {
+        let c = case(&mut rng, dims);
+        let w: Vec<f32> = (0..16 * dims.dk).map(|_| gaussian(&mut rng)).collect();
+        let Dims { b, hq, hkv, nq, nk, dk, dv } = dims;
+        for causal in offsets(dims) {
+            let p = Inputs {
+                dims,
+                q: View { data: &c.q, strides: Strides::compact(hq, nq, dk) },
+                k: View { data: &c.k, strides: Strides::compact(hkv, nk, dk) },
+                v: View { data: &c.v, strides: Strides::compact(hkv, nk, dv) },
+                causal,
+            };
+            let go = |performer: bool, limits: Limits| {
+                let mut o = vec![f32::NAN; b * hq * nq * dv];
+                let mut out = Out { o: &mut o, strides: Strides::compact(hq, nq, dv) };
+                let scaled = if performer {
+                    run_with(&p, &Favor::new(&w, 16, dk, c.scale).unwrap(), &mut out, limits)
+                } else {
+                    run_with(&p, &Elu1 { dk }, &mut out, limits)
+                };
+                (scaled.unwrap(), o.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+            };
+            for performer in [false, true] {
+                let (scaled, plain) = go(performer, Limits::DEFAULT);
+                assert!(!scaled, "{dims:?}: a factor other than 1 on inputs in [-1, 1]");
+                for limits in forced {
+                    if performer && limits.v > 0 {
+                        continue;
+                    }
+                    let (scaled, bits) = go(performer, limits);
+                    assert!(scaled);
+                    assert!(bits == plain, "{dims:?} causal {causal:?} performer {performer}: scaled bits differ");
+                }
+            }
+        }
+    }
+}
+
+/// Inputs far beyond f32's product range (|q|·|k|·|v| ~ 1e90) against the float64 definition, relative to max |v|.
+#[test]
+fn linear_attention_with_huge_inputs_matches_its_definition() {
+    let mut rng = Rng::new(15);
+    for dims in SHAPES {
+        for m in [1e16f32, 1e30, 3e38] {
+            let mut c = case(&mut rng, dims);
+            c.q.iter_mut().chain(c.k.iter_mut()).for_each(|x| *x *= m.min(1e30));
+            c.v.iter_mut().for_each(|x| *x *= m);
+            for causal in offsets(dims) {
+                let got = kernel_out(&c, causal, Kind::Linear);
+                let want = naive_ratio(&c, causal, |b, h, g, i, j| {
+                    dot(&elu1(&q_row(&c, b, h, i)), &elu1(&k_row(&c, b, g, j)))
+                });
+                let e = max_err(&got, &want) / m as f64;
+                assert!(e < TOL, "{dims:?} |x| {m} causal {causal:?}: max err {e} relative to |v|");
+            }
+        }
+    }
+}
