@@ -6,7 +6,7 @@
  * float64 reference gives for the same values.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AttentionError, attention, createAttention, init, referenceAttention } from '../ts/index.js';
+import { AttentionError, KVCache, KVPagePool, attention, createAttention, decode, init, referenceAttention } from '../ts/index.js';
 import type { BatchItem } from '../ts/index.js';
 import type { AttentionResult, ConvertOptions } from '../ts/types.js';
 import { maxAbsDiff } from './compare.js';
@@ -91,6 +91,59 @@ describe('convert: true through the pool', () => {
       expect(Array.from(b!.output)).toEqual(Array.from(plain.output));
       // @ts-expect-error a Float64Array without convert
       const refused = await pool.run(k, k, k).then(() => undefined, (e: unknown) => e);
+      expect(refused instanceof AttentionError && refused.code).toBe('INVALID_TYPE');
+    } finally {
+      pool.dispose();
+    }
+  });
+});
+
+describe('convert: true in the decode types', () => {
+  const [hq, hkv, d, n] = [4, 2, 8, 12];
+  const k64 = Float64Array.from(uniform(11, hkv * n * d));
+  const v16d = Int16Array.from(uniform(12, hkv * n * d), (x) => Math.round(50 * x));
+  const qArr = Array.from(uniform(13, hq * d));
+  const kv = { k: { data: k64, shape: [1, hkv, n, d] }, v: { data: v16d, shape: [1, hkv, n, d] } };
+  const kv32 = { k: { data: Float32Array.from(k64), shape: [1, hkv, n, d] }, v: { data: Float32Array.from(v16d), shape: [1, hkv, n, d] } };
+  const q32 = { data: Float32Array.from(qArr), shape: [1, hq, 1, d] };
+  const q = { data: qArr, shape: [1, hq, 1, d] };
+
+  it('KVCache.append, a paged sequence\'s append and decode() take converted inputs: the Float32Array results, bit for bit', () => {
+    const plain = new KVCache({ heads: hkv, headDim: d, capacity: n });
+    plain.append(kv32.k, kv32.v);
+    const want = decode(q32, plain);
+    const cache = new KVCache({ heads: hkv, headDim: d, capacity: n });
+    cache.append(kv.k, kv.v, { convert: true });
+    expect(Array.from(decode(q, cache, { convert: true }).output)).toEqual(Array.from(want.output));
+    const pages = new KVPagePool({ heads: hkv, headDim: d, pageSize: 4, pages: 8 });
+    const seq = pages.sequence();
+    seq.append(kv.k, kv.v, { convert: true });
+    expect(Array.from(decode(q, seq, { convert: true }).output)).toEqual(Array.from(want.output));
+    // attention() on the same prefix: the decode result's independent check (f32 cache: within 1e-5 per unit of |v|).
+    const full = attention(q32, kv32.k, kv32.v, { causal: 'bottom-right' });
+    expect(maxAbsDiff(want.output, full.output)).toBeLessThanOrEqual(50 * 1e-5);
+    // @ts-expect-error a Float64Array k without convert
+    expect(codeOf(() => cache.append(kv.k, kv32.v))).toBe('INVALID_TYPE');
+    // @ts-expect-error a number[] q without convert
+    expect(codeOf(() => decode(q, cache))).toBe('INVALID_TYPE');
+    for (const c of [plain, cache]) c.dispose();
+    pages.dispose();
+  });
+
+  it('a pool KV cache\'s append and decode take converted inputs too', async () => {
+    const pool = await createAttention({ threads: 2 });
+    try {
+      const plain = new KVCache({ heads: hkv, headDim: d, capacity: n });
+      plain.append(kv32.k, kv32.v);
+      const want = decode(q32, plain);
+      plain.dispose();
+      const pc = await pool.createKVCache({ heads: hkv, headDim: d, capacity: n, chunkSize: 4 });
+      await pc.append(kv.k, kv.v, { convert: true });
+      const got = await pc.decode(q, { convert: true });
+      // Shards merged by log-sum-exp: the same rounding class as decode()'s own splits.
+      expect(maxAbsDiff(got.output, want.output)).toBeLessThanOrEqual(50 * 1e-6);
+      // @ts-expect-error a number[] q without convert
+      const refused = await pc.decode(q).then(() => undefined, (e: unknown) => e);
       expect(refused instanceof AttentionError && refused.code).toBe('INVALID_TYPE');
     } finally {
       pool.dispose();

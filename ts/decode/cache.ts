@@ -11,14 +11,14 @@
  * another thread rejects it. dispose() gives the memory back (a FinalizationRegistry does it for a lost cache).
  */
 import { AttentionError } from '../errors.js';
-import type { AttentionInput } from '../types.js';
+import type { AttentionInput, ConvertibleInput } from '../types.js';
 import { fail } from '../validate/tensor.js';
 import { DTYPE_CODES } from './descriptor.js';
 import { decodeExports, type DecodeExports } from './exports.js';
 import { cacheFull, readGeometry, readSlots, readTokens } from './geometry.js';
 import { readKnown } from './options.js';
 import { ELEMENT_BYTES, readRow, writeRow, type Storage } from './rows.js';
-import type { AppendOptions, KVCacheDtype, KVCacheOptions } from './types.js';
+import type { AppendOptions, ConvertAppendOptions, KVCacheDtype, KVCacheOptions } from './types.js';
 
 const ALIGN = 16;
 /** Positions are u32 words in the kernel's descriptor. */
@@ -150,7 +150,9 @@ export class KVCache {
    * cache throws CACHE_FULL (and keeps its contents) when T exceeds capacity − position; a ring cache overwrites its
    * oldest tokens. Returns the new length.
    */
-  append(k: AttentionInput, v: AttentionInput, options?: AppendOptions): number {
+  append(k: ConvertibleInput, v: ConvertibleInput, options: ConvertAppendOptions): number;
+  append(k: AttentionInput, v: AttentionInput, options?: AppendOptions): number;
+  append(k: ConvertibleInput, v: ConvertibleInput, options?: AppendOptions): number {
     this.alive('append');
     const tk = readTokens(k, v, options, this);
     const t = tk.t;

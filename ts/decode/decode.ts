@@ -4,7 +4,7 @@
  */
 import { arenaFor, planBlocks } from '../core/memory.js';
 import { statusError } from '../errors.js';
-import type { AttentionInput, AttentionResult } from '../types.js';
+import type { AttentionInput, AttentionResult, ConvertibleInput } from '../types.js';
 import { isFloat32Array, typeName, valueString } from '../validate/describe.js';
 import { fail, toFloat32 } from '../validate/tensor.js';
 import { layoutStrides, readOperand } from '../validate/operands.js';
@@ -14,7 +14,7 @@ import { PagedKVCache } from './pages.js';
 import { DECODE_WORDS, DTYPE_CODES, FLAG_F16_FINITE, MAX_DECODE_QUERIES, encodeDecodeDescriptor } from './descriptor.js';
 import { decodeExports, type DecodeExports } from './exports.js';
 import { readCount, readFlag, readKnown } from './options.js';
-import type { DecodeOptions } from './types.js';
+import type { ConvertDecodeOptions, DecodeOptions } from './types.js';
 
 const KEYS = ['layout', 'scale', 'causal', 'window', 'sinks', 'returnLse', 'out', 'splitSize', 'convert'] as const;
 /** Largest |sink| (its base-2 logit, × log2 e, must stay a finite f32). */
@@ -45,7 +45,7 @@ export interface DecodePlan {
  * Validates q and the options against the cache; every error names its argument. `chunk`: the queries need not be
  * the last held tokens nor see only held keys (decodeRange: keys outside the range are another shard's).
  */
-export function planDecode(q: AttentionInput, cache: DecodeCache, options?: DecodeOptions, chunk = false): DecodePlan {
+export function planDecode(q: ConvertibleInput, cache: DecodeCache, options?: DecodeOptions, chunk = false): DecodePlan {
   if (!(cache instanceof KVCache) && !(cache instanceof PagedKVCache)) {
     fail('INVALID_TYPE', 'cache', 'a KVCache or a PagedKVCache', typeName(cache));
   }
@@ -56,7 +56,7 @@ export function planDecode(q: AttentionInput, cache: DecodeCache, options?: Deco
 export type PlanCache = Pick<CacheState, 'heads' | 'headDim' | 'valueDim' | 'start' | 'end' | 'window'>;
 
 /** planDecode for a cache given by its state. */
-export function planDecodeFor(q: AttentionInput, c: PlanCache, options?: DecodeOptions, chunk = false): DecodePlan {
+export function planDecodeFor(q: ConvertibleInput, c: PlanCache, options?: DecodeOptions, chunk = false): DecodePlan {
   const o = readKnown<DecodeOptions>(options, KEYS, 'decode options');
   const layout = readLayout(o);
   const convert = readFlag(o.convert, 'convert', false);
@@ -122,7 +122,9 @@ export function planDecodeFor(q: AttentionInput, c: PlanCache, options?: DecodeO
 /** A cache decode() reads: contiguous (linear or ring) or a sequence of a page pool. */
 export type DecodeCache = KVCache | PagedKVCache;
 
-export function decode(q: AttentionInput, cache: DecodeCache, options?: DecodeOptions): AttentionResult {
+export function decode(q: ConvertibleInput, cache: DecodeCache, options: ConvertDecodeOptions): AttentionResult;
+export function decode(q: AttentionInput, cache: DecodeCache, options?: DecodeOptions): AttentionResult;
+export function decode(q: ConvertibleInput, cache: DecodeCache, options?: DecodeOptions): AttentionResult {
   const k = decodeExports('decode'); // NOT_INITIALIZED first
   const p = planDecode(q, cache, options);
   const c = cache.state('decode');
@@ -146,7 +148,7 @@ export interface DecodeRange {
  * merged denominator instead (lse = m + ln(Σ_c e^(lse_c − m) + e^(sink − m))).
  */
 export function decodeRange(
-  q: AttentionInput, cache: DecodeCache, options: DecodeOptions | undefined, range: DecodeRange,
+  q: ConvertibleInput, cache: DecodeCache, options: DecodeOptions | undefined, range: DecodeRange,
 ): { output: Float32Array; lse: Float32Array } {
   const k = decodeExports('decode');
   const o = readKnown<DecodeOptions>(options, KEYS, 'decode options');

@@ -1,5 +1,5 @@
 /** What every cache kind validates alike: its geometry (Hkv, Dk, Dv, dtype) and the k / v tokens given to append. */
-import type { AttentionInput } from '../types.js';
+import type { ConvertibleInput } from '../types.js';
 import { fail } from '../validate/tensor.js';
 import { readOperand } from '../validate/operands.js';
 import { readLayout } from '../validate/options.js';
@@ -59,7 +59,7 @@ const APPEND_KEYS = ['layout', 'convert'] as const;
 
 /** k [1, Hkv, T, Dk] / [Hkv, T, Dk] (BNHD: [1, T, Hkv, Dk] / [T, Hkv, Dk]) and v likewise with Dv, for a cache of
  * geometry `g`; every mismatch names k or v and the shape expected. */
-export function readTokens(k: AttentionInput, v: AttentionInput, options: AppendOptions | undefined, g: Geometry): Tokens {
+export function readTokens(k: ConvertibleInput, v: ConvertibleInput, options: AppendOptions | undefined, g: Geometry): Tokens {
   const o = readKnown<AppendOptions>(options, APPEND_KEYS, 'append options');
   const layout = readLayout(o);
   const convert = readFlag(o.convert, 'convert', false);

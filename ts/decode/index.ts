@@ -6,4 +6,4 @@ export { KVPagePool, PagedKVCache } from './pages.js';
 export { referenceDecode } from './reference.js';
 export type { DecodeReferenceInput, DecodeReferenceResult } from './reference.js';
 export { MAX_DECODE_QUERIES } from './descriptor.js';
-export type { AppendOptions, DecodeOptions, DecodeWindow, KVCacheDtype, KVCacheOptions, KVPagePoolOptions } from './types.js';
+export type { AppendOptions, ConvertAppendOptions, ConvertDecodeOptions, DecodeOptions, DecodeWindow, KVCacheDtype, KVCacheOptions, KVPagePoolOptions } from './types.js';

@@ -7,7 +7,7 @@
  * after it copies only a shared, partly filled last page. The pool belongs to the thread that created it.
  */
 import { AttentionError } from '../errors.js';
-import type { AttentionInput } from '../types.js';
+import type { AttentionInput, ConvertibleInput } from '../types.js';
 import { fail } from '../validate/tensor.js';
 import type { CacheState } from './cache.js';
 import { DTYPE_CODES } from './descriptor.js';
@@ -15,7 +15,7 @@ import { decodeExports, type DecodeExports } from './exports.js';
 import { readGeometry, readTokens } from './geometry.js';
 import { readCount, readKnown } from './options.js';
 import { ELEMENT_BYTES, copyRows, readRow, writeRow, type Storage } from './rows.js';
-import type { AppendOptions, KVCacheDtype, KVPagePoolOptions } from './types.js';
+import type { AppendOptions, ConvertAppendOptions, KVCacheDtype, KVPagePoolOptions } from './types.js';
 
 const ALIGN = 16;
 const MAX_BLOCK = 0xffff0000;
@@ -198,7 +198,9 @@ export class PagedKVCache {
 
   /** Appends T tokens (shapes as KVCache.append). When the pool has too few free pages it throws CACHE_FULL and
    * appends nothing. Returns the new length. */
-  append(k: AttentionInput, v: AttentionInput, options?: AppendOptions): number {
+  append(k: ConvertibleInput, v: ConvertibleInput, options: ConvertAppendOptions): number;
+  append(k: AttentionInput, v: AttentionInput, options?: AppendOptions): number;
+  append(k: ConvertibleInput, v: ConvertibleInput, options?: AppendOptions): number {
     this.alive('append');
     const p = this.pool;
     const tk = readTokens(k, v, options, p);

@@ -42,6 +42,11 @@ export interface AppendOptions {
   convert?: boolean;
 }
 
+/** AppendOptions with `convert: true`: k and v may then be number[] or another numeric typed array (ConvertibleInput). */
+export interface ConvertAppendOptions extends AppendOptions {
+  convert: true;
+}
+
 /** Sliding window of a decode call: keys at positions ≥ (query position − left). */
 export interface DecodeWindow {
   left?: number;
@@ -69,4 +74,9 @@ export interface DecodeOptions {
   splitSize?: number;
   /** Accept Float64Array / number[] q by converting. Default false. */
   convert?: boolean;
+}
+
+/** DecodeOptions with `convert: true`: q may then be number[] or another numeric typed array (ConvertibleInput). */
+export interface ConvertDecodeOptions extends DecodeOptions {
+  convert: true;
 }

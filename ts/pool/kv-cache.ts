@@ -18,8 +18,8 @@ import { cacheFull, readGeometry, readSlots, readTokens } from '../decode/geomet
 import { planDecodeFor } from '../decode/decode.js';
 import { readCount, readKnown } from '../decode/options.js';
 import { fail } from '../validate/tensor.js';
-import type { AppendOptions, DecodeOptions, KVCacheDtype } from '../decode/types.js';
-import type { AttentionInput, AttentionResult } from '../types.js';
+import type { AppendOptions, ConvertAppendOptions, ConvertDecodeOptions, DecodeOptions, KVCacheDtype } from '../decode/types.js';
+import type { AttentionInput, AttentionResult, ConvertibleInput } from '../types.js';
 import type { Scheduler } from './scheduler.js';
 import type { CacheRequest, ShardPartial, ShardRange } from './worker-cache.js';
 
@@ -168,7 +168,9 @@ export class PoolKVCache {
    * Appends T tokens (k [1, Hkv, T, Dk] or [Hkv, T, Dk], BNHD [1, T, Hkv, Dk]; v likewise with Dv). Throws
    * CACHE_FULL, appending nothing, when they do not fit. Resolves to the new length once every shard has them.
    */
-  async append(k: AttentionInput, v: AttentionInput, options?: AppendOptions): Promise<number> {
+  append(k: ConvertibleInput, v: ConvertibleInput, options: ConvertAppendOptions): Promise<number>;
+  append(k: AttentionInput, v: AttentionInput, options?: AppendOptions): Promise<number>;
+  async append(k: ConvertibleInput, v: ConvertibleInput, options?: AppendOptions): Promise<number> {
     this.check('append');
     const tk = readTokens(k, v, options, this);
     const t = tk.t;
@@ -204,7 +206,9 @@ export class PoolKVCache {
   }
 
   /** Same queries, options and result as decode() with a linear KVCache holding the same tokens. */
-  async decode(q: AttentionInput, options?: DecodeOptions): Promise<AttentionResult> {
+  decode(q: ConvertibleInput, options: ConvertDecodeOptions): Promise<AttentionResult>;
+  decode(q: AttentionInput, options?: DecodeOptions): Promise<AttentionResult>;
+  async decode(q: ConvertibleInput, options?: DecodeOptions): Promise<AttentionResult> {
     this.check('decode');
     const E = this.to;
     const p = planDecodeFor(q, {
