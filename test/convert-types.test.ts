@@ -3,7 +3,8 @@
  * arrays for q, k, v and bias, and boolean[] masks, when its options say `convert: true`; without it the compiler
  * still says Float32Array (`tsc -p tsconfig.json` checks this file: each @ts-expect-error line fails the typecheck
  * once the types admit its call). The converted call gives bit for bit what the Float32Array call gives, and what the
- * float64 reference gives for the same values.
+ * float64 reference gives for the same values; the reference takes the same overloads (test/webgpu-convert.test.ts
+ * does the WebGPU backend and the 'auto' router).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AttentionError, KVCache, KVPagePool, attention, createAttention, decode, init, referenceAttention } from '../ts/index.js';
@@ -55,6 +56,24 @@ describe('convert: true in the types', () => {
       { data: Float64Array.from(v16), shape }, { convert: true, variant: { kind: 'linear' } });
     const want = attention({ data: q32, shape }, { data: k32, shape }, { data: Float32Array.from(v16), shape }, { variant: { kind: 'linear' } });
     expect(Array.from(r.output)).toEqual(Array.from(want.output));
+  });
+
+  it('referenceAttention takes them with convert: true as well, and computes on the float32 values attention() sees', () => {
+    const options: ConvertOptions = { convert: true, causal: true, mask: { data: allowed, shape: [N, N] } };
+    const got = referenceAttention({ data: Array.from(q32), shape }, { data: Float64Array.from(k32), shape }, { data: v16, shape }, options);
+    const plain = { causal: true, mask: { data: Uint8Array.from(allowed, (a) => (a ? 1 : 0)), shape: [N, N] } };
+    const v = { data: Float32Array.from(v16), shape };
+    const want = referenceAttention({ data: q32, shape }, { data: k32, shape }, v, plain);
+    expect(Array.from(got.output)).toEqual(Array.from(want.output));
+    expect(Array.from(got.lse)).toEqual(Array.from(want.lse));
+    // Float64 values that float32 does not hold are rounded first, as attention() rounds them.
+    const fine = Float64Array.from(k32, (x) => x * (1 + 1e-9));
+    const rounded = referenceAttention({ data: q32, shape }, { data: fine, shape }, v, { convert: true });
+    expect(Array.from(rounded.output)).toEqual(Array.from(referenceAttention({ data: q32, shape }, { data: k32, shape }, v).output));
+    // @ts-expect-error a Float64Array without convert
+    expect(codeOf(() => referenceAttention({ data: q32, shape }, { data: fine, shape }, v))).toBe('INVALID_TYPE');
+    // @ts-expect-error a boolean[] mask without convert
+    expect(codeOf(() => referenceAttention(v, v, v, { mask: { data: allowed, shape: [N, N] } }))).toBe('INVALID_MASK');
   });
 
   it('without convert: true the types and the run time both refuse them', () => {

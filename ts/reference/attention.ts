@@ -7,7 +7,7 @@
 import { buildDescriptor } from '../spec.js';
 import { ALIGN_BOTTOM_RIGHT, SIM_COSINE } from '../descriptor.js';
 import type { AttentionDescriptor, Strides } from '../descriptor.js';
-import type { AttentionInput, AttentionOptions } from '../types.js';
+import type { AttentionInput, AttentionOptions, ConvertibleInput, ConvertOptions } from '../types.js';
 import { AttentionError } from '../errors.js';
 import { sparseAllowed } from '../sparse/predicate.js';
 
@@ -28,11 +28,15 @@ export const REFERENCE_MAX_WEIGHTS = 2 ** 26;
 /** Smallest norm used by cosine similarity (x / max(|x|, 1e-12)). */
 const COSINE_EPS = 1e-12;
 
+// With `convert: true` the inputs are converted to float32 first, as attention() converts them: the reference then
+// sees the values the kernels get. The convert overload first: the plain one, last, is what Parameters<> sees.
+export function referenceAttention(q: ConvertibleInput, k: ConvertibleInput, v: ConvertibleInput, options: ConvertOptions): ReferenceResult;
+export function referenceAttention(q: AttentionInput, k: AttentionInput, v: AttentionInput, options?: AttentionOptions): ReferenceResult;
 export function referenceAttention(
-  q: AttentionInput,
-  k: AttentionInput,
-  v: AttentionInput,
-  options: AttentionOptions = {},
+  q: ConvertibleInput,
+  k: ConvertibleInput,
+  v: ConvertibleInput,
+  options: AttentionOptions | ConvertOptions = {},
 ): ReferenceResult {
   return referenceFromDescriptor(buildDescriptor(q, k, v, options));
 }
