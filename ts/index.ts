@@ -14,9 +14,11 @@ export type { PoolKVCacheOptions } from './pool/kv-cache.js';
 export { createWebGpuAttention, AutoAttention, AUTO_MIN_FLOPS } from './webgpu/create.js';
 export type { AutoOptions, BackendChoice, CreateAttentionOptions, WebGpuAttentionOptions } from './webgpu/create.js';
 export { WebGpuAttention } from './webgpu/backend.js';
-export type { WebGpuBatchItem, WebGpuBatchOptions, WebGpuFallbackOptions, WebGpuRunOptions, WebGpuStats } from './webgpu/backend.js';
+export type {
+  WebGpuBatchItem, WebGpuBatchOptions, WebGpuFallbackOptions, WebGpuRunOptions, WebGpuStats, WebGpuUploadOptions,
+} from './webgpu/backend.js';
 export { GpuTensor } from './webgpu/tensor.js';
-export type { WebGpuInput } from './webgpu/tensor.js';
+export type { WebGpuConvertibleInput, WebGpuInput } from './webgpu/tensor.js';
 export type { WebGpuDeviceOptions } from './webgpu/device.js';
 export type { GpuAdapterLike, GpuDeviceLike, GpuLike } from './webgpu/gpu-types.js';
 export type { AttentionDescriptor, Strides, StridedView } from './descriptor.js';

@@ -8,7 +8,7 @@ import { attention } from '../attention.js';
 import { init, type InitSource } from '../core/loader.js';
 import { AttentionError, abortError } from '../errors.js';
 import type { AttentionDescriptor } from '../descriptor.js';
-import type { AttentionInput, AttentionOptions, AttentionResult } from '../types.js';
+import type { AttentionInput, AttentionOptions, AttentionResult, ConvertibleInput, ConvertOptions } from '../types.js';
 import type { AcquiredDevice } from './device.js';
 import { BUFFER_USAGE, MAP_MODE_READ } from './gpu-types.js';
 import type { GpuBindGroupLike, GpuBufferLike, GpuDeviceLike, GpuDeviceLostInfoLike } from './gpu-types.js';
@@ -16,7 +16,11 @@ import { descriptorParams, encodeParams, type Params } from './params.js';
 import { Pipelines } from './pipelines.js';
 import { grid2d, grid3d, planFor } from './plan.js';
 import { BINDING, WORKGROUP, type BindingName } from './shaders/common.wgsl.js';
-import { GpuTensor, holdInputs, readUpload, releaseInputs, validationView, type WebGpuInput } from './tensor.js';
+import { fail } from '../validate/tensor.js';
+import { valueString } from '../validate/describe.js';
+import {
+  GpuTensor, holdInputs, readUpload, releaseInputs, validationView, type WebGpuConvertibleInput, type WebGpuInput,
+} from './tensor.js';
 import { toF16 } from './f16.js';
 
 const STORAGE_IN = BUFFER_USAGE.STORAGE | BUFFER_USAGE.COPY_DST;
@@ -42,11 +46,23 @@ export interface WebGpuFallbackOptions {
   wasm?: InitSource;
 }
 
-export interface WebGpuBatchItem {
-  q: WebGpuInput;
-  k: WebGpuInput;
-  v: WebGpuInput;
-  options?: AttentionOptions;
+/** One problem of runBatch: as run() takes it (with `convert: true`, q, k, v, mask and bias as ConvertOptions admits
+ * them). */
+export type WebGpuBatchItem =
+  | { q: WebGpuInput; k: WebGpuInput; v: WebGpuInput; options?: AttentionOptions }
+  | { q: WebGpuConvertibleInput; k: WebGpuConvertibleInput; v: WebGpuConvertibleInput; options: ConvertOptions };
+
+/** Options of upload(). */
+export interface WebGpuUploadOptions {
+  /** Convert number[], Float64Array and the other numeric typed arrays to float32 (a copy) instead of rejecting them,
+   * as attention()'s `convert`. Default false. */
+  convert?: boolean;
+}
+
+/** The options as the convert overloads take them. Those admit every input; whether a non-Float32Array is converted
+ * or refused is still decided at run time, by buildDescriptor reading `convert`. */
+export function asConvertOptions(options: AttentionOptions | ConvertOptions | undefined): ConvertOptions {
+  return options as ConvertOptions;
 }
 
 export interface WebGpuBatchOptions {
@@ -122,10 +138,13 @@ export class WebGpuAttention {
   /** Why the device was lost, once it has been. */
   get lostReason(): string | undefined { return this.lost ? `${this.lost.reason}: ${this.lost.message}` : undefined; }
 
-  /** Copies a q, k or v tensor to the GPU for repeated use (pass the GpuTensor to run() instead of the array). */
-  upload(x: AttentionInput, argument = 'tensor'): GpuTensor {
+  /** Copies a q, k or v tensor to the GPU for repeated use (pass the GpuTensor to run() instead of the array).
+   * `argument` names the tensor in errors; `{ convert: true }` converts number[] and other numeric arrays. */
+  upload(x: ConvertibleInput, argument: string | undefined, options: WebGpuUploadOptions & { convert: true }): GpuTensor;
+  upload(x: AttentionInput, argument?: string, options?: WebGpuUploadOptions): GpuTensor;
+  upload(x: ConvertibleInput, argument = 'tensor', options?: WebGpuUploadOptions): GpuTensor {
     this.checkUsable();
-    const { data, dims } = readUpload(x, argument);
+    const { data, dims } = readUpload(x, argument, readUploadConvert(options));
     const stored = this.stored(data);
     const bytes = Math.max(MIN_BYTES, stored.byteLength);
     this.checkSize(argument, bytes, true);
@@ -136,7 +155,21 @@ export class WebGpuAttention {
   }
 
   /** Same options and result as attention(); q, k, v may be GpuTensors. `run.signal` aborts the call. */
-  async run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions, run?: WebGpuRunOptions): Promise<AttentionResult> {
+  run(
+    q: WebGpuConvertibleInput, k: WebGpuConvertibleInput, v: WebGpuConvertibleInput, options: ConvertOptions, run?: WebGpuRunOptions,
+  ): Promise<AttentionResult>;
+  run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions, run?: WebGpuRunOptions): Promise<AttentionResult>;
+  run(
+    q: WebGpuConvertibleInput, k: WebGpuConvertibleInput, v: WebGpuConvertibleInput, options?: AttentionOptions | ConvertOptions,
+    run?: WebGpuRunOptions,
+  ): Promise<AttentionResult> {
+    return this.runAny(q, k, v, options, run);
+  }
+
+  private async runAny(
+    q: WebGpuConvertibleInput, k: WebGpuConvertibleInput, v: WebGpuConvertibleInput, options?: AttentionOptions | ConvertOptions,
+    run?: WebGpuRunOptions,
+  ): Promise<AttentionResult> {
     const signal = run?.signal;
     try {
       const r = await this.runGpu(q, k, v, options, signal);
@@ -148,7 +181,7 @@ export class WebGpuAttention {
       await init(this.fallback.wasm);
       if (signal?.aborted) throw abortError(signal);
       this.lastBackend = 'wasm';
-      return attention(q, k, v, options);
+      return attention(q, k, v, asConvertOptions(options));
     }
   }
 
@@ -159,7 +192,7 @@ export class WebGpuAttention {
     for (const [i, it] of items.entries()) {
       if (opts.signal?.aborted) throw abortError(opts.signal);
       try {
-        out.push(await this.run(it.q, it.k, it.v, it.options));
+        out.push(await this.runAny(it.q, it.k, it.v, it.options));
       } catch (e) {
         if (e instanceof AttentionError) e.message = `items[${i}]: ${e.message}`;
         throw e;
@@ -169,7 +202,10 @@ export class WebGpuAttention {
     return out;
   }
 
-  private runGpu(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions, signal?: AbortSignal): Promise<AttentionResult> {
+  private runGpu(
+    q: WebGpuConvertibleInput, k: WebGpuConvertibleInput, v: WebGpuConvertibleInput, options: AttentionOptions | ConvertOptions | undefined,
+    signal?: AbortSignal,
+  ): Promise<AttentionResult> {
     try {
       if (signal?.aborted) throw abortError(signal);
       this.checkUsable();
@@ -293,7 +329,7 @@ export class WebGpuAttention {
     return this.acquired.f16 ? toF16(data) : data;
   }
 
-  private input(role: 'q' | 'k' | 'v', x: WebGpuInput, data: Float32Array): GpuBufferLike {
+  private input(role: 'q' | 'k' | 'v', x: WebGpuConvertibleInput, data: Float32Array): GpuBufferLike {
     return x instanceof GpuTensor ? x.buffer : this.upload2(role, this.stored(data));
   }
 
@@ -322,7 +358,7 @@ export class WebGpuAttention {
   }
 
   private async execute(
-    d: AttentionDescriptor, src: { q: WebGpuInput; k: WebGpuInput; v: WebGpuInput }, signal?: AbortSignal,
+    d: AttentionDescriptor, src: { q: WebGpuConvertibleInput; k: WebGpuConvertibleInput; v: WebGpuConvertibleInput }, signal?: AbortSignal,
   ): Promise<AttentionResult> {
     this.checkUsable();
     this.counts.calls += 1;
@@ -473,4 +509,16 @@ export class WebGpuAttention {
       read.unmap();
     }
   }
+}
+
+/** upload()'s `convert` (unknown keys and a non-boolean are INVALID_OPTION, as in attention()'s options). */
+function readUploadConvert(options: unknown): boolean {
+  if (options === undefined || options === null) return false;
+  if (typeof options !== 'object' || Array.isArray(options)) fail('INVALID_OPTION', 'options', 'an upload options object', valueString(options));
+  for (const key of Object.keys(options)) {
+    if (key !== 'convert') fail('INVALID_OPTION', key, 'the upload option convert', `unknown option '${key}'`);
+  }
+  const convert: unknown = (options as WebGpuUploadOptions).convert;
+  if (convert !== undefined && typeof convert !== 'boolean') fail('INVALID_OPTION', 'convert', 'true or false', valueString(convert));
+  return convert === true;
 }

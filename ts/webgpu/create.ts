@@ -6,10 +6,10 @@
 import { AttentionError } from '../errors.js';
 import type { AttentionPool, BatchItem, BatchOptions, PoolOptions } from '../pool/pool.js';
 import { buildDescriptor } from '../spec.js';
-import type { AttentionOptions, AttentionResult } from '../types.js';
-import { WebGpuAttention, type WebGpuFallbackOptions, type WebGpuRunOptions } from './backend.js';
+import type { AttentionOptions, AttentionResult, ConvertOptions } from '../types.js';
+import { WebGpuAttention, asConvertOptions, type WebGpuFallbackOptions, type WebGpuRunOptions } from './backend.js';
 import { acquireDevice, type WebGpuDeviceOptions } from './device.js';
-import { GpuTensor, type WebGpuInput } from './tensor.js';
+import { GpuTensor, type WebGpuConvertibleInput, type WebGpuInput } from './tensor.js';
 
 export type BackendChoice = 'wasm' | 'webgpu' | 'auto';
 
@@ -34,8 +34,10 @@ export async function createWebGpuAttention(opts: WebGpuAttentionOptions = {}): 
 export const AUTO_MIN_FLOPS = 1e9;
 
 /** One call's FLOPs as 'auto' counts them. */
-export function problemFlops(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): number {
-  const shape = (x: WebGpuInput): readonly number[] => ('shape' in x && x.shape ? x.shape : (x as { dims: readonly number[] }).dims);
+export function problemFlops(
+  q: WebGpuConvertibleInput, k: WebGpuConvertibleInput, v: WebGpuConvertibleInput, options?: AttentionOptions | ConvertOptions,
+): number {
+  const shape = (x: WebGpuConvertibleInput): readonly number[] => ('shape' in x && x.shape ? x.shape : (x as { dims: readonly number[] }).dims);
   const dims = [shape(q), shape(k), shape(v)].map((s) => (s.length === 3 ? [1, ...s] : s));
   const [qd, kd, vd] = dims as [readonly number[], readonly number[], readonly number[]];
   const bnhd = options?.layout === 'BNHD';
@@ -60,19 +62,28 @@ export class AutoAttention {
     private readonly minFlops: number,
   ) {}
 
-  /** Whether this call would run on WebGPU. */
-  picksGpu(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions): boolean {
+  /** Whether this call would run on WebGPU (it reads shapes and options only, so it takes any input). */
+  picksGpu(
+    q: WebGpuConvertibleInput, k: WebGpuConvertibleInput, v: WebGpuConvertibleInput, options?: AttentionOptions | ConvertOptions,
+  ): boolean {
     if (!this.gpu || this.gpu.lostReason !== undefined || options?.variant !== undefined) return false; // variants: wasm only
     if (options?.relativeBias !== undefined) return false; // relative-position tables: wasm only (for now)
     if (options?.sparsity !== undefined) return false; // structured sparsity (block mask): wasm only (for now)
     return problemFlops(q, k, v, options) >= this.minFlops;
   }
 
-  /** `run.signal` aborts the call, on either backend. */
-  async run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions, run?: WebGpuRunOptions): Promise<AttentionResult> {
+  /** `run.signal` aborts the call, on either backend. With `convert: true` either backend converts the inputs. */
+  run(
+    q: WebGpuConvertibleInput, k: WebGpuConvertibleInput, v: WebGpuConvertibleInput, options: ConvertOptions, run?: WebGpuRunOptions,
+  ): Promise<AttentionResult>;
+  run(q: WebGpuInput, k: WebGpuInput, v: WebGpuInput, options?: AttentionOptions, run?: WebGpuRunOptions): Promise<AttentionResult>;
+  async run(
+    q: WebGpuConvertibleInput, k: WebGpuConvertibleInput, v: WebGpuConvertibleInput, options?: AttentionOptions | ConvertOptions,
+    run?: WebGpuRunOptions,
+  ): Promise<AttentionResult> {
     const onGpu = q instanceof GpuTensor || k instanceof GpuTensor || v instanceof GpuTensor;
     if (this.gpu && (onGpu || this.picksGpu(q, k, v, options))) {
-      const r = await this.gpu.run(q, k, v, options, run);
+      const r = await this.gpu.run(q, k, v, asConvertOptions(options), run);
       this.lastBackend = this.gpu.lastBackend;
       return r;
     }
@@ -81,7 +92,7 @@ export class AutoAttention {
     }
     buildDescriptor(q, k, v, options); // same validation errors whichever backend runs
     this.lastBackend = 'wasm';
-    return this.pool.run(q, k, v, options, run);
+    return this.pool.run(q, k, v, asConvertOptions(options), run);
   }
 
   async runBatch(items: readonly BatchItem[], opts: BatchOptions = {}): Promise<AttentionResult[]> {

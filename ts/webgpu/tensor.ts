@@ -4,7 +4,7 @@
  * buildDescriptor checks it like any other operand; the kernels then read the GPU buffer.
  */
 import { AttentionError } from '../errors.js';
-import type { AttentionInput } from '../types.js';
+import type { AttentionInput, ConvertibleInput } from '../types.js';
 import { OPERAND_CODES, checkLength, readTensor, toFloat32 } from '../validate/tensor.js';
 import type { GpuBufferLike } from './gpu-types.js';
 
@@ -58,17 +58,22 @@ export function releaseInputs(xs: readonly unknown[]): void {
 /** A q, k or v argument of the webgpu backend: an array tensor, or a tensor already on the GPU. */
 export type WebGpuInput = AttentionInput | GpuTensor;
 
-/** The tensor's Float32Array data and dims, checked as for q/k/v (no conversion). */
-export function readUpload(x: unknown, argument: string): { data: Float32Array; dims: number[] } {
+/** A q, k or v argument of the webgpu backend when the options say `convert: true`: what attention() then takes
+ * (number[], Float64Array, other numeric typed arrays), or a tensor already on the GPU. */
+export type WebGpuConvertibleInput = ConvertibleInput | GpuTensor;
+
+/** The tensor's Float32Array data and dims, checked as for q/k/v; other numeric arrays are converted (a copy) only
+ * with `convert`, as attention() does. */
+export function readUpload(x: unknown, argument: string, convert = false): { data: Float32Array; dims: number[] } {
   const t = readTensor(x, argument, OPERAND_CODES);
-  const data = toFloat32(t.data, argument, false, OPERAND_CODES.type);
+  const data = toFloat32(t.data, argument, convert, OPERAND_CODES.type);
   checkLength(data.length, t.dims, argument, OPERAND_CODES.shape);
   return { data, dims: t.dims };
 }
 
 /** What buildDescriptor sees for an input: arrays as they are, a GpuTensor as a Float32Array with its length and
  * no elements (validation reads only lengths and dims). */
-export function validationView(x: WebGpuInput, argument: string, owner: object): AttentionInput {
+export function validationView(x: WebGpuConvertibleInput, argument: string, owner: object): ConvertibleInput {
   if (!(x instanceof GpuTensor)) return x;
   if (x.owner !== owner) {
     throw new AttentionError('INVALID_TYPE', argument, 'a GpuTensor uploaded by this webgpu backend', 'a GpuTensor of another backend');
