@@ -7,7 +7,9 @@
  * does the WebGPU backend and the 'auto' router).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AttentionError, KVCache, KVPagePool, attention, createAttention, decode, init, referenceAttention } from '../ts/index.js';
+import {
+  AttentionError, KVCache, KVPagePool, attention, createAttention, decode, init, referenceAttention, referenceVariantAttention,
+} from '../ts/index.js';
 import type { BatchItem } from '../ts/index.js';
 import type { AttentionResult, ConvertOptions } from '../ts/types.js';
 import { maxAbsDiff } from './compare.js';
@@ -74,6 +76,21 @@ describe('convert: true in the types', () => {
     expect(codeOf(() => referenceAttention({ data: q32, shape }, { data: fine, shape }, v))).toBe('INVALID_TYPE');
     // @ts-expect-error a boolean[] mask without convert
     expect(codeOf(() => referenceAttention(v, v, v, { mask: { data: allowed, shape: [N, N] } }))).toBe('INVALID_MASK');
+  });
+
+  it('referenceVariantAttention takes them with convert: true too, and matches the converted kernel', () => {
+    const variant = { kind: 'linear' as const };
+    const v = { data: Float32Array.from(v16), shape };
+    const got = referenceVariantAttention({ data: Array.from(q32), shape }, { data: Float64Array.from(k32), shape },
+      { data: v16, shape }, { convert: true, causal: true, variant });
+    const want = referenceVariantAttention({ data: q32, shape }, { data: k32, shape }, v, { causal: true, variant });
+    expect(Array.from(got.output)).toEqual(Array.from(want.output));
+    const kernel = attention({ data: Array.from(q32), shape }, { data: Float64Array.from(k32), shape }, { data: v16, shape },
+      { convert: true, causal: true, variant });
+    expect(maxAbsDiff(kernel.output, got.output)).toBeLessThanOrEqual(1e-4 * 100);
+    const fine = Float64Array.from(k32, (x) => x * (1 + 1e-9));
+    // @ts-expect-error a Float64Array without convert
+    expect(codeOf(() => referenceVariantAttention({ data: q32, shape }, { data: fine, shape }, v, { variant }))).toBe('INVALID_TYPE');
   });
 
   it('without convert: true the types and the run time both refuse them', () => {

@@ -2,7 +2,7 @@
 import type { AttentionDescriptor } from '../../descriptor.js';
 import { AttentionError } from '../../errors.js';
 import { buildDescriptor } from '../../spec.js';
-import type { AttentionInput, AttentionOptions } from '../../types.js';
+import type { AttentionInput, AttentionOptions, ConvertibleInput, ConvertOptions } from '../../types.js';
 import type { VariantReferenceResult } from './common.js';
 import { referenceLinear } from './linear.js';
 import { referenceLinformer } from './linformer.js';
@@ -23,9 +23,16 @@ export function referenceVariantFromDescriptor(d: AttentionDescriptor): VariantR
   }
 }
 
-/** `attention(q, k, v, options)` with `options.variant`, in float64 (slow; for tests). */
+/** `attention(q, k, v, options)` with `options.variant`, in float64 (slow; for tests). With `convert: true` the inputs
+ * may be number[] or other numeric typed arrays, rounded to float32 first as the kernels see them. */
+export function referenceVariantAttention(
+  q: ConvertibleInput, k: ConvertibleInput, v: ConvertibleInput, options: ConvertOptions,
+): VariantReferenceResult;
 export function referenceVariantAttention(
   q: AttentionInput, k: AttentionInput, v: AttentionInput, options: AttentionOptions,
+): VariantReferenceResult;
+export function referenceVariantAttention(
+  q: ConvertibleInput, k: ConvertibleInput, v: ConvertibleInput, options: AttentionOptions | ConvertOptions,
 ): VariantReferenceResult {
   return referenceVariantFromDescriptor(buildDescriptor(q, k, v, options));
 }
