@@ -1,5 +1,27 @@
 /** Comparisons shared by the test files: largest differences between results and their references. */
 import { expect } from 'vitest';
+import { AttentionError } from '../ts/index.js';
+
+/** The AttentionError code `call` throws (undefined when it returns; any other error is rethrown). */
+export function codeOf(call: () => unknown): string | undefined {
+  try {
+    call();
+  } catch (e) {
+    if (e instanceof AttentionError) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+/** What `p` rejects with (the Deno shim of vitest has no `.rejects`); fails when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the promise to reject');
+}
 
 /**
  * Largest |got − want| (divided by max(1, |want|) with `logScale`, for log-sum-exps); a non-finite value on either

@@ -12,7 +12,7 @@ import {
 } from '../ts/index.js';
 import type { BatchItem } from '../ts/index.js';
 import type { AttentionResult, ConvertOptions } from '../ts/types.js';
-import { maxAbsDiff } from './compare.js';
+import { codeOf, maxAbsDiff } from './compare.js';
 import { uniform } from './rng.js';
 
 const [B, H, N, D] = [1, 2, 20, 8];
@@ -22,16 +22,6 @@ const k32 = uniform(2, B * H * N * D);
 const v16 = Int16Array.from(uniform(3, B * H * N * D), (x) => Math.round(100 * x));
 const bias32 = uniform(4, N * N);
 const allowed = Array.from({ length: N * N }, (_, i) => i % 3 !== 1);
-
-function codeOf(call: () => unknown): string | undefined {
-  try {
-    call();
-  } catch (e) {
-    if (e instanceof AttentionError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 beforeAll(async () => {
   await init();

@@ -12,8 +12,8 @@ import { AttentionError, attention, createAttention, createWebGpuAttention, init
 import type {
   AttentionPool, AttentionResult, ConvertOptions, GpuTensor, WebGpuAttention, WebGpuBatchItem, WebGpuConvertibleInput,
 } from '../ts/index.js';
-import { maxAbsDiff } from './compare.js';
-import { openTestGpu, webGpuRequired } from './webgpu/gpu.js';
+import { codeOf, maxAbsDiff, rejection } from './compare.js';
+import { describeWithoutAdapter, openTestGpu } from './webgpu/gpu.js';
 import { uniform } from './rng.js';
 
 /** The WebGPU budget for outputs in [−1, 1] (DESIGN.md); v here is up to 100 in magnitude. */
@@ -51,44 +51,13 @@ function expectSame(got: AttentionResult, want: AttentionResult): void {
   expect(bits(got.lse)).toEqual(bits(want.lse));
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-function codeOf(call: () => unknown): string | undefined {
-  try {
-    call();
-  } catch (e) {
-    if (e instanceof AttentionError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
-
 /** createAttention({ backend: 'webgpu', fallback: 'wasm' }) is typed as this union: its run() must take both kinds. */
 function runEither(b: WebGpuAttention | AttentionPool): Promise<AttentionResult> {
   return b.run(conv.q, conv.k, conv.v, convOptions);
 }
 
 if (!gpu.attn) {
-  describe(label, () => {
-    if (webGpuRequired()) {
-      it('has a WebGPU adapter (required here: CI=1 / WEBATTN_REQUIRE_WEBGPU=1, or the browser project)', () => {
-        throw new Error(`no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`);
-      });
-    } else {
-      const skip = (it as { skip?: (name: string, fn: () => void) => void }).skip;
-      const name = `SKIPPED: no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`;
-      console.warn(`test/webgpu-convert.test.ts ${name}`);
-      if (skip) skip(name, () => undefined);
-      else it(name, () => undefined);
-    }
-  });
+  describeWithoutAdapter(label, gpu, 'test/webgpu-convert.test.ts');
 } else {
   const attn = gpu.attn;
   await init();

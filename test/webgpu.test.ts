@@ -20,21 +20,13 @@ import { edgeCases, generateCases } from './cases.js';
 import type { AttentionCase } from './cases.js';
 import { errorsVsReference } from './webgpu/compare.js';
 import { decodeCases, positionBiasCases, stackedCases } from './webgpu/decode-cases.js';
-import { openTestGpu, webGpuRequired } from './webgpu/gpu.js';
+import { rejection } from './compare.js';
+import { describeWithoutAdapter, openTestGpu } from './webgpu/gpu.js';
 import { f16Bits, f16ToNumber } from '../ts/webgpu/f16.js';
 
 const TOL = 1e-5;
 const gpu = await openTestGpu();
 const label = `webgpu (${gpu.runtime}${gpu.attn ? `, ${gpu.attn.adapter}` : ''})`;
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
@@ -62,19 +54,7 @@ function check(c: AttentionCase, got: AttentionResult, worst: { e: number; name:
 }
 
 if (!gpu.attn) {
-  describe(label, () => {
-    if (webGpuRequired()) {
-      it('has a WebGPU adapter (required here: CI=1 / WEBATTN_REQUIRE_WEBGPU=1, or the browser project)', () => {
-        throw new Error(`no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`);
-      });
-    } else {
-      const skip = (it as { skip?: (name: string, fn: () => void) => void }).skip;
-      const name = `SKIPPED: no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`;
-      console.warn(`test/webgpu.test.ts ${name}`);
-      if (skip) skip(name, () => undefined);
-      else it(name, () => undefined);
-    }
-  });
+  describeWithoutAdapter(label, gpu, 'test/webgpu.test.ts');
 } else {
   const attn = gpu.attn;
   const cases = [...generateCases(20251123, 98, { maxWork: 1e6 }), ...edgeCases(), ...decodeCases(5, 16), ...stackedCases(9), ...positionBiasCases(3, 21)];

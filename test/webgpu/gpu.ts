@@ -7,6 +7,7 @@
  * WEBATTN_REQUIRE_WEBGPU=1, as .ci/run sets) and always in the browser project, whose launch arguments enable
  * WebGPU; there the missing adapter is a failing test.
  */
+import { describe, it } from 'vitest';
 import { createWebGpuAttention } from '../../ts/index.js';
 import type { GpuLike, WebGpuAttention, WebGpuAttentionOptions } from '../../ts/index.js';
 
@@ -78,4 +79,24 @@ export function openTestGpu(): Promise<OpenedGpu> {
       return { why: e instanceof Error ? e.message : String(e), runtime, options };
     }
   })());
+}
+
+/**
+ * The suite `label` of `file` when `gpu` has no backend: one failing test where WebGPU is required, else one skipped
+ * test (and a warning) that says why.
+ */
+export function describeWithoutAdapter(label: string, gpu: OpenedGpu, file: string): void {
+  describe(label, () => {
+    if (webGpuRequired()) {
+      it('has a WebGPU adapter (required here: CI=1 / WEBATTN_REQUIRE_WEBGPU=1, or the browser project)', () => {
+        throw new Error(`no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`);
+      });
+      return;
+    }
+    const skip = (it as { skip?: (name: string, fn: () => void) => void }).skip;
+    const name = `SKIPPED: no WebGPU adapter in ${gpu.runtime}: ${gpu.why}`;
+    console.warn(`${file} ${name}`);
+    if (skip) skip(name, () => undefined);
+    else it(name, () => undefined);
+  });
 }
