@@ -5,7 +5,7 @@
  * where the reference has it); cosine similarity of rows from ~1e-23 to ~1e37 (where f32's Σx² and q·k leave its
  * range); and seeded shapes the main suite (test/webgpu.test.ts) does not make — odd head sizes, Dv ≫ Dk, Nq ≫ Nk,
  * long decode ranges with GQA, windows and lengths, broadcast masks, biases near −1e38 — against the float64
- * reference (budget 1e-5, DESIGN.md).
+ * reference (budget 1e-5, DESIGN.md); and non-causal ALiBi over thousands of keys (ALiBi terms of ~2000, at 1e-6).
  * Runs in Node (Dawn on OpenGL ES), Deno (wgpu on lavapipe) and Chromium (SwiftShader); skips like the main suite.
  */
 import { describe, expect, it } from 'vitest';
@@ -501,5 +501,73 @@ if (!gpu.attn) {
       console.log(`webgpu robustness ${gpu.runtime}: worst abs error vs float64 over ${shapes.length} shapes ${worst.toExponential(3)}`);
       expect(worst).toBeLessThanOrEqual(TOL);
     });
+  });
+
+  describe(`webgpu robustness (${gpu.runtime}): non-causal ALiBi over thousands of keys, vs the float64 reference`, () => {
+    // Without a causal mask, keys right of the diagonal get a positive ALiBi term of up to slope·(kLen − 1 − diag):
+    // ~2000 at slope 0.5 and 4096 keys. A logit formed in f32 at that size carries ulp(2048)/2 ≈ 1.2e-4 of rounding,
+    // which softmax turns into a relative error of the weights (outputs off by 1e-5…1e-4). The kernels shift each
+    // row's ALiBi term by its largest structural value, so that the largest logits sit near 0; the LSE adds it back.
+    const OUT_TOL = 1e-6; // outputs and weights, absolute (~1.6e-7 measured; 1e-5…4e-5 before the shift)
+    const LSE_TOL = 1e-6; // LSE, relative to max(1, |LSE|): the LSE itself is ~2000 here
+    interface Case { name: string; b: number; hq: number; hkv: number; nq: number; nk: number; d: number; o: AttentionOptions }
+    const slopes = (hq: number): Float32Array => Float32Array.from({ length: hq }, (_, h) => (h % 2 === 0 ? 0.5 : 0.25));
+    const cases: Case[] = [
+      { name: 'prefill Nq 256 × Nk 4096, GQA 4:2, slopes 0.5 / 0.25, top-left, LSE', b: 1, hq: 4, hkv: 2, nq: 256, nk: 4096, d: 64,
+        o: { alibi: slopes(4), returnLse: true } },
+      { name: 'decode Nq 1, Nk 4096, GQA 8:2, alibi: true (standard slopes), weights + LSE', b: 1, hq: 8, hkv: 2, nq: 1, nk: 4096, d: 64,
+        o: { alibi: true, returnLse: true, returnWeights: true } },
+      { name: 'decode Nq 4, Nk 4096, B 2, keyLengths [4096, 2900], right window 1500, weights + LSE', b: 2, hq: 4, hkv: 1, nq: 4, nk: 4096, d: 32,
+        o: { alibi: slopes(4), keyLengths: [4096, 2900], window: { right: 1500 }, returnLse: true, returnWeights: true } },
+      { name: 'Nq 256 × Nk 2048, B 2, keyLengths [2048, 1111], window left 300 right 900, cosine, weights + LSE', b: 2, hq: 2, hkv: 2, nq: 256, nk: 2048, d: 32,
+        o: { alibi: slopes(2), keyLengths: [2048, 1111], window: { left: 300, right: 900 }, similarity: 'cosine', returnLse: true, returnWeights: true } },
+      { name: 'bottom-right, not causal, Nq 64 × Nk 3000, query and key lengths, GQA 4:1, LSE', b: 2, hq: 4, hkv: 1, nq: 64, nk: 3000, d: 48,
+        o: { alibi: slopes(4), window: { align: 'bottom-right' }, queryLengths: [64, 10], keyLengths: [3000, 2000], returnLse: true } },
+    ];
+    for (const [n, c] of cases.entries()) {
+      it(c.name, async () => {
+        const rng = new Rng(3000 + n);
+        const q = tensor(rng, [c.b, c.hq, c.nq, c.d]), k = tensor(rng, [c.b, c.hkv, c.nk, c.d]), v = tensor(rng, [c.b, c.hkv, c.nk, c.d]);
+        const got = await attn.run(q, k, v, c.o);
+        const ref = referenceAttention(q, k, v, c.o);
+        const e = errorsVsReference(got, ref, { lse: c.o.returnLse, weights: c.o.returnWeights }, OUT_TOL); // LSE: relative
+        console.log(`webgpu alibi ${gpu.runtime}: ${c.name}: output ${e.output.toExponential(2)}, LSE rel ${e.lse.toExponential(2)}` +
+          `, weights ${e.weights.toExponential(2)}`);
+        expect(e.output).toBeLessThanOrEqual(OUT_TOL);
+        expect(e.lse).toBeLessThanOrEqual(LSE_TOL);
+        expect(e.weights).toBeLessThanOrEqual(OUT_TOL);
+      });
+    }
+
+    // Causal rows have nothing right of the diagonal: their ALiBi term is unchanged, bit for bit the result of the
+    // same slopes given as an explicit bias slope_h·(j − diag) (exact in float64, rounded once to f32 as the kernel's
+    // product is).
+    const causal: Case[] = [
+      { name: 'causal top-left Nq = Nk 300, GQA 2:1, weights + LSE', b: 1, hq: 2, hkv: 1, nq: 300, nk: 300, d: 32,
+        o: { alibi: slopes(2), causal: true, returnLse: true, returnWeights: true } },
+      { name: 'causal bottom-right decode Nq 3, Nk 3000 (split keys), LSE', b: 1, hq: 4, hkv: 2, nq: 3, nk: 3000, d: 32,
+        o: { alibi: slopes(4), causal: 'bottom-right', returnLse: true } },
+    ];
+    const bits = (x: Float32Array | undefined): number[] => Array.from(new Uint32Array(x!.buffer, x!.byteOffset, x!.length));
+    for (const [n, c] of causal.entries()) {
+      it(`${c.name}: bit for bit an explicit bias of the same values`, async () => {
+        const rng = new Rng(3100 + n);
+        const q = tensor(rng, [c.b, c.hq, c.nq, c.d]), k = tensor(rng, [c.b, c.hkv, c.nk, c.d]), v = tensor(rng, [c.b, c.hkv, c.nk, c.d]);
+        const s = c.o.alibi as Float32Array;
+        const shift = c.o.causal === 'bottom-right' ? c.nk - c.nq : 0;
+        const bias = new Float32Array(c.hq * c.nq * c.nk);
+        for (let h = 0; h < c.hq; h++) {
+          for (let i = 0; i < c.nq; i++) for (let j = 0; j < c.nk; j++) bias[(h * c.nq + i) * c.nk + j] = s[h]! * (j - (i + shift));
+        }
+        const { alibi: _, ...rest } = c.o;
+        const withBias: AttentionOptions = { ...rest, bias: { data: bias, shape: [1, c.hq, c.nq, c.nk] } };
+        const got = await attn.run(q, k, v, c.o);
+        const want = await attn.run(q, k, v, withBias);
+        expect(bits(got.output)).toEqual(bits(want.output));
+        expect(bits(got.lse)).toEqual(bits(want.lse));
+        if (c.o.returnWeights) expect(bits(got.weights)).toEqual(bits(want.weights));
+        checkVsReference(q, k, v, c.o, got);
+      });
+    }
   });
 }

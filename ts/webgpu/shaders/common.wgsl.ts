@@ -74,8 +74,27 @@ fn mask_ok(b: u32, h: u32, i: u32, j: u32) -> bool {
   return ((META[byte >> 2u] >> ((byte & 3u) * 8u)) & 0xffu) != 0u;
 }
 
-// similarity -> logit: scale, then softcap c·tanh(s/c), then the additive bias, then ALiBi slope_h·(gj − diag),
-// then the relative bias table[h, clamp(gj − diag + zero, 0, L − 1)]. NEG when it contributes nothing.
+// ALiBi's per-row shift R ≥ 0: the largest gj − diag any key of row gi may have by the structural rules (key length,
+// right window; global, so the same for every key range and k_start). Without a causal mask, keys right of the
+// diagonal get slope·(gj − diag) up to ~2000, and a logit formed in f32 at that size loses ~1e-4 to rounding, which
+// softmax turns into relative error of the weights. Softmax is shift-invariant per row, so the kernels add
+// slope·(gj − diag − R) instead, whose largest values are near 0 (causal rows have R = 0: unchanged bit for bit), and
+// the LSE gets slope·R back when it is written for the caller (alibi_lse); partials and (max, sum) stay shifted.
+fn alibi_r(gi: u32, ql: u32, kl: u32) -> i32 {
+  let diag = i32(gi) + select(0, i32(kl) - i32(ql), P.bottom_right != 0u);
+  var r = i32(kl) - 1 - diag;
+  if (P.win_right >= 0) { r = min(r, P.win_right); }
+  return max(r, 0);
+}
+
+// What a row's shifted LSE lacks: slope_h·R (0 without ALiBi).
+fn alibi_lse(b: u32, h: u32, i: u32) -> f32 {
+  if (P.has_alibi == 0u) { return 0.0; }
+  return bitcast<f32>(META[P.alibi_at + h]) * f32(alibi_r(P.q_start + i, q_len(b), k_len(b)));
+}
+
+// similarity -> logit: scale, then softcap c·tanh(s/c), then the additive bias, then ALiBi slope_h·(gj − diag − R)
+// (R: alibi_r), then the relative bias table[h, clamp(gj − diag + zero, 0, L − 1)]. NEG when it contributes nothing.
 fn finish_logit(sim: f32, b: u32, h: u32, i: u32, j: u32) -> f32 {
   var s = sim * P.scale;
   if (P.softcap > 0.0) {
@@ -87,7 +106,7 @@ fn finish_logit(sim: f32, b: u32, h: u32, i: u32, j: u32) -> f32 {
     let ql = q_len(b);
     let kl = k_len(b);
     let dist = i32(P.k_start + j) - (i32(P.q_start + i) + select(0, i32(kl) - i32(ql), P.bottom_right != 0u));
-    if (P.has_alibi != 0u) { s = s + bitcast<f32>(META[P.alibi_at + h]) * f32(dist); }
+    if (P.has_alibi != 0u) { s = s + bitcast<f32>(META[P.alibi_at + h]) * f32(dist - alibi_r(P.q_start + i, ql, kl)); }
     if (P.rel_len != 0u) {
       let at = u32(clamp(dist + P.rel_zero, 0, i32(P.rel_len) - 1));
       s = s + bitcast<f32>(META[P.rel_at + h * P.rel_len + at]);

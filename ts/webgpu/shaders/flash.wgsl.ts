@@ -36,8 +36,9 @@ export function flashWgsl(c: FlashConfig): string {
   const write = c.split
     ? /* wgsl */ `
     // Partial result of key range \`split\`: normalised output row, its running max m and its sum l (NaN m for a NaN
-    // row), row index R = split·rows + row. (m, l) rather than m + log l: at logits near ±1e38 the log of the count is
-    // below an ulp of the LSE, and the merge would weigh every range alike.
+    // row; with ALiBi, of the shifted logits: see alibi_r), row index R = split·rows + row. (m, l) rather than
+    // m + log l: at logits near ±1e38 the log of the count is below an ulp of the LSE, and the merge would weigh
+    // every range alike.
     let prow = split * P.rows + (b * P.hq + h) * P.nq + i;
     for (var x = 0u; x < DVT; x++) {
       let col = lane + LANES * x;
@@ -276,7 +277,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   if (live) {
     let ok = l > 0.0;
     var inv = select(0.0, 1.0 / l, ok);
-    var lse = select(neg_inf(), m + log(l), ok);
+    var lse = select(neg_inf(), (m + log(l)) + alibi_lse(b, h, i), ok);
     if (row_nan) { inv = nan(); lse = nan(); }${write}
   }
 }

@@ -54,7 +54,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     if (l_s > 0.0) { acc += (l_s * exp(AUX[P.aux_lse + s * P.rows + row] - mx) / sum) * AUX[(s * P.rows + row) * P.dv + col]; }
   }
   OUT[at] = acc;
-  if (first && P.want_lse != 0u) { OUT[P.lse_base + row] = mx + log(sum); }
+  if (first && P.want_lse != 0u) { OUT[P.lse_base + row] = (mx + log(sum)) + alibi_lse(b, h, i); } // partials are shifted
   if (first && P.ml_base != 0u) { OUT[P.ml_base + 2u * row] = mx; OUT[P.ml_base + 2u * row + 1u] = sum; } // for the weights
 }
 `;

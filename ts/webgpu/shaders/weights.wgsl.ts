@@ -1,8 +1,8 @@
 /**
  * The softmax weights [B, Hq, Nq, Nk] (only when the caller asks for them: the one N×N output). One thread per
  * (row, key): the attention kernel (or the decode merge) has left each row's running max m and sum l in AUX at
- * ml_base, so a weight is exp(s − m) / l — 0 for keys that are not allowed and for rows with no allowed key, NaN for
- * the allowed keys of a row with a NaN logit. No thread loops over the keys: some drivers (Mesa's llvmpipe /
+ * ml_base, so a weight is exp(s − m) / l (with ALiBi, s and m both of the shifted logits: see alibi_r) — 0 for keys
+ * that are not allowed and for rows with no allowed key, NaN for the allowed keys of a row with a NaN logit. No thread loops over the keys: some drivers (Mesa's llvmpipe /
  * lavapipe in Debian 12) stop a shader invocation's loops after 65535 iterations in all, which the former one thread
  * per row (two passes over Nk keys of Dk columns) reached from Nk·Dk ≈ 30 000 on, silently leaving weights unwritten.
  */
