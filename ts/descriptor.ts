@@ -24,6 +24,22 @@ export const ALIGN_TOP_LEFT = 0;
 export const ALIGN_BOTTOM_RIGHT = 1;
 /** winLeft / winRight value for "unbounded". */
 export const WINDOW_UNBOUNDED = -1;
+/** `flags`: the kernel reports the LSE less alibi[h]·alibiRowShift (crate/src/desc.rs). */
+export const FLAG_LSE_ALIBI_SHIFTED = 1;
+
+/**
+ * R ≥ 0, the largest gj − diag a key of the query at global position `gi` of batch `b` may have by the lengths and the
+ * right window (0 when nothing right of its diagonal is visible). The kernel adds alibi[h]·(gj − diag − R), which
+ * keeps a row's largest logits near 0 where f32 holds them finely, and adds alibi[h]·R back to the LSE (as
+ * crate/src/alibi.rs row_shift; global positions only, so every key range of a row has the same R).
+ */
+export function alibiRowShift(d: AttentionDescriptor, b: number, gi: number): number {
+  const qLen = d.queryLengths ? d.queryLengths[b]! : d.nqFull;
+  const kLen = d.keyLengths ? d.keyLengths[b]! : d.nkFull;
+  const diag = gi + (d.align === ALIGN_BOTTOM_RIGHT ? kLen - qLen : 0);
+  const right = kLen - 1 - diag;
+  return Math.max(0, d.winRight < 0 ? right : Math.min(right, d.winRight));
+}
 
 export interface AttentionDescriptor {
   b: number;
@@ -64,6 +80,8 @@ export interface AttentionDescriptor {
   variant?: VariantSpec;
   /** ALiBi slopes, one per query head: the logit of (i, j) gains alibi[h]·(gj − diag). */
   alibi?: Float32Array;
+  /** Report the LSE less alibi[h]·alibiRowShift (key-range partials, merged before the shift is added back). */
+  alibiLseShifted?: boolean;
   /** Relative-position bias: the logit of (i, j) gains table[h·len + clamp(gj − diag + zero, 0, len − 1)]. */
   relBias?: RelativeBias;
   /** Structured sparsity: the pattern and its compiled block mask (ts/sparse/), over global positions. */
@@ -154,6 +172,7 @@ export function encodeDescriptor(memory: ArrayBuffer, at: number, d: AttentionDe
   u[W.lsePtr] = p.lse;
   u[W.weightsPtr] = p.weights;
   u[W.alibiPtr] = p.alibi ?? 0;
+  u[W.flags] = d.alibi && d.alibiLseShifted ? FLAG_LSE_ALIBI_SHIFTED : 0;
   if (d.relBias && p.relBias) {
     u[W.relPtr] = p.relBias;
     u[W.relLen] = d.relBias.len;

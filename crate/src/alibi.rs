@@ -4,14 +4,40 @@
 //! see the same values as the whole problem.
 
 use crate::math::LOG2_E;
-use crate::problem::Structure;
+use crate::problem::{Problem, Structure};
+
+/// The query and key lengths of batch `b` and its bottom-right shift (diag = gi + shift).
+fn lengths(s: &Structure, b: usize) -> (i64, i64, i64) {
+    let q_len = s.q_lens.as_ref().map_or(s.nq_full, |l| l[b] as u64) as i64;
+    let k_len = s.k_lens.as_ref().map_or(s.nk_full, |l| l[b] as u64) as i64;
+    (q_len, k_len, if s.bottom_right { k_len - q_len } else { 0 })
+}
 
 /// gj − diag of local query row 0 and local key 0 of batch `b`; row i, key j: `key_offset − i + j`.
 pub fn key_offset(s: &Structure, b: usize) -> i64 {
-    let q_len = s.q_lens.as_ref().map_or(s.nq_full, |l| l[b] as u64) as i64;
-    let k_len = s.k_lens.as_ref().map_or(s.nk_full, |l| l[b] as u64) as i64;
-    let shift = if s.bottom_right { k_len - q_len } else { 0 };
+    let (_, _, shift) = lengths(s, b);
     s.k_start as i64 - s.q_start as i64 - shift
+}
+
+/// R ≥ 0, the largest gj − diag a key of local row `i` of batch `b` may have by the lengths and the right window (0
+/// when nothing right of the diagonal is visible, as with a causal mask). The kernel adds slope·(gj − diag − R): the
+/// same softmax, but the row's largest logits stay near 0 where f32 holds them finely, instead of reaching
+/// slope·kLen without a causal mask (a rounding error of ~1e-4 at slope 0.5 and 4k keys). The LSE gets slope·R
+/// back. It depends on the global positions only, so every key split of a row uses the same R.
+pub fn row_shift(s: &Structure, b: usize, i: usize) -> i64 {
+    let (_, k_len, shift) = lengths(s, b);
+    let diag = s.q_start as i64 + i as i64 + shift;
+    let right = k_len - 1 - diag;
+    s.win_right.map_or(right, |w| right.min(w as i64)).max(0)
+}
+
+/// What the LSE of row `i`, head `h` gets back of the ALiBi row shift (natural-log units), 0 without ALiBi or when
+/// the caller asked for the shifted LSE (key-range partials, merged before the shift is added).
+pub fn lse_add_back(p: &Problem, b: usize, h: usize, i: usize) -> f64 {
+    match p.alibi {
+        Some(slopes) if !p.lse_alibi_shifted => slopes[h] as f64 * row_shift(&p.structure, b, i) as f64,
+        _ => 0.0,
+    }
 }
 
 /// Adds the log2-domain bias slope·log2(e)·(d0 + t) to s[t]; d0 = gj − diag of s[0].
@@ -28,6 +54,7 @@ mod tests {
     use super::*;
     use crate::exact::forward;
     use crate::problem::{Dims, Outputs, Problem, Strides, View};
+    use crate::tests::naive::naive;
 
     fn rand(seed: &mut u64, n: usize) -> Vec<f32> {
         (0..n)
@@ -85,6 +112,7 @@ mod tests {
                     structure: structure.clone(),
                     alibi,
                     rel_bias: None,
+                    lse_alibi_shifted: false,
                 };
                 let mut o = vec![0f32; 2 * 4 * 37 * 8];
                 let mut lse = vec![0f32; 2 * 4 * 37];
@@ -114,5 +142,85 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Without a causal mask the ALiBi terms of a row reach slope·kLen (~1000 here); the kernel shifts them by the
+    /// row's largest one, so its outputs stay at the f32 level against the float64 oracle (6.3e-5 before the shift
+    /// at these sizes), under both alignments, a right window, key lengths and a work split; the LSE gets the shift
+    /// back, or not with `lse_alibi_shifted` (key-range partials).
+    #[test]
+    fn non_causal_stays_exact_over_long_key_ranges() {
+        let mut seed = 11;
+        let d = Dims { b: 2, hq: 4, hkv: 2, nq: 24, nk: 2048, dk: 16, dv: 8 };
+        let (q, k, v) =
+            (rand(&mut seed, 2 * 4 * 24 * 16), rand(&mut seed, 2 * 2 * 2048 * 16), rand(&mut seed, 2 * 2 * 2048 * 8));
+        let slopes = [0.5f32, 0.25, 0.125, 1.0];
+        for (bottom_right, win_right, split) in [(false, None, false), (false, Some(700), true), (true, None, true)] {
+            let structure = Structure {
+                bottom_right,
+                win_right,
+                k_lens: Some(vec![2048, 1500]),
+                q_start: if split { 5 } else { 0 },
+                k_start: 0,
+                nq_full: if split { 40 } else { 24 },
+                nk_full: 2048,
+                ..Structure::default()
+            };
+            let run = |shifted: bool| {
+                let p = Problem {
+                    dims: d,
+                    q: View { data: &q, strides: Strides::compact(4, 24, 16) },
+                    k: View { data: &k, strides: Strides::compact(2, 2048, 16) },
+                    v: View { data: &v, strides: Strides::compact(2, 2048, 8) },
+                    mask: None,
+                    bias: None,
+                    scale: 0.25,
+                    softcap: 0.0,
+                    cosine: false,
+                    structure: structure.clone(),
+                    alibi: Some(&slopes),
+                    rel_bias: None,
+                    lse_alibi_shifted: shifted,
+                };
+                let mut o = vec![0f32; 2 * 4 * 24 * 8];
+                let mut lse = vec![0f32; 2 * 4 * 24];
+                let mut out =
+                    Outputs { o: &mut o, o_strides: Strides::compact(4, 24, 8), lse: Some(&mut lse), weights: None };
+                forward(&p, &mut out).unwrap();
+                (o, lse, naive(&p))
+            };
+            let (o, lse, want) = run(false);
+            let err = o.iter().zip(&want.o).map(|(&a, &b)| (a as f64 - b).abs()).fold(0.0, f64::max);
+            assert!(err <= 2e-6, "output error {} ({} {:?} {})", err, bottom_right, win_right, split);
+            for (&a, &b) in lse.iter().zip(&want.lse) {
+                assert!((a as f64 - b).abs() <= 1e-6 * b.abs().max(1.0), "lse {} vs {}", a, b);
+            }
+            let (o2, lse2, _) = run(true);
+            assert_eq!(o, o2);
+            for b in 0..2 {
+                for (h, &slope) in slopes.iter().enumerate() {
+                    for i in 0..24 {
+                        let at = (b * 4 + h) * 24 + i;
+                        let r = row_shift(&structure, b, i) as f64;
+                        let back = lse2[at] as f64 + slope as f64 * r;
+                        assert!((back - want.lse[at]).abs() <= 1e-6 * want.lse[at].abs().max(1.0));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn row_shift_is_the_largest_visible_distance() {
+        let s = Structure { nq_full: 10, nk_full: 100, ..Structure::default() };
+        assert_eq!(row_shift(&s, 0, 0), 99);
+        assert_eq!(row_shift(&s, 0, 9), 90);
+        let causal = Structure { win_right: Some(0), ..s.clone() };
+        assert_eq!(row_shift(&causal, 0, 3), 0);
+        let window = Structure { win_right: Some(5), ..s.clone() };
+        assert_eq!(row_shift(&window, 0, 3), 5);
+        let br = Structure { bottom_right: true, k_lens: Some(vec![50]), ..s };
+        assert_eq!(row_shift(&br, 0, 9), 0);
+        assert_eq!(row_shift(&br, 0, 0), 9);
     }
 }

@@ -3,7 +3,9 @@
 //! every option is known, and turns the descriptor into byte regions for `abi.rs`. Every failure names its field
 //! through a `Status`.
 
-use crate::desc::{RawDesc, ALIGN_BOTTOM_RIGHT, ALIGN_TOP_LEFT, DESC_MAGIC, SIM_COSINE, SIM_DOT};
+use crate::desc::{
+    RawDesc, ALIGN_BOTTOM_RIGHT, ALIGN_TOP_LEFT, DESC_MAGIC, FLAG_LSE_ALIBI_SHIFTED, SIM_COSINE, SIM_DOT,
+};
 use crate::problem::{Dims, Strides};
 use crate::status::Status;
 
@@ -195,7 +197,10 @@ pub fn check(d: &RawDesc, mem: Memory) -> Result<Checked, Status> {
     if d.magic != DESC_MAGIC {
         return Err(Status::BadMagic);
     }
-    if d.flags != 0 || d.reserved != 0 || (d.rel_ptr == 0 && (d.rel_len != 0 || d.rel_zero != 0)) {
+    if d.flags & !FLAG_LSE_ALIBI_SHIFTED != 0
+        || d.reserved != 0
+        || (d.rel_ptr == 0 && (d.rel_len != 0 || d.rel_zero != 0))
+    {
         return Err(Status::BadFlags);
     }
     let raw = [d.b, d.hq, d.hkv, d.nq, d.nk, d.dk, d.dv];

@@ -19,6 +19,8 @@ pub const ALIGN_TOP_LEFT: u32 = 0;
 pub const ALIGN_BOTTOM_RIGHT: u32 = 1;
 /// `win_left` / `win_right` value meaning "unbounded on that side".
 pub const WINDOW_UNBOUNDED: i32 = -1;
+/// `flags`: report lse − alibi[h]·R, R = `crate::alibi::row_shift` (for key-range partials merged by their LSEs).
+pub const FLAG_LSE_ALIBI_SHIFTED: u32 = 1;
 
 /// Strides of a 4-D operand indexed [batch, head, row, col]; the column stride is always 1.
 #[repr(C)]
@@ -99,7 +101,7 @@ pub struct RawDesc {
     /// Global query / key counts used for bottom-right alignment when no per-batch lengths are given; 0 = nq / nk.
     pub nq_full: u32,
     pub nk_full: u32,
-    /// Reserved, must be 0.
+    /// FLAG_LSE_ALIBI_SHIFTED or 0.
     pub flags: u32,
     /// Reserved, must be 0.
     pub reserved: u32,

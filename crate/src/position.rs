@@ -24,7 +24,7 @@ pub fn add_log2(p: &Problem, s: &mut [f32], b: usize, h: usize, i: usize, j0: us
     }
     let d0 = alibi::key_offset(&p.structure, b) - i as i64 + j0 as i64;
     if let Some(slopes) = p.alibi {
-        alibi::add_log2(s, slopes[h], d0);
+        alibi::add_log2(s, slopes[h], d0 - alibi::row_shift(&p.structure, b, i));
     }
     if let Some(r) = p.rel_bias {
         let row = &r.table[h * r.len..(h + 1) * r.len];
@@ -96,6 +96,7 @@ mod tests {
                 structure: structure.clone(),
                 alibi: if rel { Some(&slopes[..]) } else { None },
                 rel_bias: if rel { Some(RelBias { table: &table, len, zero }) } else { None },
+                lse_alibi_shifted: false,
             };
             let mut o = vec![0f32; 2 * 4 * 21 * 8];
             forward(&p, &mut Outputs { o: &mut o, o_strides: Strides::compact(4, 21, 8), lse: None, weights: None })

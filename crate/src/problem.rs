@@ -86,6 +86,9 @@ pub struct Problem<'a> {
     pub alibi: Option<&'a [f32]>,
     /// Relative-position bias table (`crate::position`); None = off.
     pub rel_bias: Option<crate::position::RelBias<'a>>,
+    /// Report the LSE without the ALiBi row shift (`crate::alibi::row_shift`): for key-range partials, which are
+    /// merged by their LSEs before the shift is added once.
+    pub lse_alibi_shifted: bool,
 }
 
 /// The outputs of one attention call: `o` [b, hq, nq, dv] strided, `lse` [b, hq, nq] and `weights`

@@ -8,7 +8,7 @@
  */
 import type { AttentionDescriptor } from '../descriptor.js';
 import type { AttentionResult } from '../types.js';
-import { mergeKeyPartials, scatterBlock } from '../pool/merge.js';
+import { mergeBlock, scatterBlock } from '../pool/merge.js';
 import { splitProblem, type TaskRange } from '../pool/split.js';
 import { makeTaskInput, taskDescriptor, type TaskOutput } from '../pool/task.js';
 
@@ -16,12 +16,11 @@ import { makeTaskInput, taskDescriptor, type TaskOutput } from '../pool/task.js'
 export function runKeyRanges(d: AttentionDescriptor, output: Float32Array, run: (task: AttentionDescriptor) => AttentionResult): AttentionResult {
   const result: AttentionResult = { output, shape: d.layout === 'BNHD' ? [d.b, d.nq, d.hq, d.dv] : [d.b, d.hq, d.nq, d.dv] };
   if (d.returnLse) result.lse = new Float32Array(d.b * d.hq * d.nq);
-  const ratio = d.hq / d.hkv;
   let block: { t: TaskRange; parts: TaskOutput[] } | undefined;
   const flush = (): void => {
     if (!block) return;
     const t = { ...block.t, key0: 0, keys: d.nk };
-    scatterBlock(d, t, mergeKeyPartials(block.parts, t.kvHeads * ratio, t.rows, d.dv), result);
+    scatterBlock(d, t, mergeBlock(d, t, block.parts, true), result);
   };
   // Tasks come block by block (batch, kv heads, rows), each block's key ranges in key order.
   for (const t of splitProblem(d, 1)) {

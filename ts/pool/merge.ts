@@ -3,7 +3,7 @@
  * same block are merged by their log-sum-exp first (o = Σ e^(lseᵢ−M) oᵢ / Σ e^(lseᵢ−M), lse = M + ln Σ e^(lseᵢ−M)),
  * always in key order, in float64, so the result does not depend on which worker finished first.
  */
-import type { AttentionDescriptor } from '../descriptor.js';
+import { alibiRowShift, type AttentionDescriptor } from '../descriptor.js';
 import type { AttentionResult } from '../types.js';
 import type { TaskRange } from './split.js';
 import type { TaskOutput } from './task.js';
@@ -33,6 +33,26 @@ export function mergeKeyPartials(parts: readonly TaskOutput[], hq: number, rows:
     lse[r] = m + Math.log(sum);
   }
   return { output, lse };
+}
+
+/**
+ * The key-range partials of block `t` of `d` merged. `shifted`: their LSEs leave out the ALiBi row shift
+ * (alibiRowShift, the tasks' alibiLseShifted), which is added to the merged LSE here, once.
+ */
+export function mergeBlock(d: AttentionDescriptor, t: TaskRange, parts: readonly TaskOutput[], shifted: boolean): TaskOutput {
+  const ratio = d.hq / d.hkv;
+  const hq = t.kvHeads * ratio;
+  const merged = mergeKeyPartials(parts, hq, t.rows, d.dv);
+  if (!shifted || !d.alibi || !merged.lse) return merged;
+  const lse = new Float32Array(merged.lse.length);
+  const hq0 = t.kvHead0 * ratio;
+  for (let h = 0; h < hq; h++) {
+    const slope = d.alibi[hq0 + h]!;
+    for (let r = 0; r < t.rows; r++) {
+      lse[h * t.rows + r] = merged.lse[h * t.rows + r]! + slope * alibiRowShift(d, t.b, d.qStart + t.row0 + r);
+    }
+  }
+  return { ...merged, lse };
 }
 
 /** Allocates the full result of `d` (or uses the caller's `out`). */

@@ -9,7 +9,7 @@ import { getModule, init } from '../core/loader.js';
 import type { InitSource } from '../core/loader.js';
 import type { AttentionDescriptor } from '../descriptor.js';
 import type { AttentionInput, AttentionOptions, AttentionResult, ConvertibleInput, ConvertOptions } from '../types.js';
-import { allocateResult, mergeKeyPartials, scatterBlock } from './merge.js';
+import { allocateResult, mergeBlock, scatterBlock } from './merge.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { isDecodeLike, splitProblem, type TaskRange } from './split.js';
 import { makeTaskInput, type TaskOutput } from './task.js';
@@ -271,8 +271,7 @@ export class AttentionPool {
             if (settled) return;
             group.parts[slot] = out ?? memory!.staged!.output(i);
             if (--group.left > 0) return;
-            const ratio = d.hq / d.hkv;
-            const merged = mergeKeyPartials(group.parts as TaskOutput[], group.t.kvHeads * ratio, group.t.rows, d.dv);
+            const merged = mergeBlock(d, group.t, group.parts as TaskOutput[], decode);
             result ??= allocateResult(d);
             scatterBlock(d, group.t, merged, result);
             if (--blocksLeft === 0) {

@@ -32,6 +32,8 @@ export interface TaskInput extends Pick<AttentionDescriptor, CarriedFields> {
   keyLength?: number;
   /** ALiBi slopes of the task's query heads. */
   alibi?: Float32Array;
+  /** The LSE less the ALiBi row shift (a key-range partial: mergeBlock adds it back after the merge). */
+  alibiLseShifted?: boolean;
   /** Relative-position bias rows of the task's query heads. */
   relBias?: AttentionDescriptor['relBias'];
   /** Shared memory the worker writes its compact results into (then it answers null). */
@@ -130,6 +132,9 @@ export function makeTaskInput(
   // The block mask is global (indexed by qStart / kStart): every task gets it whole; row chunks are BQ-aligned.
   if (d.sparse) input.sparse = d.sparse;
   if (d.alibi) input.alibi = d.alibi.slice(hq0, hq0 + hq);
+  // Key-range partials are merged by their LSEs: of magnitude alibi·kLen without a causal mask, they would carry
+  // f32 rounding into the merge weights; shifted they stay small and the shift is added once, after the merge.
+  if (d.alibi && forceLse) input.alibiLseShifted = true;
   if (d.relBias) input.relBias = { ...d.relBias, table: d.relBias.table.slice(hq0 * d.relBias.len, (hq0 + hq) * d.relBias.len) };
   return { input, transfer };
 }
@@ -169,6 +174,7 @@ export function taskDescriptor(t: TaskInput): AttentionDescriptor {
   if (t.variant) d.variant = t.variant;
   if (t.sparse) d.sparse = t.sparse;
   if (t.alibi) d.alibi = t.alibi;
+  if (t.alibiLseShifted) d.alibiLseShifted = true;
   if (t.relBias) d.relBias = t.relBias;
   return d;
 }

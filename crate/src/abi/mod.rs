@@ -12,7 +12,7 @@ pub mod variants;
 use std::alloc::{alloc, dealloc, Layout};
 
 use crate::check::{check, lens_ok, Checked, Memory, Placed, Region};
-use crate::desc::{RawDesc, ALIGN_BOTTOM_RIGHT, DESC_MAGIC, DESC_WORDS, SIM_COSINE};
+use crate::desc::{RawDesc, ALIGN_BOTTOM_RIGHT, DESC_MAGIC, DESC_WORDS, FLAG_LSE_ALIBI_SHIFTED, SIM_COSINE};
 use crate::exact::forward;
 use crate::position::RelBias;
 use crate::problem::{Outputs, Problem, Structure, View};
@@ -194,6 +194,7 @@ unsafe fn run(base: usize, mem: Memory, desc_ptr: u32) -> Result<(), Status> {
             len: desc.rel_len as usize,
             zero: desc.rel_zero as usize,
         }),
+        lse_alibi_shifted: desc.flags & FLAG_LSE_ALIBI_SHIFTED != 0,
     };
     let mut out = Outputs {
         o: slice_mut(base, c.o.region, c.o.len),

@@ -109,7 +109,7 @@ fn query_block(p: &Problem, lm: &LogitMap, bm: &BatchMask, qb: &QueryBlock, ws: 
 
     for r in 0..rows {
         let (h, i) = qb.row(r);
-        let (inv, lse) = finish(ws.m[r], ws.l[r]);
+        let (inv, lse) = finish(ws.m[r], ws.l[r], crate::alibi::lse_add_back(p, qb.b, h, i));
         let acc = &ws.o[r * dvp..r * dvp + d.dv];
         let at = out.o_strides.at(qb.b, h, i);
         for (o, a) in out.o[at..at + d.dv].iter_mut().zip(acc) {

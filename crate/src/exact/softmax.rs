@@ -43,13 +43,13 @@ pub fn step(s: &mut [f32], m: &mut f32, l: &mut f32, e: Exp2) -> f32 {
     alpha
 }
 
-/// The factor that normalises a finished row (0 for a row with no allowed key) and its natural-log LSE
+/// The factor that normalises a finished row (0 for a row with no allowed key) and its natural-log LSE plus `lse_add`
 /// (−∞ for such a row). A NaN sum stays NaN in both.
 #[inline(always)]
-pub fn finish(m: f32, l: f32) -> (f32, f32) {
+pub fn finish(m: f32, l: f32, lse_add: f64) -> (f32, f32) {
     if l == 0.0 {
         (0.0, f32::NEG_INFINITY)
     } else {
-        (1.0 / l, ((m as f64 + (l as f64).log2()) * LN_2) as f32)
+        (1.0 / l, ((m as f64 + (l as f64).log2()) * LN_2 + lse_add) as f32)
     }
 }

@@ -39,7 +39,7 @@ pub fn write_weights(p: &Problem, lm: &LogitMap, qb: &QueryBlock, ws: &mut Works
             let kcp = block_scores(p, lm, qb, ws, j0, kc, kind);
             let e = Exp2::new();
             for r in 0..qb.rows() {
-                let (inv, _) = finish(ws.m[r], ws.l[r]);
+                let (inv, _) = finish(ws.m[r], ws.l[r], 0.0);
                 let (m, inv) = (F32x4::splat(ws.m[r]), F32x4::splat(inv));
                 let s = &mut ws.s[r * BC..r * BC + kcp];
                 for c in s.chunks_exact_mut(4) {

@@ -152,7 +152,7 @@ fn every_bad_field_has_its_status() {
     type Edit = fn(&mut RawDesc, u32);
     let cases: Vec<(&str, Edit, Status)> = vec![
         ("magic", |d, _| d.magic ^= 1, Status::BadMagic),
-        ("flags", |d, _| d.flags = 1, Status::BadFlags),
+        ("flags", |d, _| d.flags = 2, Status::BadFlags),
         ("reserved", |d, _| d.reserved = 2, Status::BadFlags),
         ("b = 0", |d, _| d.b = 0, Status::BadDims),
         ("dv = 0", |d, _| d.dv = 0, Status::BadDims),

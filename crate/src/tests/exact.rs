@@ -77,6 +77,7 @@ impl Case {
             structure: self.structure.clone(),
             alibi: None,
             rel_bias: None,
+            lse_alibi_shifted: false,
         }
     }
 

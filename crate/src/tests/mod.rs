@@ -2,6 +2,6 @@
 
 mod abi;
 mod exact;
-mod naive;
+pub(crate) mod naive;
 mod rng;
 mod sparse;

@@ -60,6 +60,9 @@ pub fn naive(p: &Problem) -> Expected {
                     if let Some(bias) = &p.bias {
                         x += bias.row(b, h, i, j, 1)[0] as f64;
                     }
+                    if let Some(slopes) = p.alibi {
+                        x += slopes[h] as f64 * (gj - diag) as f64;
+                    }
                     *logit = Some(x);
                 }
                 let max = logits.iter().flatten().fold(f64::NEG_INFINITY, |a, &x| a.max(x));

@@ -87,6 +87,7 @@ pub fn run(
         structure: Structure { nq_full: dims.nq as u64, nk_full: l.rows as u64, ..Structure::default() },
         alibi: None,
         rel_bias: None,
+        lse_alibi_shifted: false,
     };
     let mut outputs = Outputs { o: &mut *out.o, o_strides: out.strides, lse: None, weights: None };
     forward(&problem, &mut outputs)
