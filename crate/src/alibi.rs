@@ -54,6 +54,7 @@ mod tests {
     use super::*;
     use crate::exact::forward;
     use crate::problem::{Dims, Outputs, Problem, Strides, View};
+    use crate::tests::compact_problem;
     use crate::tests::naive::naive;
 
     fn rand(seed: &mut u64, n: usize) -> Vec<f32> {
@@ -100,19 +101,9 @@ mod tests {
             }
             let run = |alibi: Option<&[f32]>, bias: Option<&[f32]>| {
                 let p = Problem {
-                    dims: d,
-                    q: View { data: &q, strides: Strides::compact(4, 37, 16) },
-                    k: View { data: &k, strides: Strides::compact(2, 150, 16) },
-                    v: View { data: &v, strides: Strides::compact(2, 150, 8) },
-                    mask: None,
                     bias: bias.map(|data| View { data, strides: Strides::compact(4, 37, 150) }),
-                    scale: 0.25,
-                    softcap: 0.0,
-                    cosine: false,
-                    structure: structure.clone(),
                     alibi,
-                    rel_bias: None,
-                    lse_alibi_shifted: false,
+                    ..compact_problem(d, (&q, &k, &v), 0.25, structure.clone())
                 };
                 let mut o = vec![0f32; 2 * 4 * 37 * 8];
                 let mut lse = vec![0f32; 2 * 4 * 37];
@@ -168,19 +159,9 @@ mod tests {
             };
             let run = |shifted: bool| {
                 let p = Problem {
-                    dims: d,
-                    q: View { data: &q, strides: Strides::compact(4, 24, 16) },
-                    k: View { data: &k, strides: Strides::compact(2, 2048, 16) },
-                    v: View { data: &v, strides: Strides::compact(2, 2048, 8) },
-                    mask: None,
-                    bias: None,
-                    scale: 0.25,
-                    softcap: 0.0,
-                    cosine: false,
-                    structure: structure.clone(),
                     alibi: Some(&slopes),
-                    rel_bias: None,
                     lse_alibi_shifted: shifted,
+                    ..compact_problem(d, (&q, &k, &v), 0.25, structure.clone())
                 };
                 let mut o = vec![0f32; 2 * 4 * 24 * 8];
                 let mut lse = vec![0f32; 2 * 4 * 24];

@@ -41,6 +41,7 @@ mod tests {
     use super::*;
     use crate::exact::forward;
     use crate::problem::{Dims, Outputs, Strides, Structure, View};
+    use crate::tests::compact_problem;
 
     /// A relative table (with ALiBi on top) equals the same kernel with the explicit bias, bottom-right aligned,
     /// with a work split and distances beyond both ends of the table.
@@ -84,19 +85,10 @@ mod tests {
         }
         let run = |rel: bool, bias: Option<&[f32]>| {
             let p = Problem {
-                dims: d,
-                q: View { data: &q, strides: Strides::compact(4, 21, 8) },
-                k: View { data: &k, strides: Strides::compact(1, 90, 8) },
-                v: View { data: &v, strides: Strides::compact(1, 90, 8) },
-                mask: None,
                 bias: bias.map(|data| View { data, strides: Strides::compact(4, 21, 90) }),
-                scale: 0.3,
-                softcap: 0.0,
-                cosine: false,
-                structure: structure.clone(),
                 alibi: if rel { Some(&slopes[..]) } else { None },
                 rel_bias: if rel { Some(RelBias { table: &table, len, zero }) } else { None },
-                lse_alibi_shifted: false,
+                ..compact_problem(d, (&q, &k, &v), 0.3, structure.clone())
             };
             let mut o = vec![0f32; 2 * 4 * 21 * 8];
             forward(&p, &mut Outputs { o: &mut o, o_strides: Strides::compact(4, 21, 8), lse: None, weights: None })
