@@ -11,6 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { attention, createAttention, init } from '../ts/index.js';
 import { makeInputs } from './inputs.js';
 import { LIBRARY_POLICY, measureBursts, measureShape, median, type Measurement, type Policy } from './measure.js';
@@ -66,6 +67,49 @@ async function directRuns(s: Shape): Promise<Runs> {
   return runs(async (out) => attention(q, k, v, { causal: s.causal, ...(out ? { out } : {}) }).output, s);
 }
 
+/**
+ * The machine's own t-thread ceiling: t worker threads, each with its own wasm instance, each running attention() on
+ * the whole shape (into a reused `out`) at the same time. One run is t problems. No implementation that splits one
+ * problem over t threads can beat it; its speed-up tells how much faster t busy cores are than one (a shared or
+ * turbo-boosted machine gives less than t).
+ */
+async function ceilingRuns(threads: number, s: Shape): Promise<{ run: Prepared; dispose(): Promise<void> }> {
+  const source = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(new URL('./ceiling-worker.ts', import.meta.url).href)}); })`;
+  const workers = Array.from({ length: threads }, () => new Worker(source, { eval: true, workerData: s }));
+  // Each worker answers one message per request; an error fails the run waiting for it (or the next one).
+  const waiting = workers.map(() => ({ resolve: (): void => {}, reject: (_e: unknown): void => {}, error: undefined as unknown }));
+  workers.forEach((w, i) => {
+    const slot = waiting[i]!;
+    w.on('message', () => slot.resolve());
+    w.on('error', (e) => {
+      slot.error = e;
+      slot.reject(e);
+    });
+  });
+  const answers = (): Promise<void[]> =>
+    Promise.all(waiting.map((slot) => new Promise<void>((resolve, reject) => {
+      if (slot.error) reject(slot.error);
+      slot.resolve = resolve;
+      slot.reject = reject;
+    })));
+  await answers(); // 'ready': modules loaded, inputs made
+  const out = new Float32Array(0);
+  return {
+    run: {
+      run: async () => {
+        const done = answers();
+        for (const w of workers) w.postMessage(0);
+        await done;
+        return out;
+      },
+      dispose: async () => {},
+    },
+    dispose: async () => {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
+
 function ortMs(threads: number, s: Shape): number | undefined {
   const args = ['--import', 'tsx', new URL('./ort-child.ts', import.meta.url).pathname,
     String(threads), String(s.b), String(s.h), String(s.nq), String(s.d), s.causal ? '1' : '0'];
@@ -93,7 +137,9 @@ export async function reportThreads(counts: number[]): Promise<Row[]> {
   console.log(`\n== thread scaling: webattn pool vs onnxruntime-web wasm (numThreads = t), ${availableParallelism()} cores ==`);
   console.log('t = 0: attention() on the calling thread; speed-up is against it (with a fresh output per call, and');
   console.log('both writing into one reused `out` array: fewer garbage collections on the calling thread)');
-  console.log('shape (B,H,N,D)    t   webattn GFLOP/s  speed-up vs t=0  (reused out)   ORT GFLOP/s  webattn/ORT');
+  console.log('ceiling: t threads each running attention() on a whole problem at once (what t cores give; the pool');
+  console.log('can at best match it); of ceiling: the pool\'s reused-out speed-up as a share of it');
+  console.log('shape (B,H,N,D)    t   webattn GFLOP/s  speed-up vs t=0  (reused out)  ceiling  of ceiling   ORT GFLOP/s  webattn/ORT');
   // 10 warm-up calls: a new pool's workers tier their wasm up during the first calls.
   const policy: Policy = { ...LIBRARY_POLICY, warmups: 10, minTimeMs: 3000 };
   const BURSTS = { bursts: 7, burstMs: 1000 };
@@ -102,14 +148,19 @@ export async function reportThreads(counts: number[]): Promise<Row[]> {
     const [direct] = await measureShape([{ impl: 'webattn', prepared: directRun.fresh, policy }]);
     const base = flops(s) / direct!.medianMs / 1e6;
     rows.push({ impl: 'webattn', B: s.b, H: s.h, Nq: s.nq, Nk: s.nk, D: s.d, causal: s.causal, threads: 1, ms: direct!.medianMs, gflops: base });
-    console.log(`(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + `  0  ${base.toFixed(2).padStart(15)}  ${'1.00'.padStart(15)}x  ${'1.00'.padStart(11)}x`);
+    console.log(`(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + `  0  ${base.toFixed(2).padStart(15)}  ${'1.00'.padStart(15)}x  ${'1.00'.padStart(11)}x  ${'1.00'.padStart(6)}x`);
     for (const t of counts) {
       const pool = await poolRuns(t, s);
+      const ceiling = await ceilingRuns(t, s);
       const contender = (prepared: Prepared) => ({ impl: 'webattn' as const, prepared, policy });
-      const [one, m, oneOut, mOut] = await measureBursts(
-        [contender(directRun.fresh), contender(pool.runs.fresh), contender(directRun.reused), contender(pool.runs.reused)], BURSTS,
+      const [one, m, oneOut, mOut, top] = await measureBursts(
+        [contender(directRun.fresh), contender(pool.runs.fresh), contender(directRun.reused), contender(pool.runs.reused), contender(ceiling.run)],
+        BURSTS,
       );
       pool.dispose();
+      await ceiling.dispose();
+      // One ceiling run is t problems.
+      const speedupTop = t * pairedRatio(oneOut!, top!);
       const gf = flops(s) / m!.medianMs / 1e6;
       const speedup = pairedRatio(one!, m!);
       const speedupOut = pairedRatio(oneOut!, mOut!);
@@ -121,7 +172,8 @@ export async function reportThreads(counts: number[]): Promise<Row[]> {
       }
       console.log(
         `(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + ` ${String(t).padStart(2)}  ${gf.toFixed(2).padStart(15)}` +
-          `  ${speedup.toFixed(2).padStart(15)}x  ${speedupOut.toFixed(2).padStart(11)}x  ${ogf === undefined ? '        n/a' : ogf.toFixed(2).padStart(11)}` +
+          `  ${speedup.toFixed(2).padStart(15)}x  ${speedupOut.toFixed(2).padStart(11)}x  ${speedupTop.toFixed(2).padStart(6)}x` +
+          `  ${((100 * speedupOut) / speedupTop).toFixed(0).padStart(9)} %  ${ogf === undefined ? '        n/a' : ogf.toFixed(2).padStart(11)}` +
           `  ${ogf === undefined ? 'n/a' : (gf / ogf).toFixed(2) + 'x'}`,
       );
     }
