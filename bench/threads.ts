@@ -159,8 +159,10 @@ export async function reportThreads(counts: number[]): Promise<Row[]> {
       );
       pool.dispose();
       await ceiling.dispose();
-      // One ceiling run is t problems.
+      // One ceiling run is t problems. The pool's share of the ceiling pairs its bursts with the ceiling's (adjacent in
+      // every round) rather than dividing two medians.
       const speedupTop = t * pairedRatio(oneOut!, top!);
+      const share = pairedRatio(top!, mOut!) / t;
       const gf = flops(s) / m!.medianMs / 1e6;
       const speedup = pairedRatio(one!, m!);
       const speedupOut = pairedRatio(oneOut!, mOut!);
@@ -173,7 +175,7 @@ export async function reportThreads(counts: number[]): Promise<Row[]> {
       console.log(
         `(${s.b},${s.h},${s.nq},${s.d})`.padEnd(18) + ` ${String(t).padStart(2)}  ${gf.toFixed(2).padStart(15)}` +
           `  ${speedup.toFixed(2).padStart(15)}x  ${speedupOut.toFixed(2).padStart(11)}x  ${speedupTop.toFixed(2).padStart(6)}x` +
-          `  ${((100 * speedupOut) / speedupTop).toFixed(0).padStart(9)} %  ${ogf === undefined ? '        n/a' : ogf.toFixed(2).padStart(11)}` +
+          `  ${(100 * share).toFixed(0).padStart(9)} %  ${ogf === undefined ? '        n/a' : ogf.toFixed(2).padStart(11)}` +
           `  ${ogf === undefined ? 'n/a' : (gf / ogf).toFixed(2) + 'x'}`,
       );
     }
