@@ -69,9 +69,9 @@ async function directRuns(s: Shape): Promise<Runs> {
 
 /**
  * The machine's own t-thread ceiling: t worker threads, each with its own wasm instance, each running attention() on
- * the whole shape (into a reused `out`) at the same time. One run is t problems. No implementation that splits one
- * problem over t threads can beat it; its speed-up tells how much faster t busy cores are than one (a shared or
- * turbo-boosted machine gives less than t).
+ * the whole shape (into a reused `out`) at the same time. One run is t problems. Splitting one problem over t threads
+ * does the same kernel work plus the splitting, so it can only match this within the noise; its speed-up tells how
+ * much faster t busy cores are than one (a shared or turbo-boosted machine gives less than t).
  */
 async function ceilingRuns(threads: number, s: Shape): Promise<{ run: Prepared; dispose(): Promise<void> }> {
   const source = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(new URL('./ceiling-worker.ts', import.meta.url).href)}); })`;
@@ -138,7 +138,7 @@ export async function reportThreads(counts: number[]): Promise<Row[]> {
   console.log('t = 0: attention() on the calling thread; speed-up is against it (with a fresh output per call, and');
   console.log('both writing into one reused `out` array: fewer garbage collections on the calling thread)');
   console.log('ceiling: t threads each running attention() on a whole problem at once (what t cores give; the pool');
-  console.log('can at best match it); of ceiling: the pool\'s reused-out speed-up as a share of it');
+  console.log('can only match it within the noise); of ceiling: the pool\'s reused-out throughput as a share of it');
   console.log('shape (B,H,N,D)    t   webattn GFLOP/s  speed-up vs t=0  (reused out)  ceiling  of ceiling   ORT GFLOP/s  webattn/ORT');
   // 10 warm-up calls: a new pool's workers tier their wasm up during the first calls.
   const policy: Policy = { ...LIBRARY_POLICY, warmups: 10, minTimeMs: 3000 };
