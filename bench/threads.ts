@@ -7,7 +7,8 @@
  * a busy moment of the shared machine hits both alike; the speed-up is the median over rounds of the ratio of the
  * two bursts of a round. A second speed-up has both write into one reused `out` array: a fresh 3 MB output per call
  * makes V8 run a full collection on the calling thread every few calls, and on 2 cores its marking threads take
- * CPU from the pool's workers (attention() has the second core to itself for them).
+ * CPU from the pool's workers (attention() has the second core to itself for them). A fifth burst per round times the
+ * machine's own t-thread ceiling (ceilingRuns), and the pool's share of it is printed beside it.
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
