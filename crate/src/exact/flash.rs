@@ -24,7 +24,7 @@ pub fn forward(p: &Problem, out: &mut Outputs) -> Result<(), OutOfMemory> {
     // A block mask is compiled per block of BQ global query positions: one head per query block, blocks aligned.
     let sparse = p.structure.sparse.is_some();
     let hc_max = if sparse { 1 } else { group.min(BR) };
-    let mut ws = Workspace::new(d.dk, d.dv, d.nk)?;
+    let mut ws = Workspace::take(d.dk, d.dv, d.nk)?;
     let lm = LogitMap::new(p);
     for b in 0..d.b {
         let bm = BatchMask::new(&p.structure, b, d.nq, d.nk);
@@ -58,6 +58,7 @@ pub fn forward(p: &Problem, out: &mut Outputs) -> Result<(), OutOfMemory> {
             }
         }
     }
+    ws.give_back();
     Ok(())
 }
 

@@ -388,3 +388,39 @@ fn key_blocks_start_on_packed_panels() {
     c.structure.bottom_right = true;
     c.check("window bottom-right with bias");
 }
+
+#[test]
+fn a_reused_workspace_gives_what_a_fresh_one_gives() {
+    // Calls of the same dims on one thread share the workspace (exact::workspace): the second call finds the first
+    // one's numbers, including non-finite values and the per-kv-head count of them, in its buffers.
+    let mut rng = Rng::new(21);
+    let d = dims(1, 2, 1, 70, 70, 8, 8);
+    let mut finite = Case::new(&mut rng, d);
+    let mut poisoned = Case::new(&mut rng, d);
+    // Causal for both: partly hidden key blocks, so both calls count the non-finite values of kv head 0.
+    finite.structure.win_right = Some(0);
+    poisoned.structure.win_right = Some(0);
+    poisoned.q[10 * 8 + 2] = f32::NAN;
+    poisoned.v[40 * 8 + 3] = f32::INFINITY; // value of key 40: only rows ≥ 40 see it (causal)
+    let fresh = |c: &Case| {
+        let c = c.clone();
+        std::thread::spawn(move || c.run()).join().unwrap()
+    };
+    let (want_finite, want_poisoned) = (fresh(&finite), fresh(&poisoned));
+    let other = Case::new(&mut rng, dims(1, 1, 1, 5, 5, 8, 8));
+    for (first, second, want) in [(&poisoned, &finite, &want_finite), (&finite, &poisoned, &want_poisoned)] {
+        other.run(); // other dims: the first call below starts from a new workspace
+        first.run();
+        let got = second.run();
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.0), bits(&want.0), "output after a call of the same dims");
+        assert_eq!(bits(&got.1), bits(&want.1), "lse after a call of the same dims");
+        assert_eq!(bits(&got.2), bits(&want.2), "weights after a call of the same dims");
+    }
+    let (o, _, _) = poisoned.run();
+    for i in 0..70 {
+        let bad = o[i * 8..(i + 1) * 8].iter().any(|x| !x.is_finite());
+        assert_eq!(bad, i == 10 || i >= 40, "row {i}");
+    }
+    finite.check("after the poisoned call");
+}
