@@ -5,15 +5,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { attention, init } from '../ts/index.js';
-import { makeInputs } from './inputs.js';
+import { makeTensors } from './inputs.js';
 import type { Shape } from './peers/peer.js';
 
 const s = workerData as Shape;
 await init();
-const x = makeInputs(s);
-const q = { data: x.q, shape: [s.b, s.h, s.nq, s.d] };
-const k = { data: x.k, shape: [s.b, s.h, s.nk, s.d] };
-const v = { data: x.v, shape: [s.b, s.h, s.nk, s.d] };
+const { q, k, v } = makeTensors(s);
 const out = new Float32Array(s.b * s.h * s.nq * s.d);
 parentPort!.on('message', () => {
   attention(q, k, v, { causal: s.causal, out });

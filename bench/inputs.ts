@@ -27,3 +27,13 @@ export function makeInputs(s: Shape, seed = 1234): Inputs {
     v: fill(s.b * s.h * s.nk * s.d, next),
   };
 }
+
+/** The shape's seeded q, k, v as attention() inputs (BHND). */
+export function makeTensors(s: Shape, seed = 1234) {
+  const x = makeInputs(s, seed);
+  return {
+    q: { data: x.q, shape: [s.b, s.h, s.nq, s.d] },
+    k: { data: x.k, shape: [s.b, s.h, s.nk, s.d] },
+    v: { data: x.v, shape: [s.b, s.h, s.nk, s.d] },
+  };
+}

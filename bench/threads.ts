@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { attention, createAttention, init } from '../ts/index.js';
-import { makeInputs } from './inputs.js';
+import { makeTensors as tensors } from './inputs.js';
 import { LIBRARY_POLICY, measureBursts, measureShape, median, type Measurement, type Policy } from './measure.js';
 import { flops, type Prepared, type Shape } from './peers/peer.js';
 import type { Row } from './report.js';
@@ -26,16 +26,6 @@ const SHAPES: Shape[] = [
 
 export function defaultThreadCounts(): number[] {
   return Array.from({ length: Math.max(1, availableParallelism()) }, (_, i) => i + 1);
-}
-
-/** The shape's q, k, v as attention() inputs. */
-function tensors(s: Shape) {
-  const x = makeInputs(s);
-  return {
-    q: { data: x.q, shape: [s.b, s.h, s.nq, s.d] },
-    k: { data: x.k, shape: [s.b, s.h, s.nk, s.d] },
-    v: { data: x.v, shape: [s.b, s.h, s.nk, s.d] },
-  };
 }
 
 /** A run with a fresh output per call (the default) and one writing every call into the same `out` array. */
